@@ -1,0 +1,171 @@
+// `maskflow`: run, validate and batch-run workflow files; list the node catalog; serve the editor.
+// Exit codes: 0 ok; 1 a run failed; 2 invalid input (missing file, bad JSON, invalid workflow, bad flag).
+import { Command, CommanderError, Option } from "commander";
+import { writeFile } from "node:fs/promises";
+import { createDefaultRegistry, Executor, formatIssue, loadWorkflowFile, parseSetFlag, validateWorkflow, WorkflowError } from "../index.js";
+import { workflowJsonSchema } from "../workflow/schema.js";
+import { runBatch } from "./batch.js";
+import { RunProgress } from "./progress.js";
+import { EXIT, UsageError } from "./exit.js";
+import { printOutputs } from "./print.js";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function overridesFrom(sets: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of sets) {
+    try {
+      const [key, value] = parseSetFlag(s);
+      out[key] = value;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  return out;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("maskflow")
+    .description("Node-graph workflows for masked diffusion language models")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command("run")
+    .description("run a workflow and print each output node's result")
+    .argument("<file>", "a .maskflow.json workflow")
+    .option("--set <nodeId.input=value>", "override an input (JSON when it parses, else a string); repeatable", collect, [])
+    .option("--json", "print one JSON object {outputs, stats} on stdout and nothing else")
+    .action(async (file: string, opts: { set: string[]; json?: boolean }) => {
+      const doc = await loadWorkflowFile(file);
+      const executor = new Executor(createDefaultRegistry());
+      const controller = new AbortController();
+      const onSigint = (): void => controller.abort();
+      process.once("SIGINT", onSigint);
+      const progress = new RunProgress(process.stderr, !opts.json);
+      try {
+        const result = await executor.run(doc, {
+          overrides: overridesFrom(opts.set),
+          signal: controller.signal,
+          onEvent: (e) => progress.onEvent(e),
+        });
+        progress.stop();
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ status: result.status, outputs: result.outputs, error: result.error, stats: result.stats }) + "\n");
+        } else {
+          printOutputs(result.outputs, doc);
+        }
+        if (result.status === "cancelled") {
+          process.stderr.write("cancelled\n");
+          process.exitCode = EXIT.FAILED;
+        } else if (result.status === "failed" && result.error) {
+          const where = result.error.input ? `${result.error.nodeId}.${result.error.input}` : result.error.nodeId;
+          process.stderr.write(`error in ${where}: ${result.error.message}\n`);
+          process.exitCode = EXIT.FAILED;
+        }
+      } finally {
+        progress.stop();
+        process.off("SIGINT", onSigint);
+        executor.clearCache();
+      }
+    });
+
+  program
+    .command("validate")
+    .description("check a workflow without running it; lists every problem (exit 2) or says it is valid")
+    .argument("<file>", "a .maskflow.json workflow")
+    .option("--json", "print {valid, issues} as JSON")
+    .action(async (file: string, opts: { json?: boolean }) => {
+      let issues;
+      try {
+        issues = validateWorkflow(await loadWorkflowFile(file), createDefaultRegistry());
+      } catch (err) {
+        if (!(err instanceof WorkflowError)) throw err;
+        issues = err.issues;
+      }
+      if (opts.json) process.stdout.write(JSON.stringify({ valid: issues.length === 0, issues }) + "\n");
+      else if (issues.length === 0) process.stdout.write(`${file}: valid\n`);
+      else process.stderr.write(`${file}: ${issues.length} problem${issues.length > 1 ? "s" : ""}\n${issues.map((i) => "  " + formatIssue(i)).join("\n")}\n`);
+      if (issues.length) process.exitCode = EXIT.INVALID;
+    });
+
+  program
+    .command("nodes")
+    .description("list the node types this Maskflow knows")
+    .option("--json", "print the catalog as JSON")
+    .action((opts: { json?: boolean }) => {
+      const catalog = createDefaultRegistry().catalog();
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(catalog, null, 2) + "\n");
+        return;
+      }
+      for (const def of catalog) {
+        const ins = Object.entries(def.inputs).map(([n, d]) => `${n}${d.optional ? "?" : ""}: ${d.socket ? [d.socket].flat().join("|") : d.kind}`);
+        const outs = Object.entries(def.outputs).map(([n, d]) => `${n}: ${d.socket}`);
+        process.stdout.write(`${def.type.padEnd(14)} [${def.category}] ${def.description}\n${" ".repeat(15)}(${ins.join(", ")}) -> (${outs.join(", ") || "output"})\n`);
+      }
+    });
+
+  program
+    .command("batch")
+    .description("run a workflow once per line of a JSONL file of overrides; results are appended as jobs finish and a rerun resumes")
+    .argument("<file>", "a .maskflow.json workflow")
+    .requiredOption("--inputs <jobs.jsonl>", 'one JSON object of overrides per line, e.g. {"prompt.text": "Once"}')
+    .requiredOption("--out <results.jsonl>", "where results are appended (and read back to resume)")
+    .addOption(new Option("--concurrency <n>", "jobs in flight at once").default(1).argParser(positiveInt))
+    .option("--retry-failed", "rerun jobs whose earlier result was an error")
+    .option("--json", "print a JSON summary on stdout")
+    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean }) => {
+      const doc = await loadWorkflowFile(file);
+      const summary = await runBatch(doc, { ...opts, registry: createDefaultRegistry(), stderr: process.stderr });
+      if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
+      else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
+      if (summary.interrupted) process.exitCode = EXIT.FAILED;
+      else if (summary.failed > 0) process.exitCode = EXIT.FAILED;
+    });
+
+  program
+    .command("schema")
+    .description("print (or write) the workflow JSON Schema")
+    .option("--out <file>", "write it to a file")
+    .action(async (opts: { out?: string }) => {
+      const text = JSON.stringify(workflowJsonSchema(), null, 2) + "\n";
+      if (opts.out) await writeFile(opts.out, text);
+      else process.stdout.write(text);
+    });
+
+  return program;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`expected a whole number >= 1, got "${value}"`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version are exits with code 0; everything else is a bad flag
+      return err.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
+    }
+    if (err instanceof WorkflowError) {
+      process.stderr.write(`invalid workflow: ${err.issues.length} problem${err.issues.length > 1 ? "s" : ""}\n${err.issues.map((i) => "  " + formatIssue(i)).join("\n")}\n`);
+      return EXIT.INVALID;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT.INVALID;
+    }
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.MASKFLOW_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return EXIT.FAILED;
+  }
+}

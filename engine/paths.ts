@@ -1,0 +1,58 @@
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The package root (where package.json, models/ and workflows/ live), from source or from dist/. */
+export const PACKAGE_ROOT = (() => {
+  let dir = fileURLToPath(new URL(".", import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "workflows"))) return dir;
+    dir = resolve(dir, "..");
+  }
+  return process.cwd();
+})();
+
+/**
+ * Resolves a path a workflow names (a model folder, an adapter): absolute paths as they are,
+ * relative ones against the working directory first, then the package root, so the bundled
+ * `models/default` works from anywhere.
+ */
+export function resolveResource(path: string): string {
+  if (isAbsolute(path)) return path;
+  const fromCwd = resolve(process.cwd(), path);
+  if (existsSync(fromCwd)) return fromCwd;
+  const fromRoot = resolve(PACKAGE_ROOT, path);
+  return existsSync(fromRoot) ? fromRoot : fromCwd;
+}
+
+/** Files above this size are fingerprinted by size and mtime instead of content (hashing GBs per run costs seconds). */
+const HASH_LIMIT = 256 * 1024 * 1024;
+const memo = new Map<string, { size: number; mtimeMs: number; hash: string }>();
+
+/**
+ * A content fingerprint of a file or folder (recursively), memoised by path, size and mtime, so
+ * the cache key of a node that reads a file changes when the file does.
+ */
+export function fingerprint(path: string): string {
+  const abs = resolveResource(path);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    return "missing";
+  }
+  if (st.isDirectory()) {
+    const h = createHash("sha256");
+    for (const name of readdirSync(abs).sort()) h.update(name + "\0" + fingerprint(join(abs, name)) + "\0");
+    return h.digest("hex");
+  }
+  const hit = memo.get(abs);
+  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.hash;
+  const hash =
+    st.size > HASH_LIMIT
+      ? `size:${st.size}:mtime:${st.mtimeMs}`
+      : createHash("sha256").update(readFileSync(abs)).digest("hex");
+  memo.set(abs, { size: st.size, mtimeMs: st.mtimeMs, hash });
+  return hash;
+}

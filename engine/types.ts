@@ -1,0 +1,109 @@
+// The contracts every part of Maskflow shares: socket types, node definitions, the
+// execution context handed to a node, and the typed event stream (DESIGN.md, contracts 2-5).
+
+/** Named socket types. A link between different types is refused by the editor and the compiler. */
+export const SOCKET_TYPES = ["MODEL", "TEXT", "SCHEDULE", "CANVAS", "CANVASES", "NUMBER"] as const;
+export type SocketType = (typeof SOCKET_TYPES)[number];
+
+/** Widget kinds an input can ask the editor for. */
+export type Widget = "number" | "slider" | "select" | "toggle" | "text" | "textarea" | "file" | "seed";
+
+/** A constant input's JSON type. Link-only inputs (sockets) have `socket` set instead. */
+export type ValueKind = "string" | "number" | "integer" | "boolean";
+
+export interface InputDef {
+  /** Link input of this socket type (or one of these types). Absent for widget-only inputs. */
+  socket?: SocketType | SocketType[];
+  /** JSON type of a constant value. Absent for link-only inputs. */
+  kind?: ValueKind;
+  widget?: Widget;
+  default?: unknown;
+  min?: number;
+  max?: number;
+  step?: number;
+  options?: readonly string[];
+  optional?: boolean;
+  description?: string;
+  /** This input names a file whose content is hashed into the cache key. */
+  file?: boolean;
+}
+
+export interface OutputDef {
+  socket: SocketType;
+  description?: string;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface ProgressUpdate {
+  step: number;
+  total: number;
+  /** What a denoising step produced; the editor animates it. */
+  canvas?: CanvasSnapshot;
+  label?: string;
+}
+
+export interface ExecuteContext {
+  nodeId: string;
+  signal: AbortSignal;
+  progress(update: ProgressUpdate): void;
+  log: Logger;
+  /** Throws a NodeInputError naming this node and input. */
+  fail(input: string | null, message: string): never;
+}
+
+export type NodeInputs = Record<string, unknown>;
+export type NodeOutputs = Record<string, unknown>;
+
+export interface NodeDefinition {
+  type: string;
+  /** Bumped when a node's behaviour changes, so cached outputs of the old version are not reused. */
+  version: number;
+  title: string;
+  category: string;
+  description: string;
+  inputs: Record<string, InputDef>;
+  outputs: Record<string, OutputDef>;
+  /** Output nodes are the roots of a run: only nodes that feed one execute. */
+  output?: boolean;
+  /** Never cached (e.g. a node that reads the clock). Seeds are inputs, so samplers are cacheable. */
+  volatile?: boolean;
+  execute(inputs: NodeInputs, ctx: ExecuteContext): Promise<NodeOutputs> | NodeOutputs;
+}
+
+/** The serialisable part of a definition: what `maskflow nodes --json` and `GET /api/nodes` return. */
+export type NodeCatalogEntry = Omit<NodeDefinition, "execute">;
+
+/** A CANVAS as it stands after a step, small enough to send per step. */
+export interface CanvasSnapshot {
+  step: number;
+  /** Token ids of the generated region (prompt excluded). */
+  tokens: number[];
+  /** Token strings, `null` where still masked. */
+  pieces: (string | null)[];
+  /** Confidence of each committed token when it was committed (0 where masked). */
+  confidence: number[];
+  /** Positions (in the generated region) committed at this step. */
+  changed: number[];
+  /** Present for beam search: which candidate this snapshot belongs to. */
+  beam?: number;
+}
+
+// ---------------------------------------------------------------- events (contract 5)
+
+export type RunEvent =
+  | { type: "run_queued"; runId: string; nodes: string[] }
+  | { type: "run_started"; runId: string; nodes: string[] }
+  | { type: "node_started"; runId: string; nodeId: string; nodeType: string }
+  | { type: "node_cached"; runId: string; nodeId: string; nodeType: string }
+  | { type: "progress"; runId: string; nodeId: string; step: number; total: number; label?: string; canvas?: CanvasSnapshot }
+  | { type: "node_finished"; runId: string; nodeId: string; nodeType: string; ms: number; output?: unknown }
+  | { type: "node_skipped"; runId: string; nodeId: string; because: string }
+  | { type: "run_finished"; runId: string; ms: number; outputs: Record<string, unknown> }
+  | { type: "failed"; runId: string; nodeId: string | null; input?: string | null; message: string }
+  | { type: "cancelled"; runId: string; nodeId: string | null };
+
+export type RunEventListener = (event: RunEvent) => void;

@@ -1,0 +1,103 @@
+"""Export a LLaDA-architecture checkpoint to a Maskflow model folder.
+
+    /usr/bin/python3 models/train/export.py [--checkpoint models/train/runs/default/best.pt] [--out models/default]
+
+Writes model.onnx (opset 17, dynamic batch and sequence axes, initializers keep their
+state_dict names because constant folding is off), weights.json (the manifest of weight
+names, shapes and layouts that LoRA merging uses), config.json (LLaDA's fields) and
+maskflow.json (what the sampler needs). The tokenizer files are written by train.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import onnx
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from model import LLaDAConfig, LLaDAModelLM  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+FIELDS = LLaDAConfig.__dataclass_fields__
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}{{ message['content'] | trim }}\n"
+    "{% elif message['role'] == 'assistant' %}{{ message['content'] | trim }}[EOS]{% endif %}{% endfor %}"
+)
+
+
+def load_checkpoint(path: Path) -> tuple[LLaDAModelLM, dict]:
+    saved = torch.load(path, map_location="cpu")
+    cfg = LLaDAConfig(**{k: v for k, v in saved["config"].items() if k in FIELDS})
+    model = LLaDAModelLM(cfg)
+    state = saved.get("model") or saved["ema"]
+    model.load_state_dict(state)
+    model.eval()
+    return model, saved
+
+
+def export(model: LLaDAModelLM, out: Path, meta: dict) -> None:
+    cfg = model.config
+    out.mkdir(parents=True, exist_ok=True)
+    example = torch.randint(3, cfg.vocab_size, (1, 16))
+    onnx_path = out / "model.onnx"
+    torch.onnx.export(
+        model, (example,), str(onnx_path), opset_version=17, do_constant_folding=False,
+        input_names=["input_ids"], output_names=["logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}},
+    )
+    proto = onnx.load(str(onnx_path))
+    onnx.checker.check_model(proto)
+    inits = {i.name: list(i.dims) for i in proto.graph.initializer}
+    weights = []
+    for name, p in model.state_dict().items():
+        if name not in inits:
+            raise SystemExit(f"weight {name} has no initializer of that name in the ONNX graph (were weights deduplicated?)")
+        if inits[name] != list(p.shape):
+            raise SystemExit(f"weight {name}: ONNX shape {inits[name]} != torch shape {list(p.shape)}")
+        linear = name.endswith("proj.weight") or name.endswith("attn_out.weight") or name.endswith("ff_out.weight")
+        weights.append({"name": name, "onnx": name, "shape": list(p.shape), "dtype": "float32",
+                        # nn.Linear stores [out_features, in_features]; the graph multiplies by its transpose
+                        "layout": "out_in" if linear else "plain"})
+    (out / "weights.json").write_text(json.dumps({"format": 1, "weights": weights}, indent=1) + "\n")
+    (out / "config.json").write_text(json.dumps(cfg.to_hf(), indent=2) + "\n")
+    manifest = {
+        "format": 1,
+        "family": "llada",
+        "name": meta.get("name", "maskflow-tiny-llada"),
+        "mask_token_id": cfg.mask_token_id,
+        "eos_token_id": cfg.eos_token_id,
+        "pad_token_id": cfg.pad_token_id,
+        "vocab_size": cfg.vocab_size,
+        "max_length": cfg.max_sequence_length,
+        "shift_logits": False,
+        "inputs": {"input_ids": "input_ids"},
+        "outputs": {"logits": "logits"},
+        "heads": [],
+        "weights": "weights.json",
+    }
+    (out / "maskflow.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    tok_cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "pad_token": "[PAD]", "mask_token": "[MASK]",
+               "eos_token": "[EOS]", "bos_token": None, "model_max_length": cfg.max_sequence_length,
+               "chat_template": CHAT_TEMPLATE}
+    (out / "tokenizer_config.json").write_text(json.dumps(tok_cfg, indent=2) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", default=str(HERE / "runs" / "default" / "best.pt"))
+    ap.add_argument("--out", default=str(HERE.parent / "default"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    model, saved = load_checkpoint(Path(args.checkpoint))
+    export(model, Path(args.out), {})
+    info = {k: saved.get(k) for k in ("step", "tokens", "hours", "scores", "params")}
+    (Path(args.out) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    print("exported", args.out, info)
+
+
+if __name__ == "__main__":
+    main()
