@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 
 const built = new URL("../dist/engine/cli/main.js", import.meta.url);
 let mod;
-if (existsSync(built)) {
+if (existsSync(built) && !process.env.MASKFLOW_FROM_SOURCE) {
   mod = await import(built.href);
 } else {
   const { register } = await import("tsx/esm/api");

@@ -1,0 +1,20 @@
+import { spawn, spawnSync } from "node:child_process";
+
+/** Runs the real `maskflow` CLI as built into dist/ by the test setup. */
+export function cli(args: string[], opts: { cwd?: string; input?: string } = {}) {
+  const r = spawnSync(process.execPath, ["bin/maskflow.js", ...args], {
+    cwd: opts.cwd,
+    input: opts.input,
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0" },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function cliProcess(args: string[]) {
+  return spawn(process.execPath, ["bin/maskflow.js", ...args], {
+    env: { ...process.env, FORCE_COLOR: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
