@@ -116,6 +116,9 @@ def main() -> None:
     ap.add_argument("--save-minutes", type=float, default=5.0)
     ap.add_argument("--tokenizer", default=str(HERE.parent / "default" / "tokenizer.json"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--warm-start", metavar="MODEL_ONNX",
+                    help="with no checkpoint in the run folder, start from these weights (e.g. models/default/model.onnx, "
+                         "so a fresh machine continues from the committed model rather than from scratch)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -152,6 +155,18 @@ def main() -> None:
         gen.set_state(saved["gen"])
         state = saved["state"]
         print(f"resumed at step {state['step']} ({state['tokens']:,} tokens, {state['seconds']/3600:.2f} h)", flush=True)
+    elif args.warm_start:
+        import onnx
+        from onnx import numpy_helper
+        inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(args.warm_start).graph.initializer}
+        model.load_state_dict({k: inits[k] for k in model.state_dict()})
+        ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        info = Path(args.warm_start).with_name("training.json")
+        if info.exists():
+            prev = json.loads(info.read_text())
+            state.update(tokens=prev.get("tokens") or 0, seconds=(prev.get("hours") or 0) * 3600)
+        state["step"] = args.warmup  # the weights are trained: no warm-up from zero
+        print(f"warm start from {args.warm_start} ({state['tokens']:,} tokens so far)", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     (run_dir / "config.json").write_text(json.dumps(cfg.to_hf(), indent=2))
 
