@@ -1,0 +1,107 @@
+// Runs as the editor knows them: the server's queue list, the event-derived view of recent runs,
+// and which run the canvas and denoising view show ("focused").
+import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import type { ApiClient } from "../api/client";
+import type { RunEvent, RunSummary } from "../api/types";
+import { applyEvent, emptyRun, runFromDetail, type RunView } from "../run/runState";
+
+const KEEP_RUNS = 20;
+
+type Action = { type: "event"; event: RunEvent } | { type: "set"; view: RunView };
+
+function reducer(state: Record<string, RunView>, action: Action): Record<string, RunView> {
+  const runId = action.type === "event" ? action.event.runId : action.view.runId;
+  const existing = state[runId];
+  let view: RunView;
+  if (action.type === "event") view = applyEvent(existing, action.event);
+  // A loaded copy may be older than the live events that arrived while it loaded.
+  else if (existing && isOver(existing) && !isOver(action.view)) view = existing;
+  else view = action.view;
+  const next = { ...state, [runId]: view };
+  const ids = Object.keys(next);
+  for (const id of ids.slice(0, Math.max(0, ids.length - KEEP_RUNS))) delete next[id];
+  return next;
+}
+
+function isOver(view: RunView): boolean {
+  return view.status === "finished" || view.status === "failed" || view.status === "cancelled";
+}
+
+export function useRuns(api: ApiClient) {
+  const [views, dispatch] = useReducer(reducer, {});
+  const [list, setList] = useState<RunSummary[]>([]);
+  const [focused, setFocused] = useState<string | null>(null);
+  const [connected, setConnected] = useState(false);
+  const focusedRef = useRef<string | null>(null);
+  const viewsRef = useRef(views);
+  viewsRef.current = views;
+  focusedRef.current = focused;
+  const refreshTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+
+  const refresh = useCallback(() => {
+    clearTimeout(refreshTimer.current);
+    refreshTimer.current = setTimeout(() => {
+      api.runs().then(setList, () => {});
+    }, 60);
+  }, [api]);
+
+  /** Loads a run the page has no live events for (a reload, or a run started elsewhere). */
+  const load = useCallback(
+    async (id: string) => {
+      const [detail, events] = await Promise.all([api.run(id), api.runEvents(id).catch(() => [] as RunEvent[])]);
+      dispatch({ type: "set", view: runFromDetail(detail, events) });
+    },
+    [api],
+  );
+
+  const focus = useCallback(
+    (id: string) => {
+      setFocused(id);
+      const view = viewsRef.current[id];
+      if (!view || (view.laneOrder.length === 0 && view.status !== "queued")) load(id).catch(() => {});
+    },
+    [load],
+  );
+
+  /** A run this tab just submitted: focus it before its first event arrives. */
+  const submitted = useCallback((id: string) => {
+    if (!viewsRef.current[id]) dispatch({ type: "set", view: emptyRun(id) });
+    setFocused(id);
+  }, []);
+
+  useEffect(() => {
+    const catchUp = async () => {
+      const runs = await api.runs().catch(() => [] as RunSummary[]);
+      setList(runs);
+      const active = runs.find((r) => r.status === "running") ?? runs.find((r) => r.status === "queued");
+      const target = focusedRef.current ?? active?.id ?? runs[0]?.id;
+      if (target) {
+        setFocused(target);
+        await load(target).catch(() => {});
+      }
+    };
+    return api.subscribe(
+      (message) => {
+        if (message.type === "queue") {
+          setList(message.runs);
+          return;
+        }
+        const event = message;
+        dispatch({ type: "event", event });
+        // A run started elsewhere (CLI, another tab) takes the view unless ours is still going.
+        if (event.type === "run_started") {
+          const current = focusedRef.current ? viewsRef.current[focusedRef.current] : undefined;
+          if (!current || (current.status !== "queued" && current.status !== "running") || current.runId === event.runId) {
+            setFocused(event.runId);
+          }
+        }
+      },
+      (isConnected) => {
+        setConnected(isConnected);
+        if (isConnected) catchUp();
+      },
+    );
+  }, [api, load]);
+
+  return { views, list, focused, focus, submitted, connected, refresh };
+}

@@ -1,0 +1,148 @@
+// The JSON API. Bodies are checked with zod; every error is `{error, details}`, where details
+// lists each workflow issue with its node and input.
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import { z } from "zod";
+import type { NodeRegistry } from "../registry.js";
+import { validateWorkflow } from "../workflow/compile.js";
+import { listExampleWorkflows, readExampleWorkflow } from "../workflow/examples.js";
+import type { Issue } from "../workflow/issues.js";
+import { parseWorkflow } from "../workflow/load.js";
+import { applyOverrides } from "../workflow/overrides.js";
+import type { WorkflowDoc } from "../workflow/schema.js";
+import type { ApiErrorBody } from "./protocol.js";
+import type { RunQueue } from "./run-queue.js";
+
+const runBody = z
+  .object({
+    workflow: z.record(z.string(), z.unknown(), { error: "workflow must be a workflow document (a JSON object)" }),
+    overrides: z.record(z.string(), z.unknown()).optional(),
+    name: z.string().max(200).optional(),
+  })
+  .strict();
+
+const validateBody = runBody.omit({ name: true });
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: Issue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function bodyIssues(error: z.ZodError): Issue[] {
+  return error.issues.map((issue) => ({
+    nodeId: null,
+    input: null,
+    code: "schema" as const,
+    message: issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
+  }));
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  if (body === undefined) throw new HttpError(400, "expected a JSON body (Content-Type: application/json)");
+  const result = schema.safeParse(body);
+  if (!result.success) throw new HttpError(400, "invalid request body", bodyIssues(result.error));
+  return result.data;
+}
+
+/** Schema, overrides and graph checks: every issue at once. */
+function check(registry: NodeRegistry, workflow: unknown, overrides: Record<string, unknown>): { doc: WorkflowDoc; issues: Issue[] } {
+  const parsed = parseWorkflow(workflow);
+  if (!parsed.ok) return { doc: workflow as WorkflowDoc, issues: parsed.errors };
+  const applied = applyOverrides(parsed.doc, overrides);
+  return { doc: parsed.doc, issues: [...applied.issues, ...validateWorkflow(applied.doc, registry)] };
+}
+
+export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: "8mb" }));
+
+  router.get("/health", (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  router.get("/nodes", (_req, res) => {
+    res.json(registry.catalog());
+  });
+
+  router.get("/workflows", async (_req, res) => {
+    res.json(await listExampleWorkflows());
+  });
+
+  router.get("/workflows/:name", async (req, res) => {
+    const doc = await readExampleWorkflow(req.params.name);
+    if (doc === null) throw new HttpError(404, `no example workflow named "${req.params.name}"`);
+    res.json(doc);
+  });
+
+  router.post("/validate", (req, res) => {
+    const body = parseBody(validateBody, req.body);
+    res.json({ issues: check(registry, body.workflow, body.overrides ?? {}).issues });
+  });
+
+  router.post("/runs", (req, res) => {
+    const body = parseBody(runBody, req.body);
+    const overrides = body.overrides ?? {};
+    const { doc, issues } = check(registry, body.workflow, overrides);
+    if (issues.length) throw new HttpError(400, `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
+    const run = queue.submit(doc, overrides, body.name);
+    res.status(201).json({ id: run.id, status: run.status });
+  });
+
+  router.get("/runs", (_req, res) => {
+    res.json(queue.list());
+  });
+
+  router.get("/runs/:id", (req, res) => {
+    const run = queue.get(req.params.id);
+    if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);
+    res.json(run);
+  });
+
+  router.get("/runs/:id/events", (req, res) => {
+    const events = queue.events(req.params.id);
+    if (!events) throw new HttpError(404, `no run with id "${req.params.id}"`);
+    res.json(events);
+  });
+
+  router.delete("/runs/:id", (req, res) => {
+    const before = queue.get(req.params.id);
+    if (!before) throw new HttpError(404, `no run with id "${req.params.id}"`);
+    if (before.status !== "queued" && before.status !== "running") {
+      throw new HttpError(409, `run ${req.params.id} is already ${before.status}`);
+    }
+    res.json(queue.cancel(req.params.id));
+  });
+
+  router.use((_req, _res) => {
+    throw new HttpError(404, "no such API endpoint");
+  });
+
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    sendError(res, err);
+  });
+  return router;
+}
+
+/** Answers any thrown error as a status and an `{error, details}` body. */
+export function sendError(res: Response, err: unknown): void {
+  let status = 500;
+  let body: ApiErrorBody = { error: "internal error", details: [] };
+  const bodyParserType = (err as { type?: unknown } | null)?.type;
+  if (err instanceof HttpError) {
+    status = err.status;
+    body = { error: err.message, details: err.details };
+  } else if (bodyParserType === "entity.parse.failed") {
+    status = 400;
+    body = { error: `the body is not valid JSON: ${(err as Error).message}`, details: [] };
+  } else if (bodyParserType === "entity.too.large") {
+    status = 413;
+    body = { error: "the body is too large", details: [] };
+  } else {
+    console.error("maskflow server:", err);
+  }
+  res.status(status).json(body);
+}
