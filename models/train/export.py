@@ -18,6 +18,7 @@ import onnx
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from graph import INPUTS, OUTPUTS, TOP_K, ExportGraph  # noqa: E402
 from model import LLaDAConfig, LLaDAModelLM  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -39,16 +40,46 @@ def load_checkpoint(path: Path) -> tuple[LLaDAModelLM, dict]:
     return model, saved
 
 
-def export(model: LLaDAModelLM, out: Path, meta: dict) -> None:
+def export_plain(model: LLaDAModelLM, path: Path) -> None:
+    """input_ids -> logits, nothing else: what any LLaDA runtime expects."""
     cfg = model.config
-    out.mkdir(parents=True, exist_ok=True)
     example = torch.randint(3, cfg.vocab_size, (1, 16))
-    onnx_path = out / "model.onnx"
     torch.onnx.export(
-        model, (example,), str(onnx_path), opset_version=17, do_constant_folding=False,
+        model, (example,), str(path), opset_version=17, do_constant_folding=False,
         input_names=["input_ids"], output_names=["logits"],
         dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}},
     )
+
+
+def export_full(model: LLaDAModelLM, path: Path) -> None:
+    """LLaDA plus the block KV cache and the sampling heads (see graph.py)."""
+    cfg = model.config
+    hd = cfg.d_model // cfg.n_heads
+    B, S, P = 2, 12, 3
+    example = (
+        torch.randint(3, cfg.vocab_size, (B, S)),
+        torch.randn(cfg.n_layers, 2, B, cfg.n_kv_heads, P, hd),
+        torch.tensor([P]),
+        torch.tensor([[1, 2, 3], [4, 5, 6]]),
+        torch.tensor([1.5]),
+    )
+    batch_k = {0: "batch", 1: "decide"}
+    half_k = {0: "half_batch", 1: "decide"}
+    dynamic = {
+        "input_ids": {0: "batch", 1: "sequence"}, "past_kv": {2: "past_batch", 4: "past"}, "decide": batch_k,
+        "logits": {0: "batch", 1: "sequence"}, "present_kv": {2: "batch", 4: "sequence"},
+        "head_logits": batch_k, "head_top_ids": batch_k, "head_top_logp": batch_k, "head_entropy": batch_k,
+        "cfg_logits": half_k, "cfg_top_ids": half_k, "cfg_top_logp": half_k, "cfg_entropy": half_k,
+    }
+    torch.onnx.export(ExportGraph(model).eval(), example, str(path), opset_version=17, do_constant_folding=False,
+                      input_names=INPUTS, output_names=OUTPUTS, dynamic_axes=dynamic)
+
+
+def export(model: LLaDAModelLM, out: Path, meta: dict, graph: str = "full") -> None:
+    cfg = model.config
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / "model.onnx"
+    (export_full if graph == "full" else export_plain)(model, onnx_path)
     proto = onnx.load(str(onnx_path))
     onnx.checker.check_model(proto)
     inits = {i.name: list(i.dims) for i in proto.graph.initializer}
@@ -74,9 +105,14 @@ def export(model: LLaDAModelLM, out: Path, meta: dict) -> None:
         "vocab_size": cfg.vocab_size,
         "max_length": cfg.max_sequence_length,
         "shift_logits": False,
-        "inputs": {"input_ids": "input_ids"},
-        "outputs": {"logits": "logits"},
-        "heads": [],
+        # role -> graph name. A plain graph has only input_ids/logits; the full one adds the
+        # block KV cache (past_kv, position_offset, present_kv) and the sampling heads.
+        "inputs": {"input_ids": "input_ids"} if graph != "full" else {n: n for n in INPUTS},
+        "outputs": {"logits": "logits"} if graph != "full" else {n: n for n in OUTPUTS},
+        "heads": [] if graph != "full" else ["argmax", "top_k", "entropy", "logits_at", "cfg"],
+        "head_top_k": TOP_K if graph == "full" else 0,
+        "kv_cache": None if graph != "full" else {"layers": cfg.n_layers, "heads": cfg.n_kv_heads,
+                                                  "head_dim": cfg.d_model // cfg.n_heads, "layout": "L,2,B,H,P,D"},
         "weights": "weights.json",
     }
     (out / "maskflow.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -90,10 +126,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=str(HERE / "runs" / "default" / "best.pt"))
     ap.add_argument("--out", default=str(HERE.parent / "default"))
+    ap.add_argument("--graph", choices=["full", "plain"], default="plain",
+                    help="full: LLaDA + block KV cache + sampling heads (graph.py); plain: input_ids -> logits")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model, saved = load_checkpoint(Path(args.checkpoint))
-    export(model, Path(args.out), {})
+    export(model, Path(args.out), {}, args.graph)
     info = {k: saved.get(k) for k in ("step", "tokens", "hours", "scores", "params")}
     (Path(args.out) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     print("exported", args.out, info)
