@@ -132,7 +132,10 @@ def main() -> None:
     torch.set_num_threads(1)
     model, saved = load_checkpoint(Path(args.checkpoint))
     export(model, Path(args.out), {}, args.graph)
-    info = {k: saved.get(k) for k in ("step", "tokens", "hours", "scores", "params")}
+    state = saved.get("state", {})  # a resumable ckpt.pt keeps its counters there
+    info = {k: saved.get(k, state.get(k)) for k in ("step", "tokens", "hours", "scores", "params")}
+    if info["hours"] is None and "seconds" in state:
+        info["hours"] = state["seconds"] / 3600
     (Path(args.out) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     print("exported", args.out, info)
 
