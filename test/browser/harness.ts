@@ -1,0 +1,127 @@
+// Browser tests drive Debian's Chromium with playwright-core against a real engine server that
+// serves a fresh build of the editor.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { build } from "vite";
+import { startServer, type RunningServer, type ServerOptions } from "../../engine/server/index.js";
+
+export const CHROMIUM = process.env.MASKFLOW_CHROMIUM ?? "/usr/bin/chromium";
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export interface Harness {
+  server: RunningServer;
+  browser: Browser;
+  appDir: string;
+  /** A fresh browser context (own localStorage) with a page open on the editor. */
+  open(options?: { theme?: "dark" | "light"; path?: string }): Promise<{ context: BrowserContext; page: Page }>;
+  close(): Promise<void>;
+}
+
+/** Builds the editor into a temporary folder (quietly), once per test file. */
+export async function buildApp(): Promise<string> {
+  const outDir = mkdtempSync(join(tmpdir(), "maskflow-app-build-"));
+  await build({
+    configFile: join(import.meta.dirname, "../../app/vite.config.ts"),
+    logLevel: "error",
+    build: { outDir, emptyOutDir: true },
+  });
+  return outDir;
+}
+
+export async function startHarness(options: ServerOptions = {}): Promise<Harness> {
+  const appDir = await buildApp();
+  const server = await startServer({ port: 0, appDir, log: () => {}, ...options });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  const contexts: BrowserContext[] = [];
+  return {
+    server,
+    browser,
+    appDir,
+    async open({ theme = "dark", path = "" } = {}) {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true, colorScheme: theme });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.on("pageerror", (err) => {
+        throw err;
+      });
+      const url = new URL(server.url);
+      if (path) url.search = new URLSearchParams({ ...Object.fromEntries(url.searchParams), ...Object.fromEntries(new URLSearchParams(path)) }).toString();
+      await page.goto(url.toString());
+      await page.locator(".react-flow").waitFor();
+      return { context, page };
+    },
+    async close() {
+      for (const context of contexts) await context.close().catch(() => {});
+      await browser.close();
+      await server.close();
+      rmSync(appDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ------------------------------------------------------------------ page helpers
+
+export const node = (page: Page, id: string): Locator => page.locator(`.react-flow__node[data-id="${id}"]`);
+
+export const handle = (page: Page, nodeId: string, name: string, type: "source" | "target"): Locator =>
+  page.locator(`.react-flow__handle.${type}[data-nodeid="${nodeId}"][data-handleid="${name}"]`);
+
+/** Drags a link from an output handle to an input handle with the mouse. */
+export async function dragLink(page: Page, from: [string, string], to: [string, string]): Promise<void> {
+  const a = await handle(page, from[0], from[1], "source").boundingBox();
+  const b = await handle(page, to[0], to[1], "target").boundingBox();
+  if (!a || !b) throw new Error(`handle not visible: ${from.join(".")} or ${to.join(".")}`);
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+  await page.mouse.down();
+  await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2 + 20, { steps: 6 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 6 });
+  await page.mouse.up();
+}
+
+/** Drags a node by its header so it sits at (x, y) on the screen. */
+export async function moveNode(page: Page, id: string, x: number, y: number): Promise<void> {
+  const header = node(page, id).locator(".mf-title");
+  const box = await header.boundingBox();
+  if (!box) throw new Error(`node ${id} not visible`);
+  await page.mouse.move(box.x + 10, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(x, y, { steps: 8 });
+  await page.mouse.up();
+}
+
+export interface SavedDoc {
+  version: number;
+  name?: string;
+  nodes: Record<string, { type: string; title?: string; inputs: Record<string, unknown>; ui?: { x: number; y: number } }>;
+}
+
+/** The workflow the editor autosaved (what a reload restores). */
+export async function autosaved(page: Page): Promise<SavedDoc | null> {
+  await page.waitForTimeout(400); // the autosave settles 250 ms after the last change
+  const text = await page.evaluate(() => localStorage.getItem("maskflow.autosave.v1"));
+  return text ? (JSON.parse(text) as SavedDoc) : null;
+}
+
+/** Node types and links of a document, ignoring layout: what "the same graph" means. */
+export function graphOf(doc: SavedDoc): Record<string, { type: string; inputs: Record<string, unknown> }> {
+  return Object.fromEntries(Object.entries(doc.nodes).map(([id, n]) => [id, { type: n.type, inputs: n.inputs, ...(n.title ? { title: n.title } : {}) }]));
+}
+
+/** Adds a node through the search box (double-click on empty canvas) at a screen point. */
+export async function addBySearch(page: Page, query: string, at: { x: number; y: number }): Promise<void> {
+  await page.mouse.dblclick(at.x, at.y);
+  const box = page.getByRole("dialog", { name: "Add a node" });
+  await box.getByLabel("Node search").fill(query);
+  await box.getByLabel("Node search").press("Enter");
+  await box.waitFor({ state: "detached" });
+}
