@@ -15,7 +15,16 @@ import {
   type NodeChange,
   type NodeTypes,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent as ReactMouseEvent } from "react";
+import {
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type DragEvent,
+  type MouseEvent as ReactMouseEvent,
+  type PointerEvent as ReactPointerEvent,
+} from "react";
 import { ApiError, type ApiClient } from "./api/client";
 import type { ExampleSummary, Issue, NodeCatalogEntry, WorkflowDoc } from "./api/types";
 import { copySelection, parseClipboard, pasteFragment } from "./graph/clipboard";
@@ -614,8 +623,9 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
     save: () => void save(),
     open: () => void open(),
     new: newWorkflow,
-    undo,
-    redo,
+    // From the desktop menu: inside a text field, undo the typing; elsewhere, the graph edit.
+    undo: () => (isEditable(document.activeElement) ? document.execCommand("undo") : undo()),
+    redo: () => (isEditable(document.activeElement) ? document.execCommand("redo") : redo()),
     help: () => setHelpOpen((o) => !o),
     theme: toggleTheme,
     fit: () => flow.fitView({ padding: 0.15, maxZoom: 1 }),
@@ -648,11 +658,11 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
       if (isEditable(e.target)) return;
       if (mod && key === "z") {
         e.preventDefault();
-        if (e.shiftKey) commands.current.redo();
-        else commands.current.undo();
+        if (e.shiftKey) redo();
+        else undo();
       } else if (mod && key === "y") {
         e.preventDefault();
-        commands.current.redo();
+        redo();
       } else if (mod && key === "d") {
         e.preventDefault();
         duplicate();
@@ -706,14 +716,14 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
       window.removeEventListener("copy", onCopy);
       window.removeEventListener("paste", onPaste);
     };
-  }, [duplicate, openSearch, paste, selectedIds]);
+  }, [duplicate, openSearch, paste, selectedIds, undo, redo]);
   const pasteHandled = useRef(false);
 
   useEffect(() => desktop()?.onMenuCommand((command) => commands.current[command]?.()), []);
 
   // ------------------------------------------------------------------ layout
 
-  const startDockResize = (event: React.PointerEvent) => {
+  const startDockResize = (event: ReactPointerEvent) => {
     const startY = event.clientY;
     const startHeight = dockHeight;
     const move = (e: PointerEvent) => setDockHeight(Math.max(120, Math.min(window.innerHeight - 200, startHeight + startY - e.clientY)));
