@@ -196,7 +196,8 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
         if (name) doc = await api.example(name).catch(() => doc);
       }
       if (cancelled) return;
-      if (doc) showDoc(doc);
+      // Something opened meanwhile (a file dropped while loading) wins over the default.
+      if (doc && !history.current.canUndo) showDoc(doc);
       setReady(true);
     })();
     return () => {
@@ -742,7 +743,7 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
   return (
     <EditorContext.Provider value={editorView}>
       <RunContext.Provider value={runDisplay}>
-        <div className="mf-app">
+        <div className="mf-app" data-ready={ready}>
           <Toolbar
             name={meta.name ?? ""}
             onRename={(name) => {

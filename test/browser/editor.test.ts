@@ -18,7 +18,7 @@ describe("building and running a workflow", () => {
   it("builds a workflow from an empty canvas with the palette, search and dragged links, then runs it", async () => {
     const { page } = await h.open();
     await page.getByRole("button", { name: "New" }).click();
-    await expect(page.locator(".react-flow__node").count()).resolves.toBe(0);
+    await expect.poll(() => page.locator(".react-flow__node").count()).toBe(0);
     await page.getByLabel("workflow name").fill("built in a test");
 
     // From the palette: two Text nodes and a Concat.
@@ -31,7 +31,7 @@ describe("building and running a workflow", () => {
     await moveNode(page, "concat", 760, 260);
     // From the search box: a ShowText.
     await addBySearch(page, "show", { x: 1060, y: 300 });
-    await expect(node(page, "show_text").count()).resolves.toBe(1);
+    await expect.poll(() => node(page, "show_text").count()).toBe(1);
 
     await node(page, "text").getByLabel("value").fill("Hello,");
     await node(page, "text_2").getByLabel("value").fill("masked world");
@@ -39,7 +39,7 @@ describe("building and running a workflow", () => {
     await dragLink(page, ["text", "text"], ["concat", "a"]);
     await dragLink(page, ["text_2", "text"], ["concat", "b"]);
     await dragLink(page, ["concat", "text"], ["show_text", "value"]);
-    await expect(page.locator(".react-flow__edge").count()).resolves.toBe(3);
+    await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(3);
 
     const doc = (await autosaved(page))!;
     expect(doc.name).toBe("built in a test");
@@ -64,7 +64,7 @@ describe("building and running a workflow", () => {
     await node(page, "join").waitFor();
     await dragLink(page, ["join", "text"], ["join", "b"]);
     await expect(page.getByTestId("toast").first().textContent()).resolves.toMatch(/cannot feed itself|cycle/);
-    await expect(page.locator(".react-flow__edge").count()).resolves.toBe(3);
+    await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(3);
   });
 
   it("marks validation errors on the node and input they concern", async () => {
@@ -73,7 +73,7 @@ describe("building and running a workflow", () => {
     // Delete the link into ShowText: running now fails validation.
     await page.locator('.react-flow__edge[data-id="join.text->show.value"]').click({ force: true });
     await page.keyboard.press("Delete");
-    await expect(page.locator(".react-flow__edge").count()).resolves.toBe(2);
+    await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(2);
     await page.getByTestId("run").click();
     const issue = node(page, "show").locator('[data-input="value"] .mf-issue');
     await expect(issue.textContent()).resolves.toMatch(/required input/i);
@@ -81,7 +81,7 @@ describe("building and running a workflow", () => {
     // Undo brings the link back and the error goes away.
     await page.locator(".react-flow__pane").click({ position: { x: 20, y: 20 } });
     await page.keyboard.press("Control+z");
-    await expect(page.locator(".react-flow__edge").count()).resolves.toBe(3);
+    await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(3);
     await issue.waitFor({ state: "detached" });
   });
 });
@@ -108,7 +108,7 @@ describe("files", () => {
 
     // Clear, then open the saved file with the file picker.
     await page.getByRole("button", { name: "New" }).click();
-    await expect(page.locator(".react-flow__node").count()).resolves.toBe(0);
+    await expect.poll(() => page.locator(".react-flow__node").count()).toBe(0);
     await page.getByTestId("open-file").setInputFiles(savedPath);
     await node(page, "greeting").waitFor();
     expect(graphOf((await autosaved(page))!)).toEqual(graphOf(saved));
@@ -143,29 +143,29 @@ describe("editing", () => {
     const { page } = await h.open({ path: "example=concat" });
     const count = () => page.locator(".react-flow__node").count();
     await node(page, "join").waitFor();
-    await expect(count()).resolves.toBe(4);
+    await expect.poll(count).toBe(4);
 
     await node(page, "greeting").locator(".mf-title").click();
     await page.keyboard.press("Control+d");
-    await expect(count()).resolves.toBe(5);
+    await expect.poll(count).toBe(5);
     await node(page, "text").waitFor(); // the copy gets a fresh id
     await expect(node(page, "text").getByLabel("value").inputValue()).resolves.toBe("Hello,");
 
     await page.keyboard.press("Delete");
-    await expect(count()).resolves.toBe(4);
+    await expect.poll(count).toBe(4);
     await page.keyboard.press("Control+z");
-    await expect(count()).resolves.toBe(5);
+    await expect.poll(count).toBe(5);
     await page.keyboard.press("Control+Shift+z");
-    await expect(count()).resolves.toBe(4);
+    await expect.poll(count).toBe(4);
 
     // Multi-select two linked nodes, copy and paste: the link between them comes along.
     await node(page, "greeting").locator(".mf-title").click();
     await node(page, "join").locator(".mf-title").click({ modifiers: ["Control"] });
-    await expect(page.locator(".react-flow__node.selected").count()).resolves.toBe(2);
+    await expect.poll(() => page.locator(".react-flow__node.selected").count()).toBe(2);
     await page.keyboard.press("Control+c");
     await page.mouse.move(700, 650);
     await page.keyboard.press("Control+v");
-    await expect(count()).resolves.toBe(6);
+    await expect.poll(count).toBe(6);
     const doc = (await autosaved(page))!;
     const pastedJoin = Object.entries(doc.nodes).find(([id, n]) => n.type === "Concat" && id !== "join")!;
     const pastedText = Object.entries(doc.nodes).find(([id, n]) => n.type === "Text" && !["greeting", "name"].includes(id))!;

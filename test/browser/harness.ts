@@ -1,11 +1,12 @@
 // Browser tests drive Debian's Chromium with playwright-core against a real engine server that
 // serves a fresh build of the editor.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { build } from "vite";
 import { startServer, type RunningServer, type ServerOptions } from "../../engine/server/index.js";
+import { testRegistry } from "../server/helpers.js";
 
 export const CHROMIUM = process.env.MASKFLOW_CHROMIUM ?? "/usr/bin/chromium";
 const ARGS = [
@@ -40,7 +41,9 @@ export async function buildApp(): Promise<string> {
 
 export async function startHarness(options: ServerOptions = {}): Promise<Harness> {
   const appDir = await buildApp();
-  const server = await startServer({ port: 0, appDir, log: () => {}, ...options });
+  // The built-in nodes plus two test nodes (a slow counter, a failing node) for queue, cancel
+  // and error display.
+  const server = await startServer({ port: 0, appDir, log: () => {}, registry: testRegistry(), ...options });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   const contexts: BrowserContext[] = [];
   return {
@@ -57,7 +60,7 @@ export async function startHarness(options: ServerOptions = {}): Promise<Harness
       const url = new URL(server.url);
       if (path) url.search = new URLSearchParams({ ...Object.fromEntries(url.searchParams), ...Object.fromEntries(new URLSearchParams(path)) }).toString();
       await page.goto(url.toString());
-      await page.locator(".react-flow").waitFor();
+      await page.locator('.mf-app[data-ready="true"]').waitFor();
       return { context, page };
     },
     async close() {
@@ -72,6 +75,10 @@ export async function startHarness(options: ServerOptions = {}): Promise<Harness
 // ------------------------------------------------------------------ page helpers
 
 export const node = (page: Page, id: string): Locator => page.locator(`.react-flow__node[data-id="${id}"]`);
+
+/** A node's run state: idle, queued, running, cached, done, error or skipped. */
+export const nodeStatus = (page: Page, id: string): Promise<string | null> =>
+  node(page, id).locator(".mf-node").getAttribute("data-status", { timeout: 2000 }).catch(() => null);
 
 export const handle = (page: Page, nodeId: string, name: string, type: "source" | "target"): Locator =>
   page.locator(`.react-flow__handle.${type}[data-nodeid="${nodeId}"][data-handleid="${name}"]`);
@@ -124,4 +131,12 @@ export async function addBySearch(page: Page, query: string, at: { x: number; y:
   await box.getByLabel("Node search").fill(query);
   await box.getByLabel("Node search").press("Enter");
   await box.waitFor({ state: "detached" });
+}
+
+/** Opens a workflow document through the file picker, as a user would. */
+export async function openWorkflow(page: Page, doc: unknown, name = "test.maskflow.json"): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "maskflow-open-"));
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(doc));
+  await page.getByTestId("open-file").setInputFiles(path);
 }

@@ -7,7 +7,10 @@ import WebSocket from "ws";
 import { createDefaultRegistry, type NodeDefinition, type NodeRegistry } from "../../engine/index.js";
 import { startServer, type RunningServer, type ServerMessage, type ServerOptions } from "../../engine/server/index.js";
 
-/** Counts to `steps`, one step every `ms`, reporting a canvas snapshot per step; stops when cancelled. */
+/**
+ * Counts to `steps`, one step every `ms`, reporting a canvas snapshot per step (one position
+ * decided per step, at most 24 positions); stops when cancelled.
+ */
 export const SlowSteps: NodeDefinition = {
   type: "SlowSteps",
   version: 1,
@@ -21,11 +24,11 @@ export const SlowSteps: NodeDefinition = {
   outputs: { text: { socket: "TEXT" } },
   async execute({ steps, ms }, ctx) {
     const total = steps as number;
-    const pieces: (string | null)[] = Array(total).fill(null);
+    const pieces: (string | null)[] = Array(Math.min(total, 24)).fill(null);
     for (let step = 1; step <= total; step++) {
       if (ctx.signal.aborted) throw Object.assign(new Error("cancelled"), { name: "AbortError" });
       await new Promise((resolve) => setTimeout(resolve, ms as number));
-      pieces[step - 1] = `t${step}`;
+      pieces[(step - 1) % pieces.length] = `t${step}`;
       ctx.progress({
         step,
         total,
@@ -34,7 +37,7 @@ export const SlowSteps: NodeDefinition = {
           tokens: pieces.map((_, i) => i),
           pieces: [...pieces],
           confidence: pieces.map((p) => (p === null ? 0 : 0.9)),
-          changed: [step - 1],
+          changed: [(step - 1) % pieces.length],
         },
       });
     }

@@ -7,17 +7,17 @@ import { applyEvent, emptyRun, runFromDetail, type RunView } from "../run/runSta
 
 const KEEP_RUNS = 20;
 
-type Action = { type: "event"; event: RunEvent } | { type: "set"; view: RunView };
+type Action = { type: "events"; events: RunEvent[] } | { type: "set"; view: RunView };
 
 function reducer(state: Record<string, RunView>, action: Action): Record<string, RunView> {
-  const runId = action.type === "event" ? action.event.runId : action.view.runId;
-  const existing = state[runId];
-  let view: RunView;
-  if (action.type === "event") view = applyEvent(existing, action.event);
-  // A loaded copy may be older than the live events that arrived while it loaded.
-  else if (existing && isOver(existing) && !isOver(action.view)) view = existing;
-  else view = action.view;
-  const next = { ...state, [runId]: view };
+  const next = { ...state };
+  if (action.type === "events") {
+    for (const event of action.events) next[event.runId] = applyEvent(next[event.runId], event);
+  } else {
+    const existing = state[action.view.runId];
+    // A loaded copy may be older than the live events that arrived while it loaded.
+    next[action.view.runId] = existing && isOver(existing) && !isOver(action.view) ? existing : action.view;
+  }
   const ids = Object.keys(next);
   for (const id of ids.slice(0, Math.max(0, ids.length - KEEP_RUNS))) delete next[id];
   return next;
@@ -80,19 +80,28 @@ export function useRuns(api: ApiClient) {
         await load(target).catch(() => {});
       }
     };
-    return api.subscribe(
+    // Events are applied in batches, once per frame: a fast sampler sends hundreds a second.
+    let pending: RunEvent[] = [];
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const events = pending;
+      pending = [];
+      dispatch({ type: "events", events });
+    };
+    const unsubscribe = api.subscribe(
       (message) => {
         if (message.type === "queue") {
           setList(message.runs);
           return;
         }
-        const event = message;
-        dispatch({ type: "event", event });
+        pending.push(message);
+        if (!frame) frame = requestAnimationFrame(flush);
         // A run started elsewhere (CLI, another tab) takes the view unless ours is still going.
-        if (event.type === "run_started") {
+        if (message.type === "run_started") {
           const current = focusedRef.current ? viewsRef.current[focusedRef.current] : undefined;
-          if (!current || (current.status !== "queued" && current.status !== "running") || current.runId === event.runId) {
-            setFocused(event.runId);
+          if (!current || (current.status !== "queued" && current.status !== "running") || current.runId === message.runId) {
+            setFocused(message.runId);
           }
         }
       },
@@ -101,6 +110,10 @@ export function useRuns(api: ApiClient) {
         if (isConnected) catchUp();
       },
     );
+    return () => {
+      unsubscribe();
+      cancelAnimationFrame(frame);
+    };
   }, [api, load]);
 
   return { views, list, focused, focus, submitted, connected, refresh };
