@@ -1,8 +1,8 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
-import { ApiClient } from "./api/client";
-import type { NodeCatalogEntry } from "./api/types";
-import { Editor } from "./Editor";
+import { ApiClient } from "./api/client.js";
+import type { NodeCatalogEntry } from "./api/types.js";
+import { Editor } from "./Editor.js";
 
 export function App() {
   const api = useMemo(() => new ApiClient(), []);

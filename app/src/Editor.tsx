@@ -25,27 +25,27 @@ import {
   type MouseEvent as ReactMouseEvent,
   type PointerEvent as ReactPointerEvent,
 } from "react";
-import { ApiError, type ApiClient } from "./api/client";
-import type { ExampleSummary, Issue, NodeCatalogEntry, WorkflowDoc } from "./api/types";
-import { copySelection, parseClipboard, pasteFragment } from "./graph/clipboard";
-import { checkConnection } from "./graph/connect";
-import { History } from "./graph/history";
-import { newNodeId } from "./graph/ids";
-import { edgeId, type FlowEdge, type FlowNode, type Graph } from "./graph/model";
-import { inputSockets, socketColor } from "./graph/sockets";
-import { defaultValues, docToGraph, graphToDoc, looksLikeWorkflow, type WorkflowMeta } from "./graph/workflow";
-import { desktop } from "./desktop";
-import { useRuns } from "./hooks/useRuns";
-import { useTheme } from "./hooks/useTheme";
-import { useToasts } from "./hooks/useToasts";
-import { EditorContext, RunContext, type EditorView, type RunDisplay } from "./nodes/context";
-import { FlowNodeView, categoryHue } from "./nodes/FlowNode";
-import { DenoiseView } from "./panels/DenoiseView";
-import { HelpPanel } from "./panels/HelpPanel";
-import { NODE_DRAG_TYPE, Palette } from "./panels/Palette";
-import { NodeSearch } from "./panels/NodeSearch";
-import { QueuePanel } from "./panels/QueuePanel";
-import { Toolbar } from "./panels/Toolbar";
+import { ApiError, type ApiClient } from "./api/client.js";
+import type { ExampleSummary, Issue, NodeCatalogEntry, WorkflowDoc } from "./api/types.js";
+import { copySelection, parseClipboard, pasteFragment } from "./graph/clipboard.js";
+import { checkConnection } from "./graph/connect.js";
+import { History } from "./graph/history.js";
+import { newNodeId } from "./graph/ids.js";
+import { edgeId, type FlowEdge, type FlowNode, type Graph } from "./graph/model.js";
+import { inputSockets, socketColor } from "./graph/sockets.js";
+import { defaultValues, docToGraph, graphToDoc, looksLikeWorkflow, type WorkflowMeta } from "./graph/workflow.js";
+import { desktop } from "./desktop.js";
+import { useRuns } from "./hooks/useRuns.js";
+import { useTheme } from "./hooks/useTheme.js";
+import { useToasts } from "./hooks/useToasts.js";
+import { EditorContext, RunContext, type EditorView, type RunDisplay } from "./nodes/context.js";
+import { FlowNodeView, categoryHue } from "./nodes/FlowNode.js";
+import { DenoiseView } from "./panels/DenoiseView.js";
+import { HelpPanel } from "./panels/HelpPanel.js";
+import { NODE_DRAG_TYPE, Palette } from "./panels/Palette.js";
+import { NodeSearch } from "./panels/NodeSearch.js";
+import { QueuePanel } from "./panels/QueuePanel.js";
+import { Toolbar } from "./panels/Toolbar.js";
 
 export const AUTOSAVE_KEY = "maskflow.autosave.v1";
 const DEFAULT_EXAMPLE = "hello";

@@ -1,6 +1,6 @@
 // HTTP and WebSocket access to the engine server. When the server requires a token, the page is
 // opened as `/?token=...`; the token is then kept for this tab and sent with every request.
-import type { ApiErrorBody, ExampleSummary, Issue, NodeCatalogEntry, RunDetail, RunEvent, RunSummary, ServerMessage, WorkflowDoc } from "./types";
+import type { ApiErrorBody, ExampleSummary, Issue, NodeCatalogEntry, RunDetail, RunEvent, RunSummary, ServerMessage, WorkflowDoc } from "./types.js";
 
 const TOKEN_KEY = "maskflow.token";
 

@@ -1,10 +1,10 @@
 // Copy and paste of node selections. The clipboard holds a small workflow document (the
 // selected nodes and the links between them), so a selection pasted into another tab, or
 // into a text file, is still a valid workflow.
-import type { WorkflowDoc } from "../api/types";
-import { newNodeId } from "./ids";
-import { edgeId, type Graph } from "./model";
-import { docToGraph, graphToDoc, looksLikeWorkflow, type Catalog } from "./workflow";
+import type { WorkflowDoc } from "../api/types.js";
+import { newNodeId } from "./ids.js";
+import { edgeId, type Graph } from "./model.js";
+import { docToGraph, graphToDoc, looksLikeWorkflow, type Catalog } from "./workflow.js";
 
 export function copySelection(graph: Graph, selected: ReadonlySet<string>): WorkflowDoc | null {
   if (selected.size === 0) return null;

@@ -1,9 +1,9 @@
 // Which connections the editor accepts: the output's socket type must be one the input takes,
 // and a link may not close a cycle. The engine's compiler applies the same rules.
 import type { Connection } from "@xyflow/react";
-import type { Graph } from "./model";
-import { inputSockets } from "./sockets";
-import type { Catalog } from "./workflow";
+import type { Graph } from "./model.js";
+import { inputSockets } from "./sockets.js";
+import type { Catalog } from "./workflow.js";
 
 export type ConnectionCheck = { ok: true; socket: string } | { ok: false; reason: string };
 

@@ -1,6 +1,6 @@
 // Socket types and their colours. Known types get fixed colours; a type added later gets a
 // stable colour derived from its name, so new node types need no editor change.
-import type { InputDef } from "../api/types";
+import type { InputDef } from "../api/types.js";
 
 const SOCKET_COLORS: Record<string, string> = {
   MODEL: "#a78bfa",

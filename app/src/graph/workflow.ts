@@ -1,7 +1,7 @@
 // Conversion between the workflow file and the editor graph. The round trip file -> graph ->
 // file keeps every node, input, link, title and position.
-import type { NodeCatalogEntry, WorkflowDoc, WorkflowLink, WorkflowNodeDoc } from "../api/types";
-import { edgeId, type FlowEdge, type FlowNode, type Graph } from "./model";
+import type { NodeCatalogEntry, WorkflowDoc, WorkflowLink, WorkflowNodeDoc } from "../api/types.js";
+import { edgeId, type FlowEdge, type FlowNode, type Graph } from "./model.js";
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 

@@ -1,9 +1,9 @@
 // Runs as the editor knows them: the server's queue list, the event-derived view of recent runs,
 // and which run the canvas and denoising view show ("focused").
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
-import type { ApiClient } from "../api/client";
-import type { RunEvent, RunSummary } from "../api/types";
-import { applyEvent, emptyRun, runFromDetail, type RunView } from "../run/runState";
+import type { ApiClient } from "../api/client.js";
+import type { RunEvent, RunSummary } from "../api/types.js";
+import { applyEvent, emptyRun, runFromDetail, type RunView } from "../run/runState.js";
 
 const KEEP_RUNS = 20;
 

@@ -2,12 +2,12 @@
 // widgets), so adding a node type needs no editor code.
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo, useState, type CSSProperties } from "react";
-import type { InputDef, Issue, NodeCatalogEntry } from "../api/types";
-import type { FlowNode } from "../graph/model";
-import { hasWidget, inputSockets, socketColor } from "../graph/sockets";
-import { outputText, type NodeRunState } from "../run/runState";
-import { useEditor, useRunDisplay } from "./context";
-import { WidgetInput } from "./widgets";
+import type { InputDef, Issue, NodeCatalogEntry } from "../api/types.js";
+import type { FlowNode } from "../graph/model.js";
+import { hasWidget, inputSockets, socketColor } from "../graph/sockets.js";
+import { outputText, type NodeRunState } from "../run/runState.js";
+import { useEditor, useRunDisplay } from "./context.js";
+import { WidgetInput } from "./widgets.js";
 
 /** Hues for the usual categories; any other category gets a stable hue from its name. */
 const CATEGORY_HUES: Record<string, number> = {

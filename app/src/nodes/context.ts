@@ -2,9 +2,9 @@
 // the current run's state and the validation issues. Kept in context so node data stays
 // exactly what the workflow file stores.
 import { createContext, useContext } from "react";
-import type { Issue } from "../api/types";
-import type { NodeRunState } from "../run/runState";
-import type { Catalog } from "../graph/workflow";
+import type { Issue } from "../api/types.js";
+import type { NodeRunState } from "../run/runState.js";
+import type { Catalog } from "../graph/workflow.js";
 
 export interface EditorActions {
   setValue(nodeId: string, input: string, value: unknown): void;

@@ -1,7 +1,7 @@
 // Widgets generated from an input's definition: the definition's `widget` hint when given,
 // otherwise one that fits its `kind` (options -> select, boolean -> toggle, number -> number).
 import { useEffect, useId, useState } from "react";
-import type { InputDef, Widget } from "../api/types";
+import type { InputDef, Widget } from "../api/types.js";
 
 export function widgetFor(def: InputDef): Widget {
   if (def.widget) return def.widget;

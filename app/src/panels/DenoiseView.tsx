@@ -2,8 +2,8 @@
 // as blanks, committed tokens are tinted by the model's confidence, and the timeline scrubs
 // and replays every step of the run. Several lanes (samplers, beams) sit side by side.
 import { useEffect, useMemo, useState, type CSSProperties } from "react";
-import type { CanvasSnapshot } from "../api/types";
-import { outputText, type Lane, type RunView } from "../run/runState";
+import type { CanvasSnapshot } from "../api/types.js";
+import { outputText, type Lane, type RunView } from "../run/runState.js";
 
 const SPEEDS = [0.5, 1, 2, 4] as const;
 const BASE_FRAME_MS = 140;

@@ -1,9 +1,9 @@
 // The quick-add box: double-click the canvas, press "/" or drop a link on empty canvas.
 // Opened from a dropped link, it lists only node types that can take (or feed) that link.
 import { useEffect, useMemo, useRef, useState } from "react";
-import type { NodeCatalogEntry } from "../api/types";
-import { SocketDots } from "./Palette";
-import { searchCatalog } from "./search";
+import type { NodeCatalogEntry } from "../api/types.js";
+import { SocketDots } from "./Palette.js";
+import { searchCatalog } from "./search.js";
 
 export interface NodeSearchProps {
   catalog: NodeCatalogEntry[];

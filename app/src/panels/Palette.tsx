@@ -1,10 +1,10 @@
 // The node library: every catalog entry, grouped by category, searchable; click to add at the
 // centre of the view or drag onto the canvas.
 import { useMemo, useState } from "react";
-import type { NodeCatalogEntry } from "../api/types";
-import { socketColor } from "../graph/sockets";
-import { categoryHue } from "../nodes/FlowNode";
-import { groupByCategory, searchCatalog } from "./search";
+import type { NodeCatalogEntry } from "../api/types.js";
+import { socketColor } from "../graph/sockets.js";
+import { categoryHue } from "../nodes/FlowNode.js";
+import { groupByCategory, searchCatalog } from "./search.js";
 
 export const NODE_DRAG_TYPE = "application/x-maskflow-node";
 

@@ -1,5 +1,5 @@
 // The run queue: what is waiting, what runs now, what ran (newest first).
-import type { RunSummary } from "../api/types";
+import type { RunSummary } from "../api/types.js";
 
 function ago(iso: string | null): string {
   if (!iso) return "";

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
-import type { ExampleSummary, RunStatus } from "../api/types";
-import type { Theme } from "../hooks/useTheme";
+import type { ExampleSummary, RunStatus } from "../api/types.js";
+import type { Theme } from "../hooks/useTheme.js";
 
 interface ToolbarProps {
   name: string;

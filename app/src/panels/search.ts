@@ -1,4 +1,4 @@
-import type { NodeCatalogEntry } from "../api/types";
+import type { NodeCatalogEntry } from "../api/types.js";
 
 /** Ranks node types for a query: title prefix, then word prefix, then anywhere (title, type, category, description). */
 export function searchCatalog(entries: readonly NodeCatalogEntry[], query: string): NodeCatalogEntry[] {

@@ -1,6 +1,6 @@
 // Folds the engine's event stream into what the editor shows for one run: each node's state,
 // and the denoising trace of every canvas lane (one lane per sampler node, or per beam).
-import type { CanvasSnapshot, RunDetail, RunError, RunEvent, RunStatus } from "../api/types";
+import type { CanvasSnapshot, RunDetail, RunError, RunEvent, RunStatus } from "../api/types.js";
 
 export type NodeStatus = "queued" | "running" | "cached" | "done" | "error" | "skipped";
 
