@@ -1,0 +1,189 @@
+// A Maskflow model folder (DESIGN.md contract 6; the format is in models/README.md):
+//   model.onnx            input_ids int64 [B,S] -> logits float32 [B,S,V]
+//   tokenizer.json        Hugging Face tokenizer
+//   tokenizer_config.json optional; chat_template and special tokens
+//   maskflow.json         what the sampler needs (validated here with zod)
+//   config.json           optional; the checkpoint's own config (LLaDA fields), informational
+//   weights.json          optional; weight manifest for LoRA merging
+// Every error is a plain Error whose message names the file; the node adds its id.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { DllmTokenizer, type TokenizerConfig } from "./tokenizer.js";
+
+const tokenId = z.number().int().nonnegative();
+
+export const manifestSchema = z.object({
+  format: z.literal(1),
+  /** Model family: llada, dream, mdlm, ... (informational; the sampler reads the fields below). */
+  family: z.string().min(1),
+  name: z.string().optional(),
+  /** The graph file, relative to the folder. */
+  model: z.string().min(1).default("model.onnx"),
+  mask_token_id: tokenId,
+  eos_token_id: tokenId,
+  /** End-of-turn token of chat models (LLaDA's <|eot_id|>), for confidence_eos_eot_inf. */
+  eot_token_id: tokenId.optional(),
+  pad_token_id: tokenId.optional(),
+  vocab_size: z.number().int().positive(),
+  /** Longest sequence (prompt + generated) the model was trained for. */
+  max_length: z.number().int().positive(),
+  /** Dream-style models: the prediction for position j is at output row j-1. */
+  shift_logits: z.boolean().default(false),
+  /** Graph input names by role. */
+  inputs: z.object({ input_ids: z.string().min(1) }).catchall(z.string()),
+  /** Graph output names by role. */
+  outputs: z.object({ logits: z.string().min(1) }).catchall(z.string()),
+  /** Reserved for in-graph sampling heads (extra outputs such as argmax/confidence); [] for logits-only graphs. */
+  heads: z.array(z.unknown()).default([]),
+  /** Weight manifest (names, shapes, layouts) for LoRA merging, relative to the folder. */
+  weights: z.string().optional(),
+});
+export type ModelManifest = z.infer<typeof manifestSchema>;
+
+export interface ModelFolder {
+  /** Absolute path of the folder. */
+  dir: string;
+  onnxPath: string;
+  manifest: ModelManifest;
+  tokenizer: DllmTokenizer;
+  /** config.json, if present (LLaDA's fields for the default model). */
+  config: Record<string, unknown> | null;
+  /** Absolute path of the weight manifest, if the folder has one. */
+  weightsPath: string | null;
+}
+
+/** What the ONNX session reports about its graph (InferenceSession input/output names and metadata). */
+export interface GraphInfo {
+  inputNames: string[];
+  outputNames: string[];
+  inputMetadata: { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] }[];
+  outputMetadata: { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] }[];
+}
+
+const README_HINT = "see models/README.md for the model folder format";
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`${path}: cannot read ${what}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: ${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function requireFile(dir: string, name: string, what: string): string {
+  const path = join(dir, name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: the model folder needs ${what} (${README_HINT})`);
+  if (!statSync(path).isFile()) throw new Error(`${path} is not a file`);
+  return path;
+}
+
+/** Parses and checks maskflow.json's content (no graph involved). */
+export function parseManifest(raw: unknown, path = "maskflow.json"): ModelManifest {
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+    throw new Error(`${path}: invalid manifest: ${problems.join("; ")} (${README_HINT})`);
+  }
+  const m = parsed.data;
+  const ids: [string, number | undefined][] = [
+    ["mask_token_id", m.mask_token_id],
+    ["eos_token_id", m.eos_token_id],
+    ["eot_token_id", m.eot_token_id],
+    ["pad_token_id", m.pad_token_id],
+  ];
+  for (const [field, id] of ids) {
+    if (id !== undefined && id >= m.vocab_size) {
+      throw new Error(`${path}: ${field} ${id} is outside the vocabulary (vocab_size ${m.vocab_size}: ids 0..${m.vocab_size - 1})`);
+    }
+  }
+  return m;
+}
+
+/**
+ * Reads and validates a model folder's files (everything but the graph itself, which the
+ * runtime loads in its worker and checks with `checkGraph`).
+ */
+export function readModelFolder(path: string): ModelFolder {
+  const dir = resolve(path);
+  if (!existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder: a model is a folder with model.onnx, tokenizer.json and maskflow.json`);
+
+  const manifestPath = requireFile(dir, "maskflow.json", "maskflow.json (mask/EOS ids, vocabulary size, graph input/output names)");
+  const manifest = parseManifest(readJson(manifestPath, "the model manifest"), manifestPath);
+  const onnxPath = requireFile(dir, manifest.model, `${manifest.model} (the ONNX graph named by maskflow.json "model")`);
+
+  const tokPath = requireFile(dir, "tokenizer.json", "tokenizer.json (a Hugging Face tokenizer)");
+  const tokJson = readJson(tokPath, "the tokenizer");
+  const cfgPath = join(dir, "tokenizer_config.json");
+  const tokConfig = (existsSync(cfgPath) ? readJson(cfgPath, "the tokenizer config") : {}) as TokenizerConfig;
+  if (typeof tokConfig !== "object" || tokConfig === null || Array.isArray(tokConfig)) {
+    throw new Error(`${cfgPath}: expected a JSON object`);
+  }
+  let tokenizer: DllmTokenizer;
+  try {
+    tokenizer = new DllmTokenizer(tokJson as object, tokConfig);
+  } catch (err) {
+    throw new Error(`${tokPath}: cannot build the tokenizer: ${(err as Error).message}`);
+  }
+  if (tokenizer.vocabSize > manifest.vocab_size) {
+    throw new Error(
+      `${tokPath}: the tokenizer has ${tokenizer.vocabSize} ids but ${manifestPath} says vocab_size ${manifest.vocab_size}: its ids would fall outside the logits`,
+    );
+  }
+
+  const configPath = join(dir, "config.json");
+  const config = existsSync(configPath) ? (readJson(configPath, "the model config") as Record<string, unknown>) : null;
+  let weightsPath: string | null = null;
+  if (manifest.weights) {
+    weightsPath = join(dir, manifest.weights);
+    if (!existsSync(weightsPath)) throw new Error(`${weightsPath} is missing (named by ${manifestPath} "weights")`);
+  }
+  return { dir, onnxPath, manifest, tokenizer, config, weightsPath };
+}
+
+/** Checks that maskflow.json fits the loaded graph: names, dtypes, vocabulary size. */
+export function checkGraph(folder: Pick<ModelFolder, "dir" | "onnxPath" | "manifest">, graph: GraphInfo): void {
+  const m = folder.manifest;
+  const mf = join(folder.dir, "maskflow.json");
+  const idsName = m.inputs.input_ids;
+  if (!graph.inputNames.includes(idsName)) {
+    throw new Error(`${mf}: inputs.input_ids is "${idsName}" but ${folder.onnxPath} has inputs [${graph.inputNames.join(", ")}]`);
+  }
+  const declared = new Set(Object.values(m.inputs));
+  const unfed = graph.inputNames.filter((n) => !declared.has(n));
+  if (unfed.length) {
+    throw new Error(`${folder.onnxPath} needs inputs [${unfed.join(", ")}] that ${mf} does not map (only input_ids is fed)`);
+  }
+  const idsMeta = graph.inputMetadata.find((i) => i.name === idsName);
+  if (idsMeta?.type && idsMeta.type !== "int64" && idsMeta.type !== "int32") {
+    throw new Error(`${folder.onnxPath}: input "${idsName}" is ${idsMeta.type}; token ids must be int64 or int32`);
+  }
+  const logitsName = m.outputs.logits;
+  if (!graph.outputNames.includes(logitsName)) {
+    throw new Error(`${mf}: outputs.logits is "${logitsName}" but ${folder.onnxPath} has outputs [${graph.outputNames.join(", ")}]`);
+  }
+  for (const [role, name] of Object.entries(m.outputs)) {
+    if (!graph.outputNames.includes(name)) {
+      throw new Error(`${mf}: outputs.${role} is "${name}" but ${folder.onnxPath} has outputs [${graph.outputNames.join(", ")}]`);
+    }
+  }
+  const meta = graph.outputMetadata.find((o) => o.name === logitsName);
+  if (meta?.type && meta.type !== "float32") {
+    throw new Error(`${folder.onnxPath}: output "${logitsName}" is ${meta.type}; Maskflow reads float32 logits`);
+  }
+  const shape = meta?.shape;
+  if (shape && shape.length !== 3) {
+    throw new Error(`${folder.onnxPath}: output "${logitsName}" has rank ${shape.length}; expected [batch, sequence, vocab]`);
+  }
+  const v = shape?.[2];
+  if (typeof v === "number" && v !== m.vocab_size) {
+    throw new Error(`${mf}: vocab_size is ${m.vocab_size} but ${folder.onnxPath}'s "${logitsName}" has ${v} entries per position`);
+  }
+}

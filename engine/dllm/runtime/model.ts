@@ -1,0 +1,201 @@
+// A loaded model: its folder (manifest, tokenizer) plus an ONNX Runtime session living in a
+// worker thread (./ort-worker.mjs). The main thread only posts token ids and receives logits,
+// both as transferred buffers, so a forward never blocks the event loop.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { PACKAGE_ROOT } from "../../paths.js";
+import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
+import type { DllmTokenizer } from "../tokenizer.js";
+
+export const DEVICES = ["cpu", "cuda", "dml", "coreml", "webgpu"] as const;
+export type Device = (typeof DEVICES)[number];
+
+export interface LoadOptions {
+  /** Execution provider; `cpu` by default. */
+  device?: Device;
+  /** ORT intra-op threads; 0 or absent lets ORT choose (all cores). */
+  threads?: number;
+}
+
+/** What a sampler needs from a model. DllmModel implements it; so can a wrapper that counts calls. */
+export interface LogitsModel {
+  readonly manifest: ModelManifest;
+  /**
+   * Logits for a batch of token id rows.
+   * @param ids    row-major [batch, seq] token ids
+   * @param rows   optional sequence positions to return (the same for every batch row): then the
+   *               result is [batch, rows.length, V] instead of [batch, seq, V]
+   */
+  forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array>;
+}
+
+function workerUrl(): URL {
+  const here = new URL("./ort-worker.mjs", import.meta.url);
+  if (here.protocol === "file:" && existsSync(fileURLToPath(here))) return here;
+  // Bundled builds: the worker file stays in the package's source tree.
+  const fallback = join(PACKAGE_ROOT, "engine", "dllm", "runtime", "ort-worker.mjs");
+  if (existsSync(fallback)) return new URL(`file://${fallback}`);
+  throw new Error(`ONNX worker script not found (looked for ${fileURLToPath(here)} and ${fallback})`);
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/** Request/response over one worker; the worker keeps the process alive only while a request is pending. */
+class WorkerClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private dead: Error | null = null;
+
+  constructor() {
+    this.worker = new Worker(workerUrl());
+    this.worker.unref();
+    this.worker.on("message", (msg: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.settle(msg.id);
+      if (msg.ok) p.resolve(msg.value);
+      else p.reject(new Error(msg.error));
+    });
+    this.worker.on("error", (err) => this.fail(err));
+    this.worker.on("exit", (code) => this.fail(new Error(`the ONNX worker thread exited (code ${code})`)));
+  }
+
+  private settle(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private fail(err: Error): void {
+    this.dead ??= err;
+    for (const [id, p] of this.pending) {
+      this.settle(id);
+      p.reject(err);
+    }
+  }
+
+  call<T>(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.dead) return Promise.reject(new Error(`the model's worker is gone: ${this.dead.message}`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.dead ??= new Error("disposed");
+    await this.worker.terminate();
+  }
+}
+
+export class DllmModel implements LogitsModel {
+  /** Forwards run and milliseconds spent in session.run (for benchmarks and tests). */
+  readonly stats = { forwards: 0, ms: 0 };
+  private disposed = false;
+
+  private constructor(
+    private readonly folder: ModelFolder,
+    private readonly client: WorkerClient,
+    /** Identifies the weights and device (folder path, device, and any derivation such as a LoRA). */
+    readonly key: string,
+    readonly device: Device,
+    readonly threads: number,
+    readonly graph: GraphInfo,
+  ) {}
+
+  /** Reads and validates the folder, starts a worker and loads model.onnx there. */
+  static async load(dir: string, { device = "cpu", threads = 0 }: LoadOptions = {}): Promise<DllmModel> {
+    if (!DEVICES.includes(device)) throw new Error(`unknown device "${device}" (expected one of ${DEVICES.join(", ")})`);
+    const folder = readModelFolder(dir);
+    return DllmModel.start(folder, { path: folder.onnxPath }, `${folder.dir}#${device}`, device, threads);
+  }
+
+  private static async start(
+    folder: ModelFolder,
+    source: { path: string } | { bytes: Uint8Array; label: string },
+    key: string,
+    device: Device,
+    threads: number,
+  ): Promise<DllmModel> {
+    const client = new WorkerClient();
+    try {
+      const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
+      const { graph } = await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads }, transfer);
+      checkGraph(folder, graph);
+      return new DllmModel(folder, client, key, device, threads, graph);
+    } catch (err) {
+      await client.terminate();
+      throw err;
+    }
+  }
+
+  /**
+   * A new model from modified ONNX bytes (e.g. LoRA-merged weights) with this model's folder,
+   * tokenizer, manifest and device. Takes ownership of `bytes` when it spans its whole
+   * ArrayBuffer (the buffer is transferred to the worker and detached here); otherwise copies.
+   */
+  async withOnnxBytes(bytes: Uint8Array, keySuffix: string): Promise<DllmModel> {
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+    const owned = whole ? bytes : bytes.slice();
+    const label = `${this.folder.onnxPath} (${keySuffix})`;
+    return DllmModel.start(this.folder, { bytes: owned, label }, `${this.key}+${keySuffix}`, this.device, this.threads);
+  }
+
+  get manifest(): ModelManifest {
+    return this.folder.manifest;
+  }
+
+  get tokenizer(): DllmTokenizer {
+    return this.folder.tokenizer;
+  }
+
+  get dir(): string {
+    return this.folder.dir;
+  }
+
+  get onnxPath(): string {
+    return this.folder.onnxPath;
+  }
+
+  /** Absolute path of weights.json (the weight manifest LoRA merging reads), if the folder has one. */
+  get weightsPath(): string | null {
+    return this.folder.weightsPath;
+  }
+
+  get config(): Record<string, unknown> | null {
+    return this.folder.config;
+  }
+
+  async forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array> {
+    if (this.disposed) throw new Error(`model ${this.key} was disposed`);
+    if (ids.length !== batch * seq) throw new Error(`forward: ${ids.length} ids for batch ${batch} x seq ${seq}`);
+    const V = this.manifest.vocab_size;
+    for (const id of ids) {
+      if (!(id >= 0 && id < V)) throw new Error(`forward: token id ${id} is outside the vocabulary (0..${V - 1})`);
+    }
+    const idsCopy = Int32Array.from(ids);
+    const rowsCopy = rows ? Int32Array.from(rows) : undefined;
+    const transfer = [idsCopy.buffer, ...(rowsCopy ? [rowsCopy.buffer] : [])];
+    const { logits, ms } = await this.client.call<{ logits: Float32Array; ms: number }>(
+      { op: "forward", ids: idsCopy, batch, seq, rows: rowsCopy, input: this.manifest.inputs.input_ids, output: this.manifest.outputs.logits },
+      transfer,
+    );
+    this.stats.forwards++;
+    this.stats.ms += ms;
+    return logits;
+  }
+
+  /** Stops the worker and frees the session. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.client.terminate();
+  }
+}

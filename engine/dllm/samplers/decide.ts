@@ -1,0 +1,151 @@
+// One masked position's decision from its logits row: which token it would become, with what
+// probability, and the score that ranks it against the other positions. All arithmetic in
+// float64 from the float32 logits. Mirrors models/reference/llada_generate.py (`decide_rows`).
+import { CounterRng, Stream, noisyLogit } from "../rng.js";
+import type { Remasking } from "./options.js";
+
+export interface DecideSettings {
+  remasking: Remasking;
+  temperature: number;
+  topP: number | null;
+  topK: number | null;
+  rng: CounterRng;
+}
+
+export interface Decision {
+  token: number;
+  /** Ranking score (higher commits first). */
+  score: number;
+  /** Untempered softmax probability of `token` (what the canvas shows as confidence). */
+  prob: number;
+}
+
+const DREAM_RULES: ReadonlySet<Remasking> = new Set(["maskgit_plus", "topk_margin", "entropy"]);
+
+/** Scratch buffers reused across rows (one per vocabulary size). */
+export class Scratch {
+  readonly noise: Float64Array;
+  readonly z: Float64Array;
+  readonly kept: Uint8Array;
+  readonly order: Uint32Array;
+  constructor(readonly vocab: number) {
+    this.noise = new Float64Array(vocab);
+    this.z = new Float64Array(vocab);
+    this.kept = new Uint8Array(vocab);
+    this.order = new Uint32Array(vocab);
+  }
+}
+
+function softmaxProbOf(row: ArrayLike<number>, token: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < row.length; v++) if (row[v] > max) max = row[v];
+  let sum = 0;
+  for (let v = 0; v < row.length; v++) sum += Math.exp(row[v] - max);
+  return Math.exp(row[token] - max) / sum;
+}
+
+/**
+ * Dream's top_p then top_k filters over z (= logits / T); marks kept tokens in `kept`.
+ * Returns false when nothing is filtered (all kept).
+ */
+function filter(z: Float64Array, s: DecideSettings, scratch: Scratch): boolean {
+  const V = z.length;
+  const kept = scratch.kept;
+  const useP = s.topP !== null && s.topP < 1;
+  const useK = s.topK !== null && s.topK > 0 && s.topK < V;
+  if (!useP && !useK) return false;
+  kept.fill(1);
+  if (useP) {
+    // Sort descending (ties by id ascending), keep the smallest prefix whose mass exceeds top_p:
+    // a token is dropped when the cumulative probability *before* it already exceeds top_p.
+    const order = scratch.order;
+    for (let v = 0; v < V; v++) order[v] = v;
+    order.sort((a, b) => z[b] - z[a] || a - b);
+    const max = z[order[0]];
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(z[v] - max);
+    let cum = 0;
+    for (let r = 0; r < V; r++) {
+      const v = order[r];
+      if (r > 0 && cum > s.topP!) kept[v] = 0;
+      cum += Math.exp(z[v] - max) / sum;
+    }
+  }
+  if (useK) {
+    // Keep z >= the k-th largest z (of what top_p kept; ties kept), like Dream's top_k_logits.
+    const vals: number[] = [];
+    for (let v = 0; v < V; v++) vals.push(kept[v] ? z[v] : -Infinity);
+    vals.sort((a, b) => b - a);
+    const kth = vals[s.topK! - 1];
+    for (let v = 0; v < V; v++) if (kept[v] && z[v] < kth) kept[v] = 0;
+  }
+  return true;
+}
+
+/** Decides one position. `row` is its V logits after CFG and the EOS rule. */
+export function decide(row: Float32Array, step: number, position: number, s: DecideSettings, scratch: Scratch): Decision {
+  const V = row.length;
+  const T = s.temperature;
+  const z = scratch.z;
+  for (let v = 0; v < V; v++) z[v] = T > 0 ? row[v] / T : row[v];
+  const filtered = filter(z, s, scratch);
+  const kept = scratch.kept;
+
+  // The token: argmax of the logits, with Gumbel noise when T > 0, among the kept tokens.
+  let token = -1;
+  let best = -Infinity;
+  if (T > 0) {
+    const u = s.rng.fill(Stream.GUMBEL, step, position, scratch.noise);
+    for (let v = 0; v < V; v++) {
+      if (filtered && !kept[v]) continue;
+      const n = noisyLogit(row[v], T, u[v]);
+      if (n > best || token < 0) {
+        best = n;
+        token = v;
+      }
+    }
+  } else {
+    for (let v = 0; v < V; v++) {
+      if (filtered && !kept[v]) continue;
+      if (row[v] > best || token < 0) {
+        best = row[v];
+        token = v;
+      }
+    }
+  }
+
+  const prob = softmaxProbOf(row, token);
+  if (!DREAM_RULES.has(s.remasking)) {
+    const score = s.remasking === "random" ? s.rng.uniform(Stream.REMASK_RANDOM, step, position, 0) : prob;
+    return { token, score, prob };
+  }
+
+  // Dream: the distribution that was sampled from (tempered, filtered).
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if ((!filtered || kept[v]) && z[v] > max) max = z[v];
+  let sum = 0;
+  for (let v = 0; v < V; v++) if (!filtered || kept[v]) sum += Math.exp(z[v] - max);
+  const p = (v: number) => (!filtered || kept[v] ? Math.exp(z[v] - max) / sum : 0);
+  let score: number;
+  if (s.remasking === "maskgit_plus") {
+    score = p(token);
+  } else if (s.remasking === "topk_margin") {
+    let p1 = -Infinity;
+    let p2 = -Infinity;
+    for (let v = 0; v < V; v++) {
+      const pv = p(v);
+      if (pv > p1) {
+        p2 = p1;
+        p1 = pv;
+      } else if (pv > p2) p2 = pv;
+    }
+    score = p1 - p2;
+  } else {
+    score = 0;
+    for (let v = 0; v < V; v++) {
+      const pv = p(v);
+      score += pv * Math.log(pv + 1e-10);
+    }
+  }
+  return { token, score, prob };
+}
