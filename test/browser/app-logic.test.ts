@@ -162,6 +162,7 @@ describe("run events", () => {
       { type: "run_queued", runId, nodes: ["m", "d", "s"] },
       { type: "run_started", runId, nodes: ["m", "d", "s"] },
       { type: "node_cached", runId, nodeId: "m", nodeType: "LoadModel" },
+      { type: "node_finished", runId, nodeId: "m", nodeType: "LoadModel", ms: 0 },
       { type: "node_started", runId, nodeId: "d", nodeType: "Denoise" },
       { type: "progress", runId, nodeId: "d", step: 1, total: 2, canvas: canvas(1, ["a", null]) },
       { type: "progress", runId, nodeId: "d", step: 1, total: 2, canvas: canvas(1, ["x", null], 1) },

@@ -59,6 +59,27 @@ describe("building and running a workflow", () => {
     await expect(page.getByTestId("queue-item").first().getAttribute("data-status")).resolves.toBe("finished");
   });
 
+  it("drops a link on empty canvas to add a node that takes it, linked", async () => {
+    const { page } = await h.open();
+    await page.getByRole("button", { name: "New" }).click();
+    await page.getByTestId("palette-Text").click();
+    await moveNode(page, "text", 420, 250);
+    const from = (await handle(page, "text", "text", "source").boundingBox())!;
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(900, 320, { steps: 10 });
+    await page.mouse.up();
+    const search = page.getByRole("dialog", { name: "Add a node" });
+    await expect(search.textContent()).resolves.toContain("nodes that take TEXT");
+    // Only node types with a TEXT input are offered.
+    await expect.poll(() => search.getByTestId("search-Text").count()).toBe(0);
+    await search.getByLabel("Node search").fill("show");
+    await search.getByLabel("Node search").press("Enter");
+    await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(1);
+    const doc = (await autosaved(page))!;
+    expect(doc.nodes.show_text.inputs.value).toEqual({ from: "text", output: "text" });
+  });
+
   it("refuses a link that closes a cycle and says why", async () => {
     const { page } = await h.open({ path: "example=concat" });
     await node(page, "join").waitFor();

@@ -82,7 +82,9 @@ export function applyEvent(current: RunView | undefined, event: RunEvent): RunVi
       return event.canvas ? addSnapshot(next, event.nodeId, event.canvas, event.total) : next;
     }
     case "node_finished": {
-      const next = setNode(view, event.nodeId, { status: "done", ms: event.ms });
+      // A cached node also reports finishing; it stays "cached".
+      const status = view.nodes[event.nodeId]?.status === "cached" ? "cached" : "done";
+      const next = setNode(view, event.nodeId, { status, ms: event.ms });
       return event.output === undefined ? next : { ...next, outputs: { ...next.outputs, [event.nodeId]: event.output } };
     }
     case "node_skipped":
