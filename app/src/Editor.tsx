@@ -480,10 +480,16 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
 
   const titleOf = useCallback(
     (nodeId: string) => {
+      const title = (id: string) => {
+        const node = nodes.find((n) => n.id === id);
+        return node?.data.title || (node ? (catalog.get(node.data.type)?.title ?? node.data.type) : id);
+      };
+      // A lane rebuilt from an output node's trace is named after the sampler that feeds it.
       const node = nodes.find((n) => n.id === nodeId);
-      return node?.data.title || (node ? (catalog.get(node.data.type)?.title ?? node.data.type) : nodeId);
+      const feeder = node && catalog.get(node.data.type)?.output ? edges.find((e) => e.target === nodeId)?.source : undefined;
+      return feeder ? title(feeder) : title(nodeId);
     },
-    [nodes, catalog],
+    [nodes, edges, catalog],
   );
 
   // ------------------------------------------------------------------ files
