@@ -48,6 +48,8 @@ export interface ApplyOptions {
   inlineLimit?: number;
   /** Where the folder strategy makes its temporary model folder (default the OS temp dir). */
   tempDir?: string;
+  /** Checked between weights. */
+  signal?: AbortSignal;
 }
 
 export interface ApplyStats {
@@ -111,7 +113,7 @@ export async function applyLora(
 
   if (strategy === "bytes") {
     if (total > PROTOBUF_LIMIT - 2 ** 20) throw new LoraError("model", `${root.onnxPath}: ${total} bytes of weights cannot be merged in memory (protobuf's 2 GiB limit)`);
-    const merged = mergeIntoModel(onnx, plan);
+    const merged = await mergeIntoModel(onnx, plan, { signal: options.signal });
     if (onnx.hasExternalData()) onnx.inlineExternalData();
     const bytes = onnx.encode();
     const mergeMs = performance.now() - t0;
@@ -129,7 +131,10 @@ export async function applyLora(
     const writer = new ExternalDataWriter(dirname(onnxOut), `${basename(root.onnxPath)}.lora.data`);
     let merged;
     try {
-      merged = mergeIntoModel(onnx, plan, (name, values) => onnx.writeExternal(name, float32ToBytes(values, onnx.tensor(name).dataType), writer));
+      merged = await mergeIntoModel(onnx, plan, {
+        signal: options.signal,
+        write: (name, values) => onnx.writeExternal(name, float32ToBytes(values, onnx.tensor(name).dataType), writer),
+      });
     } finally {
       writer.close();
     }

@@ -3,12 +3,15 @@
 // The model's weights.json (written by the exporter) maps each checkpoint weight name to its
 // ONNX initializer and says how it is stored: "out_in" (nn.Linear's [out, in], the graph
 // multiplies by its transpose) or "in_out" (pre-transposed [in, out], e.g. after constant
-// folding or a Conv1D-style layer). Deltas of all adapters are summed in float64 and added to the
-// weight once, so a stack of adapters rounds once, and strength 0 leaves a weight bit-identical.
+// folding or a Conv1D-style layer). The adapters touching a weight become one low-rank product
+// (ranks concatenated, coefficients folded into B), added to the weight once by ONNX Runtime's
+// MatMul (see gemm.ts); strength 0 leaves a weight bit-identical (zero-strength terms are
+// dropped and a weight with no terms is not rewritten).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { OnnxModel } from "../onnx/model.js";
 import { LoraError, type LoraAdapter, type LoraModule } from "./adapter.js";
+import { addLowRank } from "./gemm.js";
 
 export const weightManifestSchema = z.object({
   format: z.literal(1),
@@ -156,31 +159,73 @@ export function applyTerms(W: Float32Array, target: Pick<MergeTarget, "layout" |
   }
 }
 
+/**
+ * The update as one low-rank product: delta = L @ R in the weight's stored layout, with every
+ * term's coefficient folded into the B side and the terms' ranks concatenated.
+ * out_in (W [out, in]): L = [coef B_1 | coef B_2 ...] [out, R], R = [A_1; A_2 ...] [R, in].
+ * in_out (W [in, out]): the transpose, L = [A_1; A_2 ...]^T [in, R], R = [coef B ...]^T [R, out].
+ */
+export function lowRankFactors(target: Pick<MergeTarget, "layout" | "outFeatures" | "inFeatures" | "terms">): { L: Float32Array; R: Float32Array; m: number; n: number; k: number } {
+  const { outFeatures: O, inFeatures: I, terms } = target;
+  const K = terms.reduce((s, t) => s + t.module.r, 0);
+  const Bc = new Float32Array(O * K); // [O, K]
+  const Ac = new Float32Array(K * I); // [K, I]
+  let k0 = 0;
+  for (const { module: m, coef } of terms) {
+    for (let o = 0; o < O; o++) for (let k = 0; k < m.r; k++) Bc[o * K + k0 + k] = coef * m.B[o * m.r + k];
+    Ac.set(m.A, k0 * I);
+    k0 += m.r;
+  }
+  if (target.layout === "out_in") return { L: Bc, R: Ac, m: O, n: I, k: K };
+  const L = new Float32Array(I * K);
+  const R = new Float32Array(K * O);
+  for (let k = 0; k < K; k++) {
+    for (let i = 0; i < I; i++) L[i * K + k] = Ac[k * I + i];
+    for (let o = 0; o < O; o++) R[k * O + o] = Bc[o * K + k];
+  }
+  return { L, R, m: I, n: O, k: K };
+}
+
 export interface MergeStats {
   weights: number;
   ms: number;
 }
 
+export interface MergeOptions {
+  /** Where the new values go (default: inline raw_data in the weight's own dtype). */
+  write?: (name: string, values: Float32Array) => void;
+  /**
+   * "onnxruntime" (default): W + L @ R by ONNX Runtime's MatMul, float32 accumulation like torch.
+   * "js": float64 loops in this thread (exact to one rounding; slow for big weights).
+   */
+  gemm?: "onnxruntime" | "js";
+  signal?: AbortSignal;
+}
+
 /**
  * Merges the plan into `model` in place: each target weight is read (inline or external),
- * changed and written back with `write` (default: inline raw_data in the weight's own dtype).
+ * updated and written back, one weight at a time, yielding to the event loop between weights
+ * (and stopping there if `signal` is aborted).
  */
-export function mergeIntoModel(
-  model: OnnxModel,
-  plan: MergeTarget[],
-  write: (name: string, values: Float32Array) => void = (name, values) => model.writeFloat32(name, values),
-): MergeStats {
+export async function mergeIntoModel(model: OnnxModel, plan: MergeTarget[], options: MergeOptions = {}): Promise<MergeStats> {
+  const write = options.write ?? ((name: string, values: Float32Array) => model.writeFloat32(name, values));
   const t0 = performance.now();
   for (const target of plan) {
+    options.signal?.throwIfAborted();
     const name = target.weight.onnx;
     if (!model.has(name)) throw new LoraError("model", `weights.json names initializer "${name}" for ${target.weight.name}, but ${model.source} has none of that name`);
     const info = model.info(name);
     if (info.dims.join(",") !== target.weight.shape.join(",")) {
       throw new LoraError("model", `${model.source}: initializer "${name}" is [${info.dims}] but weights.json says [${target.weight.shape}]`);
     }
-    const W = model.readFloat32(name);
-    applyTerms(W, target);
+    let W = model.readFloat32(name);
+    if (options.gemm === "js") applyTerms(W, target);
+    else {
+      const { L, R, m, n, k } = lowRankFactors(target);
+      W = await addLowRank(W, L, R, m, n, k);
+    }
     write(name, W);
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return { weights: plan.length, ms: performance.now() - t0 };
 }

@@ -27,10 +27,10 @@ const HINTS = {
   cuda:
     "CUDA needs onnxruntime-node's CUDA provider libraries (libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so, " +
     "the same version as onnxruntime-node) next to its binding in node_modules/onnxruntime-node/bin/napi-v6/linux/x64/. " +
-    "Get them with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` " +
-    "(or the deprecated ONNXRUNTIME_NODE_INSTALL_CUDA=v12) on a machine with internet access, or copy them from the " +
-    "Microsoft.ML.OnnxRuntime.Gpu.Linux NuGet package of the same version. They load the CUDA runtime, cuBLAS and cuDNN 9 " +
-    "(CUDA 13 for recent ORT builds; check with `ldd libonnxruntime_providers_cuda.so`) from LD_LIBRARY_PATH.",
+    "On a machine with internet access run `node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install` " +
+    "(or with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 set), or copy both files from the Microsoft.ML.OnnxRuntime.Gpu.Linux NuGet " +
+    "package of the same version. They load the CUDA runtime, cuBLAS and cuDNN 9 from LD_LIBRARY_PATH (recent builds need " +
+    "CUDA 13: check with `ldd libonnxruntime_providers_cuda.so`). See models/README.md.",
   dml: "DirectML ships inside onnxruntime-node on Windows (x64, arm64) only.",
   coreml: "CoreML ships inside onnxruntime-node on macOS arm64 only.",
   webgpu: "WebGPU is experimental in onnxruntime-node (Windows, Linux x64, macOS arm64) and needs a GPU with a working Vulkan/Metal/D3D12 driver.",
