@@ -150,7 +150,11 @@ def main() -> None:
     print("with LoRA ", json.dumps(after), flush=True)
     seconds = time.time() - t0
 
+    base_training = {}
+    if (base / "training.json").exists():
+        base_training = {k: v for k, v in json.loads((base / "training.json").read_text()).items() if k in ("step", "tokens", "hours")}
     report = {
+        "base_training": base_training,
         "register": args.register, "register_name": REGISTERS.get(args.register, args.register),
         "base": str(base.relative_to(ROOT.parent)) if base.resolve().is_relative_to(ROOT.parent) else str(base),
         "base_model_sha256": onnx_sha, "targets": targets, "rank": args.rank, "alpha": args.alpha,
@@ -171,12 +175,14 @@ def write_readme(out: Path, name: str, r: dict) -> None:
         return f"| {label} | {cells} | {b['mean']:.3f} → {a['mean']:.3f} ({a['mean'] - b['mean']:+.3f}) |"
 
     ratios = " | ".join(f"{int(x * 100)}% masked" for x in EVAL_RATIOS)
+    bt = r.get("base_training") or {}
+    base_note = f", base trained for {bt['step']} steps" if bt.get("step") else ""
     text = f"""# `{name}`: a LoRA for the default model, trained on Brown {r['register']} ({r['register_name']})
 
 Made by `/usr/bin/python3 models/train/train_lora.py --register {r['register']} --name {name}`
 ({r['steps']} steps of batch {r['batch']} x {r['seq']} tokens, {r['threads']} thread(s), {r['seconds']:.0f} s).
 Rerun that command whenever `{r['base']}` is re-exported: an adapter only fits the weights it was
-trained on (this one: model.onnx sha256 `{r['base_model_sha256'][:16]}…`).
+trained on (this one: model.onnx sha256 `{r['base_model_sha256'][:16]}…`{base_note}).
 
 - PEFT layout: `adapter_config.json` + `adapter_model.safetensors` ({r['dtype']}), r={r['rank']}, lora_alpha={r['alpha']:g}
   (scale {r['alpha'] / r['rank']:g}), targets {', '.join(r['targets'])}: {r['trainable_params']:,} parameters.

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LoraError, isTargeted, loadAdapter, patternValue } from "../../engine/dllm/lora/adapter.js";
 import { mergeIntoModel, planMerge, readWeightManifest, type LoraLayer } from "../../engine/dllm/lora/merge.js";
 import { SafetensorsFile, encodeSafetensors } from "../../engine/dllm/lora/safetensors.js";
-import { OnnxModel } from "../../engine/dllm/onnx/index.js";
+import { DataType, OnnxModel } from "../../engine/dllm/onnx/index.js";
 import { FIXTURES, maxAbsDiff, randomModules, tempDir, writeAdapter } from "./helpers.js";
 
 const tmp = tempDir();
@@ -17,10 +17,10 @@ const TINY = join(FIXTURES, "tiny");
 const expected = SafetensorsFile.open(join(FIXTURES, "expected.safetensors"));
 const cases = JSON.parse(expected.metadata.cases) as Record<string, [string, number][]>;
 
-function mergeTiny(layers: LoraLayer[]): OnnxModel {
+async function mergeTiny(layers: LoraLayer[], gemm: "onnxruntime" | "js" = "onnxruntime"): Promise<OnnxModel> {
   const model = OnnxModel.read(join(TINY, "model.onnx"));
   const plan = planMerge(readWeightManifest(join(TINY, "weights.json")), layers, "tiny-llada");
-  mergeIntoModel(model, plan);
+  await mergeIntoModel(model, plan, { gemm });
   return model;
 }
 
@@ -34,9 +34,25 @@ function refusal(fn: () => unknown): LoraError {
   throw new Error("expected a LoraError");
 }
 
+async function refusalAsync(fn: () => Promise<unknown>): Promise<LoraError> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(LoraError);
+    return err as LoraError;
+  }
+  throw new Error("expected a LoraError");
+}
+
+const gemms = ["onnxruntime", "js"] as const;
+const caseList = Object.entries(cases).flatMap(([name, layers]) => gemms.map((g) => [`${name} (${g})`, name, layers, g] as const));
+
 describe("merge matches the torch reference", () => {
-  it.each(Object.entries(cases))("%s", (name, layers) => {
-    const model = mergeTiny(layers.map(([dir, strength]) => ({ adapter: loadAdapter(join(FIXTURES, dir)), strength })));
+  it.each(caseList)("%s", async (_title, name, layers, gemm) => {
+    const model = await mergeTiny(
+      layers.map(([dir, strength]) => ({ adapter: loadAdapter(join(FIXTURES, dir)), strength })),
+      gemm,
+    );
     const weights = expected.names().filter((n) => n.startsWith(`${name}/`));
     expect(weights.length).toBeGreaterThan(0);
     for (const key of weights) {
@@ -49,14 +65,14 @@ describe("merge matches the torch reference", () => {
     for (const n of base.initializerNames()) if (!touched.has(n)) expect(model.readFloat32(n)).toEqual(base.readFloat32(n));
   });
 
-  it("in_out (pre-transposed) and out_in weights: merged weights and the graph's outputs match torch", async () => {
+  it.each(gemms)("in_out (pre-transposed) and out_in weights: merged weights and the graph's outputs match torch (%s)", async (gemm) => {
     const dir = join(FIXTURES, "inout");
     const ref = SafetensorsFile.open(join(dir, "expected.safetensors"));
     const strength = Number(ref.metadata.strength);
     const model = OnnxModel.read(join(dir, "model.onnx"));
     const plan = planMerge(readWeightManifest(join(dir, "weights.json")), [{ adapter: loadAdapter(join(dir, "adapter")), strength }], "in-out");
     expect(plan.map((t) => t.layout).sort()).toEqual(["in_out", "out_in"]);
-    mergeIntoModel(model, plan);
+    await mergeIntoModel(model, plan, { gemm });
     for (const w of ["lin.weight", "lin2.weight"]) expect(maxAbsDiff(model.readFloat32(w), ref.readFloat32(w))).toBeLessThan(1e-5);
     const session = await ort.InferenceSession.create(model.encode());
     const out = await session.run({ x: new ort.Tensor("float32", ref.readFloat32("x"), [3, 16]) });
@@ -65,17 +81,40 @@ describe("merge matches the torch reference", () => {
     await session.release();
   });
 
-  it("strength 0 leaves every weight bit-identical", () => {
-    const model = mergeTiny([{ adapter: loadAdapter(join(FIXTURES, "adapter-c")), strength: 0 }]);
+  it.each([
+    ["FLOAT16", DataType.FLOAT16, 2 ** -11],
+    ["BFLOAT16", DataType.BFLOAT16, 2 ** -8],
+  ] as const)("%s base weights are merged in float32 and rounded back to their type", async (_name, type, rel) => {
+    const model = OnnxModel.read(join(TINY, "model.onnx"));
+    const q = "model.transformer.blocks.0.q_proj.weight";
+    const t = model.tensor(q);
+    const values = model.readFloat32(q);
+    t.dataType = type;
+    model.writeFloat32(q, values); // now stored as 16-bit floats
+    const rounded = model.readFloat32(q);
+    const plan = planMerge(readWeightManifest(join(TINY, "weights.json")), [{ adapter: loadAdapter(join(FIXTURES, "adapter-a")), strength: 1 }], "tiny-llada");
+    await mergeIntoModel(model, plan);
+    expect(model.info(q).dtype).toBe(_name);
+    const got = model.readFloat32(q);
+    const want = expected.readFloat32(`a@1/${q}`);
+    // the torch merge of the rounded base, rounded once more to the 16-bit type (half an ulp)
+    for (let i = 0; i < want.length; i++) {
+      const exact = rounded[i] + (want[i] - values[i]);
+      expect(Math.abs(got[i] - exact)).toBeLessThanOrEqual(Math.abs(exact) * rel + 1e-6);
+    }
+  });
+
+  it("strength 0 leaves every weight bit-identical", async () => {
+    const model = await mergeTiny([{ adapter: loadAdapter(join(FIXTURES, "adapter-c")), strength: 0 }]);
     const base = OnnxModel.read(join(TINY, "model.onnx"));
     for (const n of base.initializerNames()) expect(model.readFloat32(n)).toEqual(base.readFloat32(n));
   });
 
-  it("a stack of two adapters equals one adapter holding their sum (ranks concatenated)", () => {
+  it("a stack of two adapters equals one adapter holding their sum (ranks concatenated)", async () => {
     const a = loadAdapter(join(FIXTURES, "adapter-a"));
     const c = loadAdapter(join(FIXTURES, "adapter-c"));
     const [sa, sc] = [0.8, -0.6];
-    const stacked = mergeTiny([
+    const stacked = await mergeTiny([
       { adapter: a, strength: sa },
       { adapter: c, strength: sc },
     ]);
@@ -106,7 +145,7 @@ describe("merge matches the torch reference", () => {
     const cfg = JSON.parse(readFileSync(join(sumDir, "adapter_config.json"), "utf8"));
     // scale alpha / r must be 1 for every module: alpha_pattern mirrors rank_pattern
     writeFileSync(join(sumDir, "adapter_config.json"), JSON.stringify({ ...cfg, r: 1, lora_alpha: 1, rank_pattern: rankPattern, alpha_pattern: rankPattern }));
-    const summed = mergeTiny([{ adapter: loadAdapter(sumDir), strength: 1 }]);
+    const summed = await mergeTiny([{ adapter: loadAdapter(sumDir), strength: 1 }]);
     for (const n of summed.initializerNames()) expect(maxAbsDiff(stacked.readFloat32(n), summed.readFloat32(n)), n).toBeLessThan(1e-6);
   });
 });
@@ -243,14 +282,14 @@ describe("refusals name the problem", () => {
     );
   });
 
-  it("a weight manifest that lies about the ONNX file", () => {
+  it("a weight manifest that lies about the ONNX file", async () => {
     const dir = join(tmp.dir, "liar");
     cpSync(TINY, dir, { recursive: true });
     const manifest = JSON.parse(readFileSync(join(dir, "weights.json"), "utf8"));
     manifest.weights.find((w: { name: string }) => w.name === `${q(0)}.weight`).onnx = "renamed";
     writeFileSync(join(dir, "weights.json"), JSON.stringify(manifest));
     const plan = planMerge(readWeightManifest(join(dir, "weights.json")), [{ adapter: loadAdapter(join(FIXTURES, "adapter-a")), strength: 1 }], "tiny-llada");
-    const err = refusal(() => mergeIntoModel(OnnxModel.read(join(dir, "model.onnx")), plan));
+    const err = await refusalAsync(() => mergeIntoModel(OnnxModel.read(join(dir, "model.onnx")), plan));
     expect(err.input).toBe("model");
     expect(err.message).toMatch(/weights\.json names initializer "renamed" .* has none of that name/);
   });
