@@ -32,7 +32,7 @@ const ApplyLora: NodeDefinition = {
     try {
       const adapter = loadAdapter(resolveResource(path as string));
       ctx.signal.throwIfAborted();
-      const { model: adapted, stats, warnings } = await applyLora(model as DllmModel, adapter, strength as number);
+      const { model: adapted, stats, warnings } = await applyLora(model as DllmModel, adapter, strength as number, { signal: ctx.signal });
       for (const w of warnings) ctx.log.warn(w);
       ctx.log.info(
         `merged ${adapter.modules.length} LoRA modules into ${stats.weights} weights in ${Math.round(stats.mergeMs)} ms, ` +
