@@ -12,6 +12,14 @@ import type { DllmTokenizer } from "../tokenizer.js";
 export const DEVICES = ["cpu", "cuda", "dml", "coreml", "webgpu"] as const;
 export type Device = (typeof DEVICES)[number];
 
+/** The execution provider could not be used (missing from this build, or failed to start); the message says how to get it. */
+export class DeviceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeviceError";
+  }
+}
+
 export interface LoadOptions {
   /** Execution provider; `cpu` by default. */
   device?: Device;
@@ -112,7 +120,7 @@ export class DllmModel implements LogitsModel {
 
   /** Reads and validates the folder, starts a worker and loads model.onnx there. */
   static async load(dir: string, { device = "cpu", threads = 0 }: LoadOptions = {}): Promise<DllmModel> {
-    if (!DEVICES.includes(device)) throw new Error(`unknown device "${device}" (expected one of ${DEVICES.join(", ")})`);
+    if (!DEVICES.includes(device)) throw new DeviceError(`unknown device "${device}" (expected one of ${DEVICES.join(", ")})`);
     const folder = readModelFolder(dir);
     return DllmModel.start(folder, { path: folder.onnxPath }, `${folder.dir}#${device}`, device, threads);
   }
@@ -132,6 +140,8 @@ export class DllmModel implements LogitsModel {
       return new DllmModel(folder, client, key, device, threads, graph);
     } catch (err) {
       await client.terminate();
+      const message = (err as Error).message;
+      if (message.startsWith(`device "${device}"`) || message.includes(`on device "${device}"`)) throw new DeviceError(message);
       throw err;
     }
   }

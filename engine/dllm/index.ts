@@ -1,0 +1,53 @@
+// The dLLM runtime's public API: model folders, the ONNX worker runtime, tokenizer, the seeded
+// generator, mask schedules, the CANVAS value and the samplers. (LoRA merging and graph surgery
+// live in ./lora and ./onnx.)
+export { DllmModel, DeviceError, DEVICES, type Device, type LoadOptions, type LogitsModel } from "./runtime/model.js";
+export {
+  checkGraph,
+  manifestSchema,
+  parseManifest,
+  readModelFolder,
+  type GraphInfo,
+  type ModelFolder,
+  type ModelManifest,
+} from "./model-folder.js";
+export { DllmTokenizer, type ChatMessage, type TokenizerConfig } from "./tokenizer.js";
+export { CounterRng, Stream, gumbel, noisyLogit, philox4x32 } from "./rng.js";
+export {
+  DEFAULT_EPS,
+  SCHEDULE_KINDS,
+  cosineCounts,
+  linearCounts,
+  listCounts,
+  loglinearCounts,
+  planBlocks,
+  totalSteps,
+  unmaskCounts,
+  validateSchedule,
+  type Block,
+  type Schedule,
+  type ScheduleKind,
+} from "./schedules.js";
+export {
+  canvasProblem,
+  canvasText,
+  cloneCanvas,
+  createCanvas,
+  refreshCanvas,
+  snapshot,
+  type Canvas,
+  type CanvasDecoder,
+  type TraceStep,
+} from "./canvas.js";
+export {
+  REMASKING,
+  abortError,
+  generate,
+  rankKey,
+  topK,
+  validateOptions,
+  type GenerateHooks,
+  type Remasking,
+  type SamplerOptions,
+  type StepInfo,
+} from "./samplers/index.js";

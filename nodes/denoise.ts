@@ -1,0 +1,184 @@
+import {
+  DllmModel,
+  REMASKING,
+  canvasProblem,
+  createCanvas,
+  generate,
+  planBlocks,
+  refreshCanvas,
+  snapshot,
+  validateSchedule,
+  type Canvas,
+  type Remasking,
+  type SamplerOptions,
+  type Schedule,
+} from "../engine/dllm/index.js";
+import type { NodeDefinition } from "../engine/types.js";
+
+const Denoise: NodeDefinition = {
+  type: "Denoise",
+  version: 1,
+  title: "Denoise",
+  category: "sampling",
+  description:
+    "Fills gen_length masked tokens after the prompt by iterative unmasking (LLaDA's generate; Dream's confidence rules), block by block, and shows every step. Continue from a canvas to finish or redo part of an earlier one.",
+  inputs: {
+    model: { socket: "MODEL", description: "From Load Model." },
+    prompt: {
+      socket: "TEXT",
+      kind: "string",
+      widget: "textarea",
+      optional: true,
+      description: "What to continue. Optional when a canvas is linked (then the canvas's own prompt is used unless this is set).",
+    },
+    schedule: {
+      socket: "SCHEDULE",
+      optional: true,
+      description: "From Mask Schedule. Without one: linear, one token per step, one block.",
+    },
+    gen_length: {
+      kind: "integer",
+      widget: "number",
+      default: 64,
+      min: 1,
+      max: 4096,
+      description: "Tokens to generate (ignored when continuing from a canvas, which has its own length).",
+    },
+    temperature: {
+      kind: "number",
+      widget: "slider",
+      default: 0,
+      min: 0,
+      max: 5,
+      step: 0.05,
+      description: "0 picks the most likely token; higher samples more freely (float64 Gumbel noise, as LLaDA).",
+    },
+    remasking: {
+      kind: "string",
+      widget: "select",
+      options: REMASKING,
+      default: "low_confidence",
+      description:
+        "Which positions to commit first. low_confidence / random: LLaDA. maskgit_plus / topk_margin / entropy: Dream's rules (scored on the tempered, top-p/top-k filtered distribution).",
+    },
+    cfg_scale: {
+      kind: "number",
+      widget: "slider",
+      default: 0,
+      min: 0,
+      max: 10,
+      step: 0.1,
+      description: "Classifier-free guidance (LLaDA): 0 = off; > 0 also runs the model with the prompt masked, in the same batch.",
+    },
+    seed: {
+      kind: "integer",
+      widget: "seed",
+      default: 0,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      description: "Seed of the sampling noise; the same seed gives the same text.",
+    },
+    canvas: { socket: "CANVAS", optional: true, description: "Continue from this canvas: its unmasked tokens are kept, its masks are filled." },
+    top_p: {
+      kind: "number",
+      widget: "slider",
+      default: 1,
+      min: 0.01,
+      max: 1,
+      step: 0.01,
+      description: "Nucleus filtering of the token choice (Dream's top_p); 1 = off.",
+    },
+    top_k: { kind: "integer", widget: "number", default: 0, min: 0, max: 1_000_000, description: "Keep only the k most likely tokens (Dream's top_k); 0 = off." },
+    alg_temp: {
+      kind: "number",
+      widget: "number",
+      default: 0,
+      min: 0,
+      max: 100,
+      step: 0.05,
+      description: "Dream's alg_temp: > 0 picks the positions to commit at random, weighted by softmax(score / alg_temp); 0 = best scores.",
+    },
+    logits_eos_inf: { kind: "boolean", widget: "toggle", default: false, description: "Never generate EOS (LLaDA's logits_eos_inf): the text fills gen_length." },
+    confidence_eos_eot_inf: {
+      kind: "boolean",
+      widget: "toggle",
+      default: false,
+      description: "Commit positions that predict EOS (or end-of-turn) last (LLaDA's confidence_eos_eot_inf, as intended).",
+    },
+    shift_logits: {
+      kind: "string",
+      widget: "select",
+      options: ["auto", "on", "off"],
+      default: "auto",
+      description: "Read position j's prediction from output j-1 (Dream-style models). auto: as the model's maskflow.json says.",
+    },
+  },
+  outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
+  async execute(inputs, ctx) {
+    const model = inputs.model;
+    if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+    const m = model.manifest;
+    const tok = model.tokenizer;
+
+    let start: Canvas;
+    const given = inputs.canvas as Canvas | undefined;
+    const promptText = inputs.prompt as string | undefined;
+    if (given !== undefined && given !== null) {
+      const problem = canvasProblem(given);
+      if (problem) return ctx.fail("canvas", problem);
+      if (given.maskId !== m.mask_token_id) {
+        return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}: it comes from another model`);
+      }
+      start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
+      if (inputs.gen_length !== given.tokens.length) ctx.log.info(`continuing a canvas of ${given.tokens.length} tokens (gen_length is not used)`);
+    } else {
+      if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
+      start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
+    }
+    const G = start.tokens.length;
+    const S = start.promptIds.length + G;
+    if (S > m.max_length) {
+      return ctx.fail(
+        "gen_length",
+        `prompt (${start.promptIds.length} tokens) + generated (${G}) = ${S} tokens, more than the model's max_length ${m.max_length} (maskflow.json)`,
+      );
+    }
+
+    const masked = start.tokens.filter((t, i) => t === m.mask_token_id && !start.fixed[i]).length;
+    const schedule: Schedule = (inputs.schedule as Schedule | undefined) ?? { kind: "linear", steps: Math.max(1, masked), blockLength: 0 };
+    const bad = validateSchedule(schedule);
+    if (bad) return ctx.fail("schedule", bad);
+    try {
+      planBlocks(schedule, G);
+    } catch (err) {
+      return ctx.fail("schedule", (err as Error).message);
+    }
+
+    const shift = inputs.shift_logits as string;
+    const topK = inputs.top_k as number;
+    const topP = inputs.top_p as number;
+    const algTemp = inputs.alg_temp as number;
+    const options: SamplerOptions = {
+      schedule,
+      temperature: inputs.temperature as number,
+      remasking: inputs.remasking as Remasking,
+      cfgScale: inputs.cfg_scale as number,
+      seed: inputs.seed as number,
+      topP: topP < 1 ? topP : null,
+      topK: topK > 0 ? topK : null,
+      algTemp: algTemp > 0 ? algTemp : null,
+      logitsEosInf: inputs.logits_eos_inf as boolean,
+      confidenceEosEotInf: inputs.confidence_eos_eot_inf as boolean,
+      shiftLogits: shift === "auto" ? undefined : shift === "on",
+    };
+
+    const canvas = await generate(model, start, options, {
+      signal: ctx.signal,
+      decoder: tok,
+      onStep: ({ step, total, canvas: c, changed }) => ctx.progress({ step, total, canvas: snapshot(c, tok, step, changed) }),
+    });
+    return { canvas: refreshCanvas(canvas, tok, m.eos_token_id) };
+  },
+};
+
+export default Denoise;

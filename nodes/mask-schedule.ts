@@ -1,0 +1,64 @@
+import { DEFAULT_EPS, SCHEDULE_KINDS, validateSchedule, type Schedule, type ScheduleKind } from "../engine/dllm/index.js";
+import type { NodeDefinition } from "../engine/types.js";
+
+const MaskSchedule: NodeDefinition = {
+  type: "MaskSchedule",
+  version: 1,
+  title: "Mask Schedule",
+  category: "sampling",
+  description:
+    "How many masked tokens each denoising step commits. linear: LLaDA's equal shares; cosine: MDLM's cosine schedule (many early, few late); loglinear: MDLM/Dream's schedule (Dream's exact counts); list: your own counts per step.",
+  inputs: {
+    kind: { kind: "string", widget: "select", options: SCHEDULE_KINDS, default: "linear", description: "Schedule shape." },
+    steps: {
+      kind: "integer",
+      widget: "number",
+      default: 64,
+      min: 1,
+      max: 4096,
+      description: "Total denoising steps, shared across blocks (ignored for kind = list). steps = gen_length commits one token per step: slowest and best.",
+    },
+    block_length: {
+      kind: "integer",
+      widget: "number",
+      default: 0,
+      min: 0,
+      max: 4096,
+      description: "Semi-autoregressive blocks, decoded left to right; 0 = one block over the whole generated text.",
+    },
+    counts: {
+      kind: "string",
+      widget: "text",
+      default: "",
+      description: "kind = list: tokens to commit at each step of every block, e.g. 8,4,2,1,1 (the last step takes whatever is left).",
+    },
+    eps: {
+      kind: "number",
+      widget: "number",
+      default: DEFAULT_EPS,
+      min: 1e-6,
+      max: 0.5,
+      step: 0.0001,
+      description: "cosine / loglinear: the time grid runs from 1 down to eps (Dream uses 1e-3).",
+    },
+  },
+  outputs: { schedule: { socket: "SCHEDULE" } },
+  execute({ kind, steps, block_length, counts, eps }, ctx) {
+    const schedule: Schedule = { kind: kind as ScheduleKind, steps: steps as number, blockLength: block_length as number, eps: eps as number };
+    if (kind === "list") {
+      const parts = String(counts ?? "")
+        .split(/[\s,]+/)
+        .filter(Boolean);
+      const list = parts.map(Number);
+      if (list.length === 0) ctx.fail("counts", "kind = list needs counts: tokens to commit at each step, e.g. 8,4,2,1,1");
+      const bad = parts.find((p, i) => !Number.isInteger(list[i]) || list[i] < 0);
+      if (bad !== undefined) ctx.fail("counts", `"${bad}" is not a whole number >= 0`);
+      schedule.counts = list;
+    }
+    const problem = validateSchedule(schedule);
+    if (problem) ctx.fail(null, problem);
+    return { schedule };
+  },
+};
+
+export default MaskSchedule;
