@@ -111,7 +111,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--decay-start", type=int, default=10**9, help="step where the cosine decay to lr/10 begins")
     ap.add_argument("--decay-steps", type=int, default=2000)
-    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--ema", type=float, default=0.999, help="EMA decay (warmed up as min(ema, (1+step)/(10+step)))")
+    ap.add_argument("--reset-ema", action="store_true", help="on resume, restart the EMA from the current weights")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--save-minutes", type=float, default=5.0)
     ap.add_argument("--tokenizer", default=str(HERE.parent / "default" / "tokenizer.json"))
@@ -154,6 +155,8 @@ def main() -> None:
         opt.load_state_dict(saved["opt"])
         gen.set_state(saved["gen"])
         state = saved["state"]
+        if args.reset_ema:
+            ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
         print(f"resumed at step {state['step']} ({state['tokens']:,} tokens, {state['seconds']/3600:.2f} h)", flush=True)
     elif args.warm_start:
         import onnx
@@ -203,8 +206,9 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
+            decay = min(args.ema, (1 + step) / (10 + step))
             for k, v in model.state_dict().items():
-                ema[k].mul_(args.ema).add_(v, alpha=1 - args.ema)
+                ema[k].mul_(decay).add_(v, alpha=1 - decay)
         state["step"] += 1
         state["tokens"] += x.numel()
         state["seconds"] = seconds0 + time.time() - t_start
