@@ -140,7 +140,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     state = peft_state(layers)
     onnx_sha = hashlib.sha256((base / "model.onnx").read_bytes()).hexdigest()
-    config = peft_config(manifest.get("name", base.name), args.rank, args.alpha, targets)
+    # A regex rather than the bare names: PEFT matches a list entry against any module's last name,
+    # so ["ff_out"] would also take in the LM head (model.transformer.ff_out), which is not adapted here.
+    target_regex = rf".*\.blocks\.\d+\.({'|'.join(targets)})"
+    config = peft_config(manifest.get("name", base.name), args.rank, args.alpha, target_regex)
     (out / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_safetensors(out / "adapter_model.safetensors", state, args.dtype,
                      {"format": "pt", "maskflow.base_model_sha256": onnx_sha,

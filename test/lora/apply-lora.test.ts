@@ -162,7 +162,7 @@ describe("applyLora on the default model", () => {
 
   it("the shipped example adapter applies to the default model", async () => {
     const dir = join(DEFAULT_MODEL, "..", "loras", "romance");
-    if (!existsSync(join(dir, "adapter_model.safetensors"))) return; // trained by models/train/train_lora.py
+    expect(existsSync(join(dir, "adapter_model.safetensors"))).toBe(true); // trained by models/train/train_lora.py
     const { model, warnings } = await applyLora(base, loadAdapter(dir), 1);
     keep(model);
     expect(warnings.filter((w) => !w.includes("another version"))).toEqual([]);
