@@ -63,6 +63,9 @@ export interface GraphInfo {
 
 const README_HINT = "see models/README.md for the model folder format";
 
+/** Graph input roles the runtime can feed (models/train/graph.py's full graph; all but input_ids get neutral values). */
+export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale"] as const;
+
 function readJson(path: string, what: string): unknown {
   let text: string;
   try {
@@ -159,7 +162,12 @@ export function checkGraph(folder: Pick<ModelFolder, "dir" | "onnxPath" | "manif
   const declared = new Set(Object.values(m.inputs));
   const unfed = graph.inputNames.filter((n) => !declared.has(n));
   if (unfed.length) {
-    throw new Error(`${folder.onnxPath} needs inputs [${unfed.join(", ")}] that ${mf} does not map (only input_ids is fed)`);
+    throw new Error(`${folder.onnxPath} needs inputs [${unfed.join(", ")}] that ${mf} does not map to a role`);
+  }
+  const known = new Set<string>(KNOWN_INPUT_ROLES);
+  const unknown = Object.entries(m.inputs).filter(([role, name]) => graph.inputNames.includes(name) && !known.has(role));
+  if (unknown.length) {
+    throw new Error(`${mf}: Maskflow cannot feed inputs with roles [${unknown.map(([r]) => r).join(", ")}] (it knows ${KNOWN_INPUT_ROLES.join(", ")})`);
   }
   const idsMeta = graph.inputMetadata.find((i) => i.name === idsName);
   if (idsMeta?.type && idsMeta.type !== "int64" && idsMeta.type !== "int32") {

@@ -135,7 +135,8 @@ export class DllmModel implements LogitsModel {
     const client = new WorkerClient();
     try {
       const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
-      const { graph } = await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads }, transfer);
+      const { inputs, outputs } = folder.manifest;
+      const { graph } = await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads, inputs, outputs }, transfer);
       checkGraph(folder, graph);
       return new DllmModel(folder, client, key, device, threads, graph);
     } catch (err) {
@@ -194,7 +195,7 @@ export class DllmModel implements LogitsModel {
     const rowsCopy = rows ? Int32Array.from(rows) : undefined;
     const transfer = [idsCopy.buffer, ...(rowsCopy ? [rowsCopy.buffer] : [])];
     const { logits, ms } = await this.client.call<{ logits: Float32Array; ms: number }>(
-      { op: "forward", ids: idsCopy, batch, seq, rows: rowsCopy, input: this.manifest.inputs.input_ids, output: this.manifest.outputs.logits },
+      { op: "forward", ids: idsCopy, batch, seq, rows: rowsCopy },
       transfer,
     );
     this.stats.forwards++;

@@ -5,9 +5,14 @@
 // file must load without a TypeScript loader, from source, from a bundle and under vitest.
 //
 // Protocol (one request in flight per message id; replies carry the same id):
-//   {op:"load", path? | bytes?, device, threads}   -> {graph: {inputNames, outputNames, inputMetadata, outputMetadata}}
-//   {op:"forward", ids: Int32Array, batch, seq, rows?: Int32Array, input, output}
+//   {op:"load", path? | bytes?, device, threads, inputs, outputs}
+//                                                   -> {graph: {inputNames, outputNames, inputMetadata, outputMetadata}}
+//   {op:"forward", ids: Int32Array, batch, seq, rows?: Int32Array}
 //                                                   -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}
+// `inputs`/`outputs` are maskflow.json's role -> graph name maps. Graphs exported with
+// models/train/export.py --graph full (graph.py) have more inputs than input_ids; onnxruntime-node
+// wants every input fed, so they get their neutral values here (no KV cache, offset 0, no CFG),
+// and when rows are asked for, the `decide` input and `head_logits` output return just those rows.
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { parentPort } from "node:worker_threads";
@@ -22,6 +27,10 @@ const require = createRequire(import.meta.url);
 let session = null;
 /** @type {"int64" | "int32"} */
 let idsType = "int64";
+/** @type {Record<string, string>} */
+let inputRoles = { input_ids: "input_ids" };
+/** @type {Record<string, string>} */
+let outputRoles = { logits: "logits" };
 
 const HINTS = {
   cuda:
@@ -70,6 +79,8 @@ async function load(msg) {
   const options = { graphOptimizationLevel: "all", ...executionProviders(device) };
   if (msg.threads > 0) options.intraOpNumThreads = msg.threads;
   const source = msg.path ?? msg.label ?? "the ONNX bytes";
+  inputRoles = msg.inputs ?? inputRoles;
+  outputRoles = msg.outputs ?? outputRoles;
   try {
     session = msg.path ? await ort.InferenceSession.create(msg.path, options) : await ort.InferenceSession.create(msg.bytes, options);
   } catch (err) {
@@ -85,26 +96,65 @@ async function load(msg) {
   return { graph };
 }
 
+/**
+ * Neutral values for the graph inputs other than input_ids (graph.py's contract).
+ * @param {number} batch @param {Int32Array | undefined} rows
+ */
+function extraFeeds(batch, rows) {
+  if (!session) throw new Error("no model loaded");
+  /** @type {Record<string, import("onnxruntime-node").Tensor>} */
+  const feeds = {};
+  const roleOf = Object.fromEntries(Object.entries(inputRoles).map(([role, name]) => [name, role]));
+  for (const name of session.inputNames) {
+    const role = roleOf[name];
+    if (role === "input_ids") continue;
+    const meta = session.inputMetadata.find((m) => m.name === name);
+    const shape = meta && "shape" in meta ? meta.shape : [];
+    if (role === "past_kv") {
+      // [layers, 2, batch, heads, past, head_dim]: one (broadcast) batch row, no cached positions
+      const dims = shape.map((d, i) => (typeof d === "number" ? d : i === 4 ? 0 : 1));
+      feeds[name] = new ort.Tensor("float32", new Float32Array(0), dims);
+    } else if (role === "position_offset") {
+      feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), [1]);
+    } else if (role === "cfg_scale") {
+      feeds[name] = new ort.Tensor("float32", new Float32Array(1), [1]);
+    } else if (role === "decide") {
+      const k = rows?.length || 1;
+      const data = new BigInt64Array(batch * k);
+      if (rows) for (let b = 0; b < batch; b++) for (let r = 0; r < k; r++) data[b * k + r] = BigInt(rows[r]);
+      feeds[name] = new ort.Tensor("int64", data, [batch, k]);
+    } else {
+      throw new Error(`the graph has an input "${name}"${role ? ` (role ${role})` : ""} that Maskflow does not know how to feed`);
+    }
+  }
+  return feeds;
+}
+
 /** @param {any} msg @param {(value: unknown, transfer?: ArrayBuffer[]) => void} reply */
 async function forward(msg, reply) {
   if (!session) throw new Error("no model loaded");
   /** @type {Int32Array} */
   const ids = msg.ids;
   const { batch, seq } = msg;
-  const inputMeta = session.inputMetadata.find((m) => m.name === msg.input);
+  /** @type {Int32Array | undefined} */
+  const rows = msg.rows;
+  const input = inputRoles.input_ids;
+  const inputMeta = session.inputMetadata.find((m) => m.name === input);
   idsType = inputMeta && "type" in inputMeta && inputMeta.type === "int32" ? "int32" : "int64";
   const data = idsType === "int32" ? ids : BigInt64Array.from(ids, (v) => BigInt(v));
+  // The in-graph head gathers the asked-for rows before they leave onnxruntime.
+  const useHead = rows && rows.length > 0 && inputRoles.decide && outputRoles.head_logits;
+  const output = useHead ? outputRoles.head_logits : outputRoles.logits;
+  const feeds = { [input]: new ort.Tensor(idsType, data, [batch, seq]), ...extraFeeds(batch, rows) };
   const t0 = performance.now();
-  const out = await session.run({ [msg.input]: new ort.Tensor(idsType, data, [batch, seq]) }, [msg.output]);
+  const out = await session.run(feeds, [output]);
   const ms = performance.now() - t0;
-  const tensor = out[msg.output];
+  const tensor = out[output];
   const all = /** @type {Float32Array} */ (tensor.data);
-  const V = all.length / (batch * seq);
   /** @type {Float32Array} */
   let logits;
-  if (msg.rows) {
-    /** @type {Int32Array} */
-    const rows = msg.rows;
+  if (rows && !useHead) {
+    const V = all.length / (batch * seq);
     logits = new Float32Array(batch * rows.length * V);
     for (let b = 0; b < batch; b++) {
       for (let r = 0; r < rows.length; r++) {
@@ -118,7 +168,7 @@ async function forward(msg, reply) {
     logits = all.slice();
   }
   tensor.dispose?.();
-  reply({ logits, vocab: V, ms }, [/** @type {ArrayBuffer} */ (logits.buffer)]);
+  reply({ logits, ms }, [/** @type {ArrayBuffer} */ (logits.buffer)]);
 }
 
 parentPort?.on("message", async (msg) => {
