@@ -12,7 +12,11 @@ import {
   type Remasking,
   type SamplerOptions,
   type Schedule,
+  type StepInfo,
 } from "../engine/dllm/index.js";
+import { generateExtended, type ExtendedOptions } from "../engine/dllm/samplers/extended.js";
+import { generateAutoLength } from "../engine/dllm/samplers/length.js";
+import { REMDM_STRATEGIES, type RemdmStrategy } from "../engine/dllm/samplers/remdm.js";
 import type { NodeDefinition } from "../engine/types.js";
 
 const Denoise: NodeDefinition = {
@@ -112,6 +116,38 @@ const Denoise: NodeDefinition = {
       default: "auto",
       description: "Read position j's prediction from output j-1 (Dream-style models). auto: as the model's maskflow.json says.",
     },
+    remdm: {
+      kind: "string",
+      widget: "select",
+      options: ["off", ...REMDM_STRATEGIES],
+      default: "off",
+      description:
+        "ReMDM: let already decoded tokens be masked again while sampling, so more steps keep revising the text. cap: each with probability min(eta, sigma_max); rescale: eta * sigma_max; conf: the least confident ones more often (eta unused); loop: a middle phase (t from 0.55 to 0.05) that remasks with eta and re-decodes as much.",
+    },
+    remdm_eta: {
+      kind: "number",
+      widget: "number",
+      default: 0.02,
+      min: 0,
+      max: 1,
+      step: 0.001,
+      description: "ReMDM's eta (paper defaults: cap 0.008, rescale 0.015, loop 0.02). 0 = plain sampling.",
+    },
+    eos_stop: {
+      kind: "boolean",
+      widget: "toggle",
+      default: false,
+      description: "Stop as soon as every remaining mask is decided to be EOS (they all become EOS): shorter answers take fewer steps.",
+    },
+    length: {
+      kind: "string",
+      widget: "select",
+      options: ["fixed", "auto"],
+      default: "fixed",
+      description:
+        "auto (DAEDAL-style): start at initial_length, grow by 8 masks while the model's EOS confidence at the end stays under 0.5, denoise, then keep appending 8 masks while no EOS has been placed, up to gen_length. The schedule's steps per token are kept.",
+    },
+    initial_length: { kind: "integer", widget: "number", default: 16, min: 1, max: 4096, description: "length = auto: tokens to start from." },
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
   async execute(inputs, ctx) {
@@ -172,11 +208,29 @@ const Denoise: NodeDefinition = {
       shiftLogits: shift === "auto" ? undefined : shift === "on",
     };
 
-    const canvas = await generate(model, start, options, {
+    const hooks = {
       signal: ctx.signal,
       decoder: tok,
-      onStep: ({ step, total, canvas: c, changed }) => ctx.progress({ step, total, canvas: snapshot(c, tok, step, changed) }),
-    });
+      onStep: ({ step, total, canvas: c, changed }: StepInfo) => ctx.progress({ step, total, canvas: snapshot(c, tok, step, changed) }),
+    };
+    const remdm = inputs.remdm as "off" | RemdmStrategy;
+    const ext: ExtendedOptions = {
+      remdm: remdm === "off" ? null : { strategy: remdm, eta: inputs.remdm_eta as number },
+      eosStop: inputs.eos_stop as boolean,
+    };
+    if (inputs.length === "auto") {
+      if (given != null) return ctx.fail("length", "length = auto starts a fresh canvas: unlink the canvas or use length = fixed");
+      const { canvas } = await generateAutoLength(
+        model,
+        start.promptIds,
+        options,
+        ext,
+        { initial: inputs.initial_length as number, max: G },
+        { ...hooks, onLength: (length, why) => ctx.log.info(`auto length: ${length} tokens (${why})`) },
+      );
+      return { canvas: refreshCanvas(canvas, tok, m.eos_token_id) };
+    }
+    const canvas = ext.remdm || ext.eosStop ? await generateExtended(model, start, options, ext, hooks) : await generate(model, start, options, hooks);
     return { canvas: refreshCanvas(canvas, tok, m.eos_token_id) };
   },
 };

@@ -9,6 +9,10 @@ export interface TraceStep {
   tokens: number[];
   /** Model probability of each committed token at commit time. */
   confidence: number[];
+  /** Positions masked again at this step (Remask, ReMDM), after the commits above. */
+  remasked?: number[];
+  /** What happened besides denoising, for people reading the trace (e.g. "Remask lowest_confidence 25%"). */
+  note?: string;
 }
 
 export interface Canvas {
@@ -55,7 +59,13 @@ export function cloneCanvas(c: Canvas): Canvas {
     fixed: [...c.fixed],
     confidence: [...c.confidence],
     committedAt: [...c.committedAt],
-    trace: c.trace.map((t) => ({ ...t, positions: [...t.positions], tokens: [...t.tokens], confidence: [...t.confidence] })),
+    trace: c.trace.map((t) => ({
+      ...t,
+      positions: [...t.positions],
+      tokens: [...t.tokens],
+      confidence: [...t.confidence],
+      ...(t.remasked ? { remasked: [...t.remasked] } : {}),
+    })),
   };
 }
 

@@ -1,0 +1,88 @@
+import { DllmModel, canvasProblem, createCanvas, planBlocks, snapshot, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import { beamSearch, type ScoredCanvas } from "../engine/dllm/samplers/beam.js";
+import { elboScore } from "../engine/dllm/samplers/score.js";
+import type { NodeDefinition } from "../engine/types.js";
+
+const Beam: NodeDefinition = {
+  type: "Beam",
+  version: 1,
+  title: "Beam Search",
+  category: "sampling",
+  description:
+    "Searches over denoising trajectories: keeps the `width` best partial canvases at every step, each expanded by other tokens or other positions than greedy decoding would commit, scored by the sum of log-probabilities of the committed tokens. Width 1 is greedy low_confidence decoding; the greedy path is always kept, so a wider beam never scores below it. Gives every beam, best first (Show Text shows them side by side; Pick takes one).",
+  inputs: {
+    model: { socket: "MODEL", description: "From Load Model." },
+    prompt: { socket: "TEXT", kind: "string", widget: "textarea", optional: true, description: "What to continue (or link a canvas)." },
+    canvas: { socket: "CANVAS", optional: true, description: "Start from this canvas instead (e.g. from Infill or Remask): only its masks are filled." },
+    schedule: { socket: "SCHEDULE", optional: true, description: "From Mask Schedule. Without one: one token per step, one block." },
+    gen_length: { kind: "integer", widget: "number", default: 32, min: 1, max: 4096, description: "Tokens to generate (ignored with a canvas)." },
+    width: { kind: "integer", widget: "number", default: 4, min: 1, max: 32, description: "Beams kept per step; all of them run as one batch." },
+    logits_eos_inf: { kind: "boolean", widget: "toggle", default: false, description: "Never generate EOS." },
+    rerank: {
+      kind: "string",
+      widget: "select",
+      options: ["path_logprob", "elbo"],
+      default: "path_logprob",
+      description: "Final order: by the beam's own score, or by Score's ELBO estimate of each finished canvas.",
+    },
+    rerank_samples: { kind: "integer", widget: "number", default: 32, min: 1, max: 4096, description: "rerank = elbo: Monte Carlo samples per canvas." },
+    seed: { kind: "integer", widget: "seed", default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: "rerank = elbo: seed of the estimate (the search itself is deterministic)." },
+  },
+  outputs: {
+    canvases: { socket: "CANVASES", description: "Every final beam with its score, best first." },
+    best: { socket: "CANVAS", description: "The best one." },
+  },
+  async execute(inputs, ctx) {
+    const model = inputs.model;
+    if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+    const m = model.manifest;
+    const tok = model.tokenizer;
+    let start: Canvas;
+    const given = inputs.canvas as Canvas | undefined;
+    const promptText = inputs.prompt as string | undefined;
+    if (given != null) {
+      const problem = canvasProblem(given);
+      if (problem) return ctx.fail("canvas", problem);
+      if (given.maskId !== m.mask_token_id) return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}`);
+      start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
+    } else {
+      if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
+      start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
+    }
+    const G = start.tokens.length;
+    if (start.promptIds.length + G > m.max_length) {
+      return ctx.fail("gen_length", `prompt (${start.promptIds.length} tokens) + generated (${G}) is more than the model's max_length ${m.max_length}`);
+    }
+    const masked = start.tokens.filter((t, i) => t === m.mask_token_id && !start.fixed[i]).length;
+    const schedule: Schedule = (inputs.schedule as Schedule | undefined) ?? { kind: "linear", steps: Math.max(1, masked), blockLength: 0 };
+    const bad = validateSchedule(schedule);
+    if (bad) return ctx.fail("schedule", bad);
+    try {
+      planBlocks(schedule, G);
+    } catch (err) {
+      return ctx.fail("schedule", (err as Error).message);
+    }
+    let beams: ScoredCanvas[] = await beamSearch(
+      model,
+      start,
+      { schedule, width: inputs.width as number, logitsEosInf: inputs.logits_eos_inf as boolean },
+      {
+        signal: ctx.signal,
+        decoder: tok,
+        onStep: ({ step, total, beams: now, changed }) =>
+          now.forEach((c, beam) => ctx.progress({ step, total, canvas: { ...snapshot(c, tok, step, changed[beam]), beam } })),
+      },
+    );
+    if (inputs.rerank === "elbo") {
+      for (const [i, c] of beams.entries()) {
+        const r = await elboScore(model, c, { samples: inputs.rerank_samples as number, seed: inputs.seed as number }, ctx.signal);
+        beams[i] = { ...c, score: r.logLikelihood, scoreKind: "elbo" };
+      }
+      beams = [...beams].sort((a, b) => b.score - a.score);
+    }
+    ctx.log.info(beams.map((b, i) => `#${i} ${b.score.toFixed(3)}${b.greedy ? " (greedy)" : ""}: ${JSON.stringify(b.text)}`).join("\n"));
+    return { canvases: beams, best: beams[0] };
+  },
+};
+
+export default Beam;
