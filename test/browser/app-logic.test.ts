@@ -1,7 +1,7 @@
 // The editor's graph logic without a browser: file <-> graph round trip, connection rules,
 // undo history, clipboard fragments, and folding run events into what the view shows.
 import { describe, expect, it } from "vitest";
-import type { NodeCatalogEntry, WorkflowDoc } from "../../app/src/api/types.js";
+import type { WorkflowDoc } from "../../app/src/api/types.js";
 import { copySelection, parseClipboard, pasteFragment } from "../../app/src/graph/clipboard.js";
 import { checkConnection } from "../../app/src/graph/connect.js";
 import { History } from "../../app/src/graph/history.js";
@@ -11,16 +11,7 @@ import { applyEvent, outputText, runFromDetail, type RunView } from "../../app/s
 import { searchCatalog } from "../../app/src/panels/search.js";
 import { createDefaultRegistry, type RunEvent } from "../../engine/index.js";
 
-const MODEL: NodeCatalogEntry = {
-  type: "LoadModel",
-  version: 1,
-  title: "Load Model",
-  category: "model",
-  description: "loads",
-  inputs: { path: { kind: "string", widget: "file", default: "models/default" } },
-  outputs: { model: { socket: "MODEL" } },
-};
-const catalogList = [...createDefaultRegistry().catalog(), MODEL];
+const catalogList = createDefaultRegistry().catalog();
 const catalog = new Map(catalogList.map((e) => [e.type, e]));
 
 const doc: WorkflowDoc = {
@@ -64,7 +55,7 @@ describe("file <-> graph", () => {
 
   it("fills a new node's widgets with the defaults", () => {
     expect(defaultValues(catalog.get("Concat")!)).toHaveProperty("separator");
-    expect(defaultValues(MODEL)).toEqual({ path: "models/default" });
+    expect(defaultValues(catalog.get("LoadModel")!)).toMatchObject({ path: "models/default", device: "cpu" });
   });
 
   it("derives readable ids", () => {

@@ -278,6 +278,9 @@ export const FlowNodeView = memo(function FlowNodeView({ id, data, selected }: N
           {data.collapsed ? "▸" : "▾"}
         </button>
         <Title id={id} title={data.title} fallback={def.title} />
+        <span className="mf-node-id" title={`node id (for --set ${id}.<input>=…)`}>
+          {id}
+        </span>
         {badge && <span className={`mf-badge ${status}`}>{badge}</span>}
         {data.collapsed && <CollapsedHandles def={def} />}
       </header>

@@ -6,6 +6,7 @@ import type { CanvasSnapshot } from "../api/types.js";
 import { outputText, type Lane, type RunView } from "../run/runState.js";
 
 const SPEEDS = [0.5, 1, 2, 4] as const;
+const EMPTY_ART = ["The", " mask", null, " lifts", null, " one", " token", null, " at", " a", null, " time", "."];
 const BASE_FRAME_MS = 140;
 
 function isSpecial(piece: string): boolean {
@@ -92,11 +93,15 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
       <div className="mf-denoise empty">
         <div className="mf-empty-state">
           <div className="mf-empty-art" aria-hidden>
-            {[0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1].map((m, i) => (
-              <span key={i} className={m ? "tok masked" : "tok"} style={{ "--conf": 0.3 + (i % 5) * 0.15 } as CSSProperties}>
-                {m ? "" : ["the", " mask", " lifts", " token", " by", " token"][i % 6]}
-              </span>
-            ))}
+            {EMPTY_ART.map((piece, i) =>
+              piece === null ? (
+                <span key={i} className="tok masked" />
+              ) : (
+                <span key={i} className="tok" style={{ "--conf": 0.35 + ((i * 37) % 60) / 100 } as CSSProperties}>
+                  {piece}
+                </span>
+              ),
+            )}
           </div>
           <p>
             {run?.status === "running" || run?.status === "queued"
