@@ -266,6 +266,11 @@ describe("WebSocket /api/events", () => {
 });
 
 describe("startServer", () => {
+  it("serve() refuses a port that is not a number", async () => {
+    const { serve } = await import("../../engine/server/serve.js");
+    await expect(serve({ port: "eighty" })).rejects.toThrow(/--port/);
+  });
+
   it("rejects when the port is taken", async () => {
     await expect(startTestServer({ port: server.port })).rejects.toThrow(/EADDRINUSE/);
   });
