@@ -12,7 +12,7 @@
 //            t <= t_off: no remasking, alpha rises to 1
 //
 // How it meets LLaDA's sampler (one forward per step, a fixed count committed by confidence):
-// - Time runs over each block's steps: step i of n starts at t = 1 - i/n, so alpha_t = i/n and
+// - Time runs over each block's steps: step i of n starts at t = (n - i)/n, so alpha_t = i/n and
 //   alpha_s = (i+1)/n (MDLM's linear alpha_t = 1 - t), whatever the count schedule; the last
 //   step of a block has alpha_s = 1, so sigma_max = 0 and the block always ends fully decoded.
 // - Each decoded token of the block that this run committed is remasked when u < sigma_i, with u
@@ -71,12 +71,12 @@ export function loopAlpha(t: number, o: RemdmOptions): number {
 
 /**
  * Decoded-count targets after each of a block's n steps, for a block whose run decodes m
- * positions: the schedule's cumulative counts, or for loop round(loopAlpha(s) * m) (the last is m).
+ * positions: the schedule's cumulative counts, or for loop floor(loopAlpha(s) * m + 0.5) (the last is m).
  */
 export function decodeTargets(o: RemdmOptions | null | undefined, counts: readonly number[], m: number): number[] {
   const n = counts.length;
   if (o?.strategy === "loop") {
-    return Array.from({ length: n }, (_, i) => (i === n - 1 ? m : Math.min(m, Math.round(loopAlpha(1 - (i + 1) / n, o) * m))));
+    return Array.from({ length: n }, (_, i) => (i === n - 1 ? m : Math.min(m, Math.floor(loopAlpha((n - i - 1) / n, o) * m + 0.5))));
   }
   let sum = 0;
   return counts.map((k) => (sum += k));
@@ -89,6 +89,8 @@ export function decodeTargets(o: RemdmOptions | null | undefined, counts: readon
 export function remdmSigmas(o: RemdmOptions, i: number, n: number, confidence: readonly number[]): number[] {
   const d = confidence.length;
   if (d === 0) return [];
+  // The last step of a block ends it fully decoded (alpha_s = 1): nothing is remasked there.
+  if (i >= n - 1) return Array(d).fill(0);
   const alphaT = i / n;
   const alphaS = (i + 1) / n;
   switch (o.strategy) {
@@ -106,7 +108,7 @@ export function remdmSigmas(o: RemdmOptions, i: number, n: number, confidence: r
     }
     case "loop": {
       const { tOn, tOff } = loopParams(o);
-      const t = 1 - i / n;
+      const t = (n - i) / n;
       return Array(d).fill(t > tOff && t <= tOn ? o.eta : 0);
     }
   }
