@@ -83,8 +83,24 @@ export const nodeStatus = (page: Page, id: string): Promise<string | null> =>
 export const handle = (page: Page, nodeId: string, name: string, type: "source" | "target"): Locator =>
   page.locator(`.react-flow__handle.${type}[data-nodeid="${nodeId}"][data-handleid="${name}"]`);
 
+/**
+ * Waits until the canvas stops moving: a freshly opened graph is fitted into view a moment
+ * after it renders, and a drag that starts before that ends somewhere else.
+ */
+export async function settled(page: Page): Promise<void> {
+  const transform = () => page.locator(".react-flow__viewport").evaluate((el) => getComputedStyle(el).transform);
+  let last = await transform();
+  for (let stable = 0; stable < 2; ) {
+    await page.waitForTimeout(80);
+    const now = await transform();
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+}
+
 /** Drags a link from an output handle to an input handle with the mouse. */
 export async function dragLink(page: Page, from: [string, string], to: [string, string]): Promise<void> {
+  await settled(page);
   const a = await handle(page, from[0], from[1], "source").boundingBox();
   const b = await handle(page, to[0], to[1], "target").boundingBox();
   if (!a || !b) throw new Error(`handle not visible: ${from.join(".")} or ${to.join(".")}`);
@@ -97,6 +113,7 @@ export async function dragLink(page: Page, from: [string, string], to: [string, 
 
 /** Drags a node by its header so it sits at (x, y) on the screen. */
 export async function moveNode(page: Page, id: string, x: number, y: number): Promise<void> {
+  await settled(page);
   const header = node(page, id).locator(".mf-title");
   const box = await header.boundingBox();
   if (!box) throw new Error(`node ${id} not visible`);

@@ -20,20 +20,29 @@ export function NodeSearch({ catalog, at, filter, hint, onPick, onClose }: NodeS
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
   const listRef = useRef<HTMLUListElement>(null);
+  const boxRef = useRef<HTMLDivElement>(null);
+  // Closes on a press outside the box (not on blur: the click that opened it may still be
+  // settling, and a focus change alone should not throw away what was typed).
+  useEffect(() => {
+    const outside = (e: PointerEvent) => {
+      if (!boxRef.current?.contains(e.target as Node)) onClose();
+    };
+    window.addEventListener("pointerdown", outside, true);
+    return () => window.removeEventListener("pointerdown", outside, true);
+  }, [onClose]);
   const results = useMemo(() => searchCatalog(filter ? catalog.filter(filter) : catalog, query).slice(0, 40), [catalog, filter, query]);
   useEffect(() => setActive(0), [query]);
   useEffect(() => {
     listRef.current?.querySelector(".active")?.scrollIntoView({ block: "nearest" });
   }, [active]);
   return (
-    <div className="mf-search" style={{ left: at.x, top: at.y }} role="dialog" aria-label="Add a node" onMouseDown={(e) => e.stopPropagation()}>
+    <div ref={boxRef} className="mf-search" style={{ left: at.x, top: at.y }} role="dialog" aria-label="Add a node">
       <input
         autoFocus
         placeholder="Add a node…"
         aria-label="Node search"
         value={query}
         onChange={(e) => setQuery(e.target.value)}
-        onBlur={() => setTimeout(onClose, 120)}
         onKeyDown={(e) => {
           if (e.key === "ArrowDown") {
             e.preventDefault();
