@@ -1,4 +1,5 @@
 import {
+  CACHE_MODES,
   DllmModel,
   REMASKING,
   canvasProblem,
@@ -8,6 +9,7 @@ import {
   refreshCanvas,
   snapshot,
   validateSchedule,
+  type CacheMode,
   type Canvas,
   type Remasking,
   type SamplerOptions,
@@ -147,6 +149,14 @@ const Denoise: NodeDefinition = {
       description:
         "auto (DAEDAL-style): start at initial_length, grow by 8 masks while the model's EOS confidence at the end stays under 0.5, denoise, then keep appending 8 masks while no EOS has been placed, up to gen_length. The schedule's steps per token are kept.",
     },
+    cache: {
+      kind: "string",
+      widget: "select",
+      options: CACHE_MODES,
+      default: "none",
+      description:
+        "Fast-dLLM's block KV cache: prefix reuses the keys/values left of the current block, dual also those right of it, refreshed at each block start. Faster, slightly different text; needs block_length > 0 to help.",
+    },
     initial_length: { kind: "integer", widget: "number", default: 16, min: 1, max: 4096, description: "length = auto: tokens to start from." },
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
@@ -206,7 +216,11 @@ const Denoise: NodeDefinition = {
       logitsEosInf: inputs.logits_eos_inf as boolean,
       confidenceEosEotInf: inputs.confidence_eos_eot_inf as boolean,
       shiftLogits: shift === "auto" ? undefined : shift === "on",
+      cache: inputs.cache as CacheMode,
     };
+    if (options.cache !== "none" && !model.features.kvCache) {
+      return ctx.fail("cache", `this model's graph has no KV cache inputs (export it with models/train/export.py --graph full)`);
+    }
 
     const hooks = {
       signal: ctx.signal,

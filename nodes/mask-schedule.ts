@@ -1,13 +1,13 @@
-import { DEFAULT_EPS, SCHEDULE_KINDS, validateSchedule, type Schedule, type ScheduleKind } from "../engine/dllm/index.js";
+import { DEFAULT_EPS, DEFAULT_FACTOR, DEFAULT_THRESHOLD, SCHEDULE_KINDS, validateSchedule, type Schedule, type ScheduleKind } from "../engine/dllm/index.js";
 import type { NodeDefinition } from "../engine/types.js";
 
 const MaskSchedule: NodeDefinition = {
   type: "MaskSchedule",
-  version: 1,
+  version: 2,
   title: "Mask Schedule",
   category: "sampling",
   description:
-    "How many masked tokens each denoising step commits. linear: LLaDA's equal shares; cosine: MDLM's cosine schedule (many early, few late); loglinear: MDLM/Dream's schedule (Dream's exact counts); list: your own counts per step.",
+    "How many masked tokens each denoising step commits. linear: LLaDA's equal shares; cosine: MDLM's cosine schedule (many early, few late); loglinear: MDLM/Dream's schedule (Dream's exact counts); list: your own counts per step; threshold / factor: Fast-dLLM's parallel decoding, committing as many tokens per step as are confident enough (steps is then ignored).",
   inputs: {
     kind: { kind: "string", widget: "select", options: SCHEDULE_KINDS, default: "linear", description: "Schedule shape." },
     steps: {
@@ -41,10 +41,30 @@ const MaskSchedule: NodeDefinition = {
       step: 0.0001,
       description: "cosine / loglinear: the time grid runs from 1 down to eps (Dream uses 1e-3).",
     },
+    threshold: {
+      kind: "number",
+      widget: "slider",
+      default: DEFAULT_THRESHOLD,
+      min: 0.01,
+      max: 1,
+      step: 0.01,
+      description: "kind = threshold: commit the most confident token and every other one whose confidence is at least this (Fast-dLLM uses 0.9).",
+    },
+    factor: {
+      kind: "number",
+      widget: "number",
+      default: DEFAULT_FACTOR,
+      min: 0.01,
+      max: 100,
+      step: 0.1,
+      description: "kind = factor: commit the n most confident tokens while the n-th has confidence >= 1 - factor/(n+1) (Fast-dLLM's factor rule).",
+    },
   },
   outputs: { schedule: { socket: "SCHEDULE" } },
-  execute({ kind, steps, block_length, counts, eps }, ctx) {
+  execute({ kind, steps, block_length, counts, eps, threshold, factor }, ctx) {
     const schedule: Schedule = { kind: kind as ScheduleKind, steps: steps as number, blockLength: block_length as number, eps: eps as number };
+    if (kind === "threshold") schedule.threshold = threshold as number;
+    if (kind === "factor") schedule.factor = factor as number;
     if (kind === "list") {
       const parts = String(counts ?? "")
         .split(/[\s,]+/)

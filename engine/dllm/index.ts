@@ -1,7 +1,19 @@
 // The dLLM runtime's public API: model folders, the ONNX worker runtime, tokenizer, the seeded
 // generator, mask schedules, the CANVAS value and the samplers. (LoRA merging and graph surgery
 // live in ./lora and ./onnx.)
-export { DllmModel, DeviceError, DEVICES, type Device, type LoadOptions, type LogitsModel } from "./runtime/model.js";
+export {
+  DllmModel,
+  DeviceError,
+  DEVICES,
+  isFastModel,
+  type Device,
+  type FastModel,
+  type ForwardRequest,
+  type ForwardResult,
+  type LoadOptions,
+  type LogitsModel,
+  type ModelFeatures,
+} from "./runtime/model.js";
 export {
   checkGraph,
   manifestSchema,
@@ -15,6 +27,10 @@ export { DllmTokenizer, type ChatMessage, type TokenizerConfig } from "./tokeniz
 export { CounterRng, Stream, gumbel, noisyLogit, philox4x32 } from "./rng.js";
 export {
   DEFAULT_EPS,
+  DEFAULT_FACTOR,
+  DEFAULT_THRESHOLD,
+  dynamicCommitCount,
+  isDynamic,
   SCHEDULE_KINDS,
   cosineCounts,
   linearCounts,
@@ -41,11 +57,13 @@ export {
 } from "./canvas.js";
 export {
   REMASKING,
+  CACHE_MODES,
   abortError,
   generate,
   rankKey,
   topK,
   validateOptions,
+  type CacheMode,
   type GenerateHooks,
   type Remasking,
   type SamplerOptions,

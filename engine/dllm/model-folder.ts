@@ -34,8 +34,19 @@ export const manifestSchema = z.object({
   inputs: z.object({ input_ids: z.string().min(1) }).catchall(z.string()),
   /** Graph output names by role. */
   outputs: z.object({ logits: z.string().min(1) }).catchall(z.string()),
-  /** Reserved for in-graph sampling heads (extra outputs such as argmax/confidence); [] for logits-only graphs. */
-  heads: z.array(z.unknown()).default([]),
+  /**
+   * In-graph sampling heads the graph carries (models/train/graph.py): "logits_at" (head_logits: the
+   * rows at `decide`), "top_k" (head_top_ids/head_top_logp), "entropy", "cfg" (the same over a
+   * conditional/unconditional batch). [] for logits-only graphs.
+   */
+  heads: z.array(z.string()).default([]),
+  /** How many candidates head_top_ids holds per position. */
+  head_top_k: z.number().int().nonnegative().default(0),
+  /** Shape of past_kv/present_kv when the graph has Fast-dLLM's block KV cache: [layers, 2, batch, heads, positions, head_dim]. */
+  kv_cache: z
+    .object({ layers: z.number().int().positive(), heads: z.number().int().positive(), head_dim: z.number().int().positive(), layout: z.string() })
+    .nullable()
+    .default(null),
   /** Weight manifest (names, shapes, layouts) for LoRA merging, relative to the folder. */
   weights: z.string().optional(),
 });

@@ -2,7 +2,7 @@
 // Mirrored by models/reference/schedules.py; the test vectors come from
 // reference/dllm-algorithms.md (LLaDA's get_num_transfer_tokens, Dream's float32 eps schedule).
 
-export const SCHEDULE_KINDS = ["linear", "cosine", "loglinear", "list"] as const;
+export const SCHEDULE_KINDS = ["linear", "cosine", "loglinear", "list", "threshold", "factor"] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
 /** A SCHEDULE socket value. Plain JSON. */
@@ -16,6 +16,48 @@ export interface Schedule {
   counts?: number[];
   /** cosine / loglinear: the time grid runs from 1 down to eps (Dream and MDLM use 1e-3). */
   eps?: number;
+  /** kind = threshold (Fast-dLLM): commit the best position and every other one with confidence >= this. */
+  threshold?: number;
+  /** kind = factor (Fast-dLLM): commit the longest prefix of positions by confidence with c_n >= 1 - factor/(n+1). */
+  factor?: number;
+}
+
+export const DEFAULT_THRESHOLD = 0.9;
+export const DEFAULT_FACTOR = 1;
+
+/**
+ * Threshold and factor schedules (Fast-dLLM's parallel decoding) decide how many positions to
+ * commit from the confidences at each step, so a block takes as many steps as it needs (at most
+ * one per token) and `steps` is ignored.
+ */
+export function isDynamic(s: Schedule): boolean {
+  return s.kind === "threshold" || s.kind === "factor";
+}
+
+/**
+ * How many of a step's candidates a dynamic schedule commits, given their confidences sorted
+ * best first (at least one). Mirrors Fast-dLLM's get_transfer_index: threshold commits the top
+ * one and every other with confidence >= threshold; factor scans n = 1, 2, ... and stops before
+ * the first n whose confidence is below 1 - factor/(n+1) (the first always commits; as in the
+ * reference, reaching the last candidate commits all).
+ */
+export function dynamicCommitCount(s: Schedule, sortedConfidence: readonly number[]): number {
+  const N = sortedConfidence.length;
+  if (N === 0) return 0;
+  if (s.kind === "threshold") {
+    const tau = s.threshold ?? DEFAULT_THRESHOLD;
+    let n = 1;
+    while (n < N && sortedConfidence[n] >= tau) n++;
+    return n;
+  }
+  const f = s.factor ?? DEFAULT_FACTOR;
+  let i = 0;
+  for (; i < N; i++) {
+    const bound = i === 0 ? -1 : 1 - f / (i + 2); // n = i + 1
+    if (sortedConfidence[i] < bound) break;
+  }
+  if (i === 0 || i >= N - 1) i++;
+  return Math.min(i, N);
 }
 
 export const DEFAULT_EPS = 1e-3;
@@ -28,6 +70,14 @@ export function validateSchedule(s: Schedule): string | null {
     if (c.length === 0) return "kind=list needs counts: the number of tokens to commit at each step, e.g. 4,4,3,3";
     if (c.some((n) => !Number.isInteger(n) || n < 0)) return `counts must be integers >= 0, got [${c.join(", ")}]`;
     return null;
+  }
+  if (s.kind === "threshold") {
+    const t = s.threshold ?? DEFAULT_THRESHOLD;
+    return t > 0 && t <= 1 ? null : `threshold must be in (0, 1], got ${t}`;
+  }
+  if (s.kind === "factor") {
+    const f = s.factor ?? DEFAULT_FACTOR;
+    return f > 0 && Number.isFinite(f) ? null : `factor must be > 0, got ${f}`;
   }
   if (!Number.isInteger(s.steps) || s.steps < 1) return `steps must be an integer >= 1, got ${s.steps}`;
   const eps = s.eps ?? DEFAULT_EPS;
@@ -129,6 +179,9 @@ export function unmaskCounts(schedule: Schedule, m: number, n: number): number[]
       return cosineCounts(m, n, schedule.eps ?? DEFAULT_EPS);
     case "list":
       return listCounts(m, schedule.counts ?? []);
+    case "threshold":
+    case "factor":
+      throw new Error(`a ${schedule.kind} schedule decides its counts from the confidences (dynamicCommitCount)`);
   }
 }
 
@@ -149,7 +202,13 @@ export function planBlocks(schedule: Schedule, genLength: number): Block[] {
   if (!Number.isInteger(genLength) || genLength < 1) throw new Error(`gen_length must be an integer >= 1, got ${genLength}`);
   const bl = schedule.blockLength > 0 ? Math.min(schedule.blockLength, genLength) : genLength;
   const nb = Math.max(1, Math.ceil(genLength / bl));
-  const steps = schedule.kind === "list" ? Array(nb).fill((schedule.counts ?? []).length) : linearCounts(schedule.steps, nb);
+  const perBlock = (b: number) => Math.min((b + 1) * bl, genLength) - b * bl;
+  const steps =
+    schedule.kind === "list"
+      ? Array(nb).fill((schedule.counts ?? []).length)
+      : isDynamic(schedule)
+        ? Array.from({ length: nb }, (_, b) => perBlock(b)) // at most one step per token
+        : linearCounts(schedule.steps, nb);
   if (steps.some((s) => s < 1)) {
     throw new Error(`${schedule.steps} steps cannot cover ${nb} blocks of ${bl} tokens: use at least ${nb} steps or a longer block_length`);
   }

@@ -74,8 +74,10 @@ class ExportGraph(nn.Module):
             x = x + blk.ff_out(torch.nn.functional.silu(blk.ff_proj(h)) * blk.up_proj(h))
         logits = t.ff_out(t.ln_f(x))
         present_kv = torch.stack(presents)
-        half = B // 2
-        cond, uncond = logits[:half], logits[half:]
+        # For an even batch: first half conditional, second half unconditional. (B + 1) // 2 and
+        # B - half keep both halves non-empty for B = 1, where an empty broadcast crashes onnxruntime.
+        half = (B + 1) // 2
+        cond, uncond = logits[:half], logits[B - half:]
         cfg_logits = uncond + (cfg_scale + 1.0) * (cond - uncond)
         return (logits, present_kv, *head(logits, decide), *head(cfg_logits, decide[:half]))
 

@@ -49,10 +49,9 @@ describe("runtime", () => {
       forwards++;
     }
     clearInterval(timer);
-    const elapsed = performance.now() - started;
     // Had the forwards blocked, the timer could only fire between them.
+    // (No wall-clock bound: under a loaded CI machine timers fire late, but never only between forwards.)
     expect(ticks).toBeGreaterThan(forwards * 2);
-    expect(ticks).toBeGreaterThan(elapsed / 2 / 4);
   });
 
   it("returns only the requested rows, identical to the full logits", async () => {

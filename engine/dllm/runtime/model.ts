@@ -39,6 +39,53 @@ export interface LogitsModel {
   forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array>;
 }
 
+/** A forward request beyond plain logits: what the in-graph heads and the block KV cache offer. */
+export interface ForwardRequest {
+  /** Row-major [batch, seq] token ids (with a KV cache: only the positions that are fed). */
+  ids: Int32Array;
+  batch: number;
+  seq: number;
+  /** Positions (indices into the fed window, the same for every row) whose results are wanted. */
+  rows: readonly number[];
+  /** "logits": their logits rows; "top": the head's top-k ids and log-probabilities. */
+  want: "logits" | "top";
+  /** In-graph CFG: the batch is [conditional; unconditional] and results cover the first half. Only with want "top". */
+  cfgScale?: number;
+  /** Position of ids[:, 0] (length of the cached prefix). */
+  offset?: number;
+  /** Feed the stored cache `use`; store this forward's K/V positions in `keep` ranges under `store.id`. */
+  cache?: { use?: string; store?: { id: string; keep: [number, number][] } };
+}
+
+export interface ForwardResult {
+  logits?: Float32Array;
+  /** [rows' batch, R, k] candidate ids, best first, and their log-softmax values (float32, in-graph). */
+  topIds?: Int32Array;
+  topLogp?: Float32Array;
+  k?: number;
+}
+
+/** What a model's graph can do besides plain logits (see models/train/graph.py). */
+export interface ModelFeatures {
+  /** head_top_ids/head_top_logp at `decide` positions, and how many candidates. */
+  topK: number;
+  /** The same over a CFG batch (cfg_top_ids/cfg_top_logp). */
+  cfgHead: boolean;
+  /** past_kv/present_kv/position_offset: Fast-dLLM's block KV cache. */
+  kvCache: boolean;
+}
+
+/** A LogitsModel whose graph has heads or a KV cache. */
+export interface FastModel extends LogitsModel {
+  readonly features: ModelFeatures;
+  run(req: ForwardRequest): Promise<ForwardResult>;
+  dropCache(id: string): Promise<void>;
+}
+
+export function isFastModel(model: LogitsModel): model is FastModel {
+  return typeof (model as FastModel).run === "function" && (model as FastModel).features !== undefined;
+}
+
 function workerUrl(): URL {
   const here = new URL("./ort-worker.mjs", import.meta.url);
   if (here.protocol === "file:" && existsSync(fileURLToPath(here))) return here;
@@ -103,7 +150,7 @@ class WorkerClient {
   }
 }
 
-export class DllmModel implements LogitsModel {
+export class DllmModel implements FastModel {
   /** Forwards run and milliseconds spent in session.run (for benchmarks and tests). */
   readonly stats = { forwards: 0, ms: 0 };
   private disposed = false;
@@ -201,6 +248,35 @@ export class DllmModel implements LogitsModel {
     this.stats.forwards++;
     this.stats.ms += ms;
     return logits;
+  }
+
+  get features(): ModelFeatures {
+    const m = this.manifest;
+    const has = (role: string) => Boolean(m.outputs[role] && this.graph.outputNames.includes(m.outputs[role]));
+    const fed = (role: string) => Boolean(m.inputs[role] && this.graph.inputNames.includes(m.inputs[role]));
+    return {
+      topK: has("head_top_ids") && has("head_top_logp") && fed("decide") ? m.head_top_k : 0,
+      cfgHead: has("cfg_top_ids") && has("cfg_top_logp") && fed("cfg_scale"),
+      kvCache: has("present_kv") && fed("past_kv") && fed("position_offset"),
+    };
+  }
+
+  async run(req: ForwardRequest): Promise<ForwardResult> {
+    if (this.disposed) throw new Error(`model ${this.key} was disposed`);
+    if (req.ids.length !== req.batch * req.seq) throw new Error(`forward: ${req.ids.length} ids for batch ${req.batch} x seq ${req.seq}`);
+    const ids = Int32Array.from(req.ids);
+    const rows = Int32Array.from(req.rows);
+    const result = await this.client.call<ForwardResult & { ms: number }>(
+      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache },
+      [ids.buffer, rows.buffer],
+    );
+    this.stats.forwards++;
+    this.stats.ms += result.ms;
+    return result;
+  }
+
+  async dropCache(id: string): Promise<void> {
+    if (!this.disposed) await this.client.call({ op: "drop-cache", cacheId: id });
   }
 
   /** Stops the worker and frees the session. Safe to call twice. */

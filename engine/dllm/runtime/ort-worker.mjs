@@ -7,8 +7,15 @@
 // Protocol (one request in flight per message id; replies carry the same id):
 //   {op:"load", path? | bytes?, device, threads, inputs, outputs}
 //                                                   -> {graph: {inputNames, outputNames, inputMetadata, outputMetadata}}
-//   {op:"forward", ids: Int32Array, batch, seq, rows?: Int32Array}
-//                                                   -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}
+//   {op:"forward", ids: Int32Array, batch, seq, rows?: Int32Array, want?: "logits" | "top",
+//    cfgScale?, offset?, cache?: {use?: id, store?: {id, keep: [from, to][]}}}
+//      want "logits" (default) -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}
+//      want "top"              -> {topIds: Int32Array, topLogp: Float32Array [rows' batch, R, k], k, ms}
+//      With cfgScale the batch is [conditional rows; unconditional rows] and the result covers the
+//      first half: the graph combines u + (cfgScale + 1)(c - u) before its head.
+//      offset: position of ids[:, 0] (the cached prefix's length). cache.use feeds a stored past_kv;
+//      cache.store keeps present_kv's positions in [from, to) ranges (of the fed window) under an id.
+//   {op:"drop-cache", cacheId}                      -> {}
 // `inputs`/`outputs` are maskflow.json's role -> graph name maps. Graphs exported with
 // models/train/export.py --graph full (graph.py) have more inputs than input_ids; onnxruntime-node
 // wants every input fed, so they get their neutral values here (no KV cache, offset 0, no CFG),
@@ -96,11 +103,17 @@ async function load(msg) {
   return { graph };
 }
 
+/** Stored KV caches: id -> past_kv tensor [layers, 2, batch, heads, positions, head_dim]. */
+/** @type {Map<string, import("onnxruntime-node").Tensor>} */
+const caches = new Map();
+
 /**
- * Neutral values for the graph inputs other than input_ids (graph.py's contract).
+ * Values for the graph inputs other than input_ids (graph.py's contract): neutral ones (no KV cache,
+ * offset 0, no CFG) unless the request sets them.
  * @param {number} batch @param {Int32Array | undefined} rows
+ * @param {{cfgScale?: number, offset?: number, past?: import("onnxruntime-node").Tensor}} [opts]
  */
-function extraFeeds(batch, rows) {
+function extraFeeds(batch, rows, opts = {}) {
   if (!session) throw new Error("no model loaded");
   /** @type {Record<string, import("onnxruntime-node").Tensor>} */
   const feeds = {};
@@ -110,14 +123,17 @@ function extraFeeds(batch, rows) {
     if (role === "input_ids") continue;
     const meta = session.inputMetadata.find((m) => m.name === name);
     const shape = meta && "shape" in meta ? meta.shape : [];
-    if (role === "past_kv") {
-      // [layers, 2, batch, heads, past, head_dim]: one (broadcast) batch row, no cached positions
-      const dims = shape.map((d, i) => (typeof d === "number" ? d : i === 4 ? 0 : 1));
+    if (role === "past_kv" && opts.past) {
+      feeds[name] = opts.past;
+    } else if (role === "past_kv") {
+      // [layers, 2, batch, heads, past, head_dim] with no cached positions. The batch must be the
+      // real one: onnxruntime's Expand of an empty tensor over a broadcast dimension dies with SIGFPE.
+      const dims = shape.map((d, i) => (typeof d === "number" ? d : i === 4 ? 0 : i === 2 ? batch : 1));
       feeds[name] = new ort.Tensor("float32", new Float32Array(0), dims);
     } else if (role === "position_offset") {
-      feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), [1]);
+      feeds[name] = new ort.Tensor("int64", BigInt64Array.of(BigInt(opts.offset ?? 0)), [1]);
     } else if (role === "cfg_scale") {
-      feeds[name] = new ort.Tensor("float32", new Float32Array(1), [1]);
+      feeds[name] = new ort.Tensor("float32", Float32Array.of(opts.cfgScale ?? 0), [1]);
     } else if (role === "decide") {
       const k = rows?.length || 1;
       const data = new BigInt64Array(batch * k);
@@ -130,6 +146,26 @@ function extraFeeds(batch, rows) {
   return feeds;
 }
 
+/**
+ * Keeps the positions of present_kv [L, 2, B, H, S, D] that fall in the [from, to) ranges.
+ * @param {import("onnxruntime-node").Tensor} present @param {number[][]} keep
+ */
+function slicePast(present, keep) {
+  const [L, two, B, H, S, D] = /** @type {number[]} */ (present.dims);
+  const src = /** @type {Float32Array} */ (present.data);
+  const ranges = keep.map(([a, b]) => [Math.max(0, a), Math.min(S, b)]).filter(([a, b]) => b > a);
+  const P = ranges.reduce((n, [a, b]) => n + b - a, 0);
+  const out = new Float32Array(L * two * B * H * P * D);
+  let o = 0;
+  for (let outer = 0; outer < L * two * B * H; outer++) {
+    for (const [a, b] of ranges) {
+      out.set(src.subarray((outer * S + a) * D, (outer * S + b) * D), o);
+      o += (b - a) * D;
+    }
+  }
+  return new ort.Tensor("float32", out, [L, two, B, H, P, D]);
+}
+
 /** @param {any} msg @param {(value: unknown, transfer?: ArrayBuffer[]) => void} reply */
 async function forward(msg, reply) {
   if (!session) throw new Error("no model loaded");
@@ -138,22 +174,56 @@ async function forward(msg, reply) {
   const { batch, seq } = msg;
   /** @type {Int32Array | undefined} */
   const rows = msg.rows;
+  const want = msg.want ?? "logits";
+  const cfg = msg.cfgScale;
   const input = inputRoles.input_ids;
   const inputMeta = session.inputMetadata.find((m) => m.name === input);
   idsType = inputMeta && "type" in inputMeta && inputMeta.type === "int32" ? "int32" : "int64";
   const data = idsType === "int32" ? ids : BigInt64Array.from(ids, (v) => BigInt(v));
-  // The in-graph head gathers the asked-for rows before they leave onnxruntime.
-  const useHead = rows && rows.length > 0 && inputRoles.decide && outputRoles.head_logits;
-  const output = useHead ? outputRoles.head_logits : outputRoles.logits;
-  const feeds = { [input]: new ort.Tensor(idsType, data, [batch, seq]), ...extraFeeds(batch, rows) };
+  let past;
+  if (msg.cache?.use) {
+    past = caches.get(msg.cache.use);
+    if (!past) throw new Error(`no KV cache "${msg.cache.use}" in this model's worker`);
+  }
+  const feeds = { [input]: new ort.Tensor(idsType, data, [batch, seq]), ...extraFeeds(batch, rows, { cfgScale: cfg, offset: msg.offset, past }) };
+
+  /** @type {string[]} */
+  const fetch = [];
+  const useRowsHead = rows && rows.length > 0 && inputRoles.decide && outputRoles.head_logits;
+  if (want === "top") {
+    const prefix = cfg !== undefined ? "cfg" : "head";
+    fetch.push(outputRoles[`${prefix}_top_ids`], outputRoles[`${prefix}_top_logp`]);
+    if (fetch.some((f) => !f)) throw new Error(`this graph has no ${prefix}_top_ids/${prefix}_top_logp head`);
+  } else {
+    fetch.push(useRowsHead ? outputRoles.head_logits : outputRoles.logits);
+  }
+  if (msg.cache?.store) {
+    if (!outputRoles.present_kv) throw new Error("this graph has no present_kv output (export it with the KV cache)");
+    fetch.push(outputRoles.present_kv);
+  }
   const t0 = performance.now();
-  const out = await session.run(feeds, [output]);
+  const out = await session.run(feeds, fetch);
   const ms = performance.now() - t0;
-  const tensor = out[output];
+  if (msg.cache?.store) {
+    const present = out[outputRoles.present_kv];
+    caches.set(msg.cache.store.id, slicePast(present, msg.cache.store.keep));
+    present.dispose?.();
+  }
+
+  if (want === "top") {
+    const idsT = out[fetch[0]];
+    const lpT = out[fetch[1]];
+    const k = /** @type {number[]} */ (idsT.dims).at(-1) ?? 0;
+    const topIds = Int32Array.from(/** @type {BigInt64Array} */ (idsT.data), (v) => Number(v));
+    const topLogp = /** @type {Float32Array} */ (lpT.data).slice();
+    reply({ topIds, topLogp, k, ms }, [/** @type {ArrayBuffer} */ (topIds.buffer), /** @type {ArrayBuffer} */ (topLogp.buffer)]);
+    return;
+  }
+  const tensor = out[fetch[0]];
   const all = /** @type {Float32Array} */ (tensor.data);
   /** @type {Float32Array} */
   let logits;
-  if (rows && !useHead) {
+  if (rows && !useRowsHead) {
     const V = all.length / (batch * seq);
     logits = new Float32Array(batch * rows.length * V);
     for (let b = 0; b < batch; b++) {
@@ -178,6 +248,10 @@ parentPort?.on("message", async (msg) => {
   try {
     if (op === "load") reply(await load(msg));
     else if (op === "forward") await forward(msg, reply);
+    else if (op === "drop-cache") {
+      caches.delete(msg.cacheId);
+      reply({});
+    }
     else if (op === "dispose") {
       await session?.release();
       session = null;

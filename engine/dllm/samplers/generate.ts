@@ -19,12 +19,13 @@
 // - The canvas may arrive partly decoded: unmasked tokens are kept (and count as "prompt" for
 //   CFG, like LLaDA's app.py constraints); fixed tokens are never touched.
 // - Steps that commit nothing skip the forward (the result is the same).
+import { randomUUID } from "node:crypto";
 import { Stream, CounterRng, gumbel } from "../rng.js";
-import { planBlocks, unmaskCounts } from "../schedules.js";
+import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
 import { cloneCanvas, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
-import type { LogitsModel } from "../runtime/model.js";
-import { decide, Scratch, type Decision } from "./decide.js";
-import { validateOptions, type SamplerOptions } from "./options.js";
+import { isFastModel, type ForwardRequest, type LogitsModel, type ModelFeatures } from "../runtime/model.js";
+import { decide, Scratch, type Decision, type DecideSettings } from "./decide.js";
+import { validateOptions, type Remasking, type SamplerOptions } from "./options.js";
 import { rankKey, topK } from "./rank.js";
 
 export interface StepInfo {
@@ -90,6 +91,16 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const cfg = opts.cfgScale;
   const eotIds = [m.eos_token_id, ...(m.eot_token_id !== undefined ? [m.eot_token_id] : [])];
 
+  // What the graph offers beyond logits: the in-graph head and the block KV cache.
+  const fast = isFastModel(model) ? model : null;
+  const useHead = opts.head !== false && fast !== null && headSuffices(opts, fast.features);
+  const cacheMode = opts.cache ?? "none";
+  if (cacheMode !== "none") {
+    if (!fast?.features.kvCache) throw new Error(`cache "${cacheMode}" needs a model exported with a KV cache (models/train/export.py --graph full)`);
+    if (shift) throw new Error(`cache "${cacheMode}" is not supported with shifted logits`);
+  }
+  const cacheId = cacheMode === "none" ? "" : `generate-${randomUUID()}`;
+
   // x = [prompt | generated region]; prompt_index = x != MASK (given tokens count as prompt).
   const x = Int32Array.from([...c.promptIds, ...c.tokens]);
   const promptIndex = Uint8Array.from(x, (t) => (t !== MASK ? 1 : 0));
@@ -97,6 +108,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const fixed = c.fixed;
 
   const blocks = planBlocks(opts.schedule, G);
+  const dynamic = isDynamic(opts.schedule);
   const total = blocks.reduce((a, b) => a + b.steps, 0);
   const rng = new CounterRng(opts.seed);
   const scratch = new Scratch(V);
@@ -112,72 +124,146 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const cfgFactor = Math.fround(cfg + 1);
   const row = new Float32Array(V);
 
-  let step = 0;
-  for (const block of blocks) {
-    const blockMasks = countMasks(x, fixed, P, block.start, block.end, MASK);
-    const numTransfer = unmaskCounts(opts.schedule, blockMasks, block.steps);
-    for (let i = 0; i < block.steps; i++, step++) {
-      if (signal?.aborted) throw abortError(step, total);
-      const k = numTransfer[i];
-      // Candidates: the block's masked positions that are not fixed (absolute indices into x).
-      const candidates: number[] = [];
-      for (let p = P + block.start; p < P + block.end; p++) if (x[p] === MASK && !fixed[p - P]) candidates.push(p);
-      const chosen: { pos: number; d: Decision }[] = [];
-
-      if (k > 0 && candidates.length > 0) {
-        const rows = candidates.map((p) => (shift ? Math.max(p - 1, 0) : p));
-        const R = rows.length;
-        let logits: Float32Array;
-        if (cfg > 0) {
-          for (let p = 0; p < S; p++) unX[p] = promptIndex[p] ? MASK : x[p]; // un_x = x; un_x[prompt_index] = MASK
-          const ids = new Int32Array(2 * S);
-          ids.set(x, 0);
-          ids.set(unX, S);
-          logits = await unlessAborted(model.forward(ids, 2, S, rows), signal, step, total);
-        } else {
-          logits = await unlessAborted(model.forward(x, 1, S, rows), signal, step, total);
-        }
-
-        const decisions: { pos: number; d: Decision; key: number }[] = [];
-        for (let r = 0; r < R; r++) {
-          const cond = logits.subarray(r * V, (r + 1) * V);
-          if (cfg > 0) {
-            // float32, as torch computes un_logits + (cfg_scale + 1) * (logits - un_logits)
-            const un = logits.subarray((R + r) * V, (R + r + 1) * V);
-            for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
-          } else {
-            row.set(cond);
-          }
-          if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
-          const pos = candidates[r];
-          const d = decide(row, step, pos, settings, scratch);
-          if (opts.confidenceEosEotInf && eotIds.includes(d.token)) d.score = -Infinity;
-          // Dream's alg_temp: sample positions without replacement ~ softmax(score / alg_temp), as Gumbel-top-k.
-          const rank = algTemp > 0 ? d.score / algTemp + gumbel(rng.uniform(Stream.POSITION_SAMPLE, step, pos, 0)) : d.score;
-          decisions.push({ pos, d, key: rankKey(rank) });
-        }
-        for (const { pos, d } of topK(decisions, k)) chosen.push({ pos, d });
+  /**
+   * One forward for the block [bs, be) (absolute positions) and the decision of every candidate.
+   * With a KV cache, the block's first forward covers everything and stores the cache; later ones
+   * feed only the block (dual) or the block and what follows (prefix).
+   */
+  let cachedBlock = -1;
+  const score = async (candidates: number[], bs: number, be: number, blockIndex: number, step: number) => {
+    if (cfg > 0) for (let p = 0; p < S; p++) unX[p] = promptIndex[p] ? MASK : x[p]; // un_x = x; un_x[prompt_index] = MASK
+    let from = 0;
+    let to = S;
+    let cache: ForwardRequest["cache"];
+    if (cacheMode !== "none") {
+      if (cachedBlock !== blockIndex) {
+        cache = { store: { id: cacheId, keep: cacheMode === "dual" ? [[0, bs], [be, S]] : [[0, bs]] } };
+        cachedBlock = blockIndex;
+      } else {
+        [from, to] = cacheMode === "dual" ? [bs, be] : [bs, S];
+        cache = { use: cacheId };
       }
-
-      const trace = { step: stepOffset + step, positions: [] as number[], tokens: [] as number[], confidence: [] as number[] };
-      for (const { pos, d } of chosen) {
-        x[pos] = d.token;
-        const g = pos - P;
-        c.tokens[g] = d.token;
-        c.confidence[g] = d.prob;
-        c.committedAt[g] = stepOffset + step;
-        trace.positions.push(g);
-        trace.tokens.push(d.token);
-        trace.confidence.push(d.prob);
-      }
-      c.trace.push(trace);
-      c.finished = !c.tokens.includes(MASK);
-      onStep?.({ step: step + 1, total, canvas: c, changed: trace.positions });
     }
+    const seq = to - from;
+    const batch = cfg > 0 ? 2 : 1;
+    const ids = new Int32Array(batch * seq);
+    ids.set(x.subarray(from, to), 0);
+    if (cfg > 0) ids.set(unX.subarray(from, to), seq);
+    const rows = candidates.map((p) => (shift ? Math.max(p - 1, 0) : p) - from);
+    const R = rows.length;
+    const decisions: { pos: number; d: Decision; key: number }[] = [];
+    const rank = (pos: number, d: Decision) => {
+      if (opts.confidenceEosEotInf && eotIds.includes(d.token)) d.score = -Infinity;
+      // Dream's alg_temp: sample positions without replacement ~ softmax(score / alg_temp), as Gumbel-top-k.
+      const r = algTemp > 0 ? d.score / algTemp + gumbel(rng.uniform(Stream.POSITION_SAMPLE, step, pos, 0)) : d.score;
+      decisions.push({ pos, d, key: rankKey(r) });
+    };
+
+    if (useHead && fast) {
+      const out = await unlessAborted(
+        fast.run({ ids, batch, seq, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined, offset: from, cache }),
+        signal,
+        step,
+        total,
+      );
+      const k = out.k!;
+      for (let r = 0; r < R; r++) rank(candidates[r], decideFromTop(out.topIds!, out.topLogp!, r * k, step, candidates[r], settings));
+      return decisions;
+    }
+
+    let logits: Float32Array;
+    if (fast && cache) {
+      const out = await unlessAborted(fast.run({ ids, batch, seq, rows, want: "logits", offset: from, cache }), signal, step, total);
+      logits = out.logits!;
+    } else {
+      logits = await unlessAborted(model.forward(ids, batch, seq, rows), signal, step, total);
+    }
+    for (let r = 0; r < R; r++) {
+      const cond = logits.subarray(r * V, (r + 1) * V);
+      if (cfg > 0) {
+        // float32, as torch computes un_logits + (cfg_scale + 1) * (logits - un_logits)
+        const un = logits.subarray((R + r) * V, (R + r + 1) * V);
+        for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
+      } else {
+        row.set(cond);
+      }
+      if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
+      rank(candidates[r], decide(row, step, candidates[r], settings, scratch));
+    }
+    return decisions;
+  };
+
+  let step = 0;
+  try {
+    for (let b = 0; b < blocks.length; b++) {
+      const block = blocks[b];
+      const bs = P + block.start;
+      const be = P + block.end;
+      const numTransfer = dynamic ? null : unmaskCounts(opts.schedule, countMasks(x, fixed, P, block.start, block.end, MASK), block.steps);
+      for (let i = 0; i < block.steps; i++, step++) {
+        if (signal?.aborted) throw abortError(step, total);
+        // Candidates: the block's masked positions that are not fixed (absolute indices into x).
+        const candidates: number[] = [];
+        for (let p = bs; p < be; p++) if (x[p] === MASK && !fixed[p - P]) candidates.push(p);
+        if (dynamic && candidates.length === 0) break; // a dynamic block ends when it is decoded
+        const k = numTransfer ? numTransfer[i] : candidates.length;
+        let chosen: { pos: number; d: Decision }[] = [];
+        if (k > 0 && candidates.length > 0) {
+          const ranked = topK(await score(candidates, bs, be, b, step), k);
+          chosen = dynamic ? ranked.slice(0, dynamicCommitCount(opts.schedule, ranked.map((r) => r.d.prob))) : ranked;
+        }
+
+        const trace = { step: stepOffset + step, positions: [] as number[], tokens: [] as number[], confidence: [] as number[] };
+        for (const { pos, d } of chosen) {
+          x[pos] = d.token;
+          const g = pos - P;
+          c.tokens[g] = d.token;
+          c.confidence[g] = d.prob;
+          c.committedAt[g] = stepOffset + step;
+          trace.positions.push(g);
+          trace.tokens.push(d.token);
+          trace.confidence.push(d.prob);
+        }
+        c.trace.push(trace);
+        c.finished = !c.tokens.includes(MASK);
+        onStep?.({ step: step + 1, total, canvas: c, changed: trace.positions });
+      }
+    }
+  } finally {
+    if (cacheId && fast) await fast.dropCache(cacheId).catch(() => undefined);
   }
   if (hooks.decoder) refreshCanvas(c, hooks.decoder, m.eos_token_id);
   else c.finished = !c.tokens.includes(MASK);
   return c;
+}
+
+/** Whether the head's top-k ids and log-probabilities are all a step needs (no full logits rows). */
+function headSuffices(o: SamplerOptions, f: ModelFeatures): boolean {
+  return (
+    f.topK >= 2 &&
+    o.temperature === 0 &&
+    (o.topP == null || o.topP >= 1) &&
+    !(o.topK != null && o.topK > 0) &&
+    !o.logitsEosInf &&
+    HEAD_RULES.has(o.remasking) &&
+    (o.cfgScale === 0 || f.cfgHead)
+  );
+}
+
+const HEAD_RULES: ReadonlySet<Remasking> = new Set(["low_confidence", "random", "maskgit_plus", "topk_margin"]);
+
+/**
+ * A decision from the head's candidates at offset `at`: with temperature 0 and no filters the
+ * token is the argmax and every rule in HEAD_RULES needs only the top two probabilities
+ * (maskgit_plus = the token's probability; topk_margin = p1 - p2).
+ */
+function decideFromTop(ids: Int32Array, logp: Float32Array, at: number, step: number, position: number, s: DecideSettings): Decision {
+  const token = ids[at];
+  const prob = Math.exp(logp[at]);
+  let score = prob;
+  if (s.remasking === "random") score = s.rng.uniform(Stream.REMASK_RANDOM, step, position, 0);
+  else if (s.remasking === "topk_margin") score = prob - Math.exp(logp[at + 1]);
+  return { token, score, prob };
 }
 
 /** Masked, unfixed positions of the generated region in [from, to). */

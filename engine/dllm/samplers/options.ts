@@ -33,7 +33,24 @@ export interface SamplerOptions {
   confidenceEosEotInf?: boolean;
   /** Read the prediction for position j from output row j-1 (Dream). Absent: the model's maskflow.json. */
   shiftLogits?: boolean;
+  /**
+   * Fast-dLLM's block-wise approximate KV cache (needs a graph exported with one): "prefix" caches
+   * the positions left of the current block at its first step and then feeds only the block and
+   * what follows; "dual" also caches what follows and feeds only the block. Refreshed at every
+   * block start. Changes outputs slightly (the cached K/V do not see later commits). Default "none".
+   */
+  cache?: CacheMode;
+  /**
+   * Use the graph's in-graph sampling head (top-k ids and log-probabilities, CFG combined in the
+   * graph) when the step needs no more than that: temperature 0, no top_p/top_k, no
+   * logits_eos_inf, low_confidence / random / maskgit_plus / topk_margin. Default true; false
+   * moves full logits rows to JS every step (the reference path).
+   */
+  head?: boolean;
 }
+
+export const CACHE_MODES = ["none", "prefix", "dual"] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
 
 export function validateOptions(o: SamplerOptions): string | null {
   const bad = validateSchedule(o.schedule);
@@ -45,5 +62,6 @@ export function validateOptions(o: SamplerOptions): string | null {
   if (o.topP != null && !(o.topP > 0 && o.topP <= 1)) return `top_p must be in (0, 1], got ${o.topP}`;
   if (o.topK != null && !(Number.isInteger(o.topK) && o.topK >= 0)) return `top_k must be an integer >= 0, got ${o.topK}`;
   if (o.algTemp != null && !(o.algTemp >= 0 && Number.isFinite(o.algTemp))) return `alg_temp must be >= 0, got ${o.algTemp}`;
+  if (o.cache != null && !CACHE_MODES.includes(o.cache)) return `unknown cache "${o.cache}" (expected ${CACHE_MODES.join(", ")})`;
   return null;
 }
