@@ -1,0 +1,138 @@
+// Maskflow-side variants of a workload, found by feature detection so the bench runs on the
+// sampler as it is and as it grows (issue 7: in-graph head, KV cache, threshold decoding,
+// batching). A variant that this checkout cannot run is reported with the reason, never faked.
+//
+// Detection rules (the one place to adjust when an API takes a different shape):
+// - head-off:    SamplerOptions.head = false, where the engine has FastModel (isFastModel) and the
+//                graph a top-k head: only the decided positions' logits rows cross to JS (the graph
+//                gathers them) and JS does the softmax/argmax, instead of the head's top-k.
+// - full-logits: a LogitsModel wrapper with no head at all: the whole [batch, seq, V] logits
+//                cross to JS and the rows are picked there (what a plain LLaDA export costs).
+// - cache-*:     SamplerOptions.cache = "prefix" | "dual" where validateOptions checks that field
+//                and the model folder declares kv_cache.
+// - threshold, factor: SCHEDULE_KINDS lists the kind; schedule.threshold τ = 0.9 (Fast-dLLM's
+//                default) / schedule.factor f = 1.
+// - batched:     the engine exports generateBatch(model, canvases, opts) -> canvases.
+import * as dllm from "../engine/dllm/index.js";
+import type { Canvas, DllmModel, LogitsModel, SamplerOptions, Schedule } from "../engine/dllm/index.js";
+import type { VariantName, Workload } from "./workloads.js";
+
+export const THRESHOLD_TAU = 0.9;
+export const FACTOR_F = 1;
+
+/** How a variant changes a run. */
+export interface VariantPlan {
+  /** Options as the variant runs them. */
+  options(base: SamplerOptions): SamplerOptions;
+  /** The model the sampler sees. */
+  model(base: DllmModel): LogitsModel;
+  /** Runs every row of the workload in one batched call instead of one after another. */
+  batched: boolean;
+  /** How the variant is switched on, for the report. */
+  via: string;
+}
+
+export type Detected = { ok: true; plan: VariantPlan } | { ok: false; reason: string };
+
+type Generate = (model: LogitsModel, start: Canvas, opts: SamplerOptions) => Promise<Canvas>;
+export type GenerateBatch = (model: LogitsModel, starts: Canvas[], opts: SamplerOptions) => Promise<Canvas[]>;
+
+/** Does validateOptions look at `field` (it rejects a value of the wrong type there)? */
+function optionChecked(field: string, bad: unknown, base: SamplerOptions): boolean {
+  if (dllm.validateOptions(base) !== null) return false;
+  return dllm.validateOptions({ ...base, [field]: bad } as SamplerOptions) !== null;
+}
+
+export function generateBatchFn(): GenerateBatch | null {
+  const fn = (dllm as Record<string, unknown>).generateBatch;
+  return typeof fn === "function" ? (fn as GenerateBatch) : null;
+}
+
+export const generateFn: Generate = dllm.generate;
+
+/** The model without its sampling head: full logits cross to JS and the rows are picked there. */
+export function fullLogits(inner: DllmModel): LogitsModel {
+  return {
+    get manifest() {
+      return inner.manifest;
+    },
+    async forward(ids, batch, seq, rows) {
+      const all = await inner.forward(ids, batch, seq);
+      if (!rows) return all;
+      const V = inner.manifest.vocab_size;
+      const out = new Float32Array(batch * rows.length * V);
+      for (let b = 0; b < batch; b++) {
+        for (let r = 0; r < rows.length; r++) {
+          const from = (b * seq + rows[r]) * V;
+          out.set(all.subarray(from, from + V), (b * rows.length + r) * V);
+        }
+      }
+      return out;
+    },
+  };
+}
+
+function plan(p: Partial<VariantPlan> & { via: string }): Detected {
+  return {
+    ok: true,
+    plan: { options: p.options ?? ((o) => o), model: p.model ?? ((m) => m), batched: p.batched ?? false, via: p.via },
+  };
+}
+
+function withSchedule(o: SamplerOptions, extra: Record<string, unknown>): SamplerOptions {
+  return { ...o, schedule: { ...o.schedule, ...extra } as Schedule };
+}
+
+function scheduleKind(kind: string): string | null {
+  return (dllm.SCHEDULE_KINDS as readonly string[]).includes(kind)
+    ? null
+    : `the schedule kinds are ${dllm.SCHEDULE_KINDS.join(", ")} (no "${kind}" yet)`;
+}
+
+function cacheReason(model: DllmModel, base: SamplerOptions): string | null {
+  if (!optionChecked("cache", "__probe__", base)) return "SamplerOptions has no checked `cache` option yet";
+  if (!model.manifest.kv_cache) return "the model folder declares no kv_cache (export it with models/train/export.py --graph full)";
+  return null;
+}
+
+export function detect(name: VariantName, model: DllmModel, base: SamplerOptions, w: Workload): Detected {
+  switch (name) {
+    case "head-off": {
+      const isFast = (dllm as Record<string, unknown>).isFastModel as ((m: LogitsModel) => boolean) | undefined;
+      if (!isFast) return { ok: false, reason: "the engine has no FastModel / SamplerOptions.head yet" };
+      const topK = isFast(model) ? ((model as unknown as { features?: { topK?: number } }).features?.topK ?? 0) : 0;
+      if (!(topK > 0)) return { ok: false, reason: "the model graph has no top-k head (head_top_ids)" };
+      return plan({ via: "SamplerOptions.head = false: decided rows' logits to JS", options: (o) => ({ ...o, head: false }) as SamplerOptions });
+    }
+    case "full-logits":
+      return plan({ via: "no graph head: full [batch, seq, V] logits to JS", model: fullLogits });
+    case "cache-prefix":
+    case "cache-dual": {
+      const reason = cacheReason(model, base);
+      if (reason) return { ok: false, reason };
+      const cache = name === "cache-prefix" ? "prefix" : "dual";
+      return plan({ via: `SamplerOptions.cache = "${cache}"`, options: (o) => ({ ...o, cache }) as SamplerOptions });
+    }
+    case "threshold":
+    case "factor": {
+      const reason = scheduleKind(name);
+      if (reason) return { ok: false, reason };
+      const extra = name === "threshold" ? { kind: "threshold", threshold: THRESHOLD_TAU } : { kind: "factor", factor: FACTOR_F };
+      const label = name === "threshold" ? `τ = ${THRESHOLD_TAU}` : `f = ${FACTOR_F}`;
+      return plan({ via: `schedule kind "${name}", ${label}`, options: (o) => withSchedule(o, extra) });
+    }
+    case "threshold+prefix": {
+      const reason = scheduleKind("threshold") ?? cacheReason(model, base);
+      if (reason) return { ok: false, reason };
+      return plan({
+        via: `schedule kind "threshold", τ = ${THRESHOLD_TAU}, cache "prefix" (Fast-dLLM's setting)`,
+        options: (o) => ({ ...withSchedule(o, { kind: "threshold", threshold: THRESHOLD_TAU }), cache: "prefix" }) as SamplerOptions,
+      });
+    }
+    case "batched": {
+      if (w.promptIds.length < 2) return { ok: false, reason: "the workload has one row" };
+      if (!generateBatchFn()) return { ok: false, reason: "the engine exports no generateBatch yet: rows run one after another" };
+      return plan({ via: "generateBatch: all rows in each forward", batched: true });
+    }
+  }
+}

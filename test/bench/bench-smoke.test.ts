@@ -1,0 +1,109 @@
+// `npm run bench` must not rot: run it in its seconds-long smoke mode (Maskflow only; with the
+// Python reference too where torch is installed) and check what it writes.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const PYTHON = "/usr/bin/python3";
+const hasTorch = spawnSync(PYTHON, ["-c", "import torch, onnx"], { encoding: "utf8" }).status === 0;
+const dirs: string[] = [];
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function bench(args: string[]) {
+  const out = mkdtempSync(join(tmpdir(), "maskflow-bench-"));
+  dirs.push(out);
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--no-startup", "--json", "--out", out, ...args], {
+    encoding: "utf8",
+    timeout: 150_000,
+  });
+  return { ...r, out };
+}
+
+const figureFields = [
+  "wall_ms",
+  "model_ms",
+  "forwards",
+  "median_wall_ms",
+  "tokens_per_s",
+  "ms_per_forward",
+  "model_ms_per_forward",
+  "other_ms_per_forward",
+  "other_share",
+  "peak_rss_mb",
+];
+
+function expectFigures(f: Record<string, unknown>) {
+  for (const k of figureFields) expect(f, k).toHaveProperty(k);
+  expect(f.forwards as number).toBeGreaterThan(0);
+  expect(f.tokens_per_s as number).toBeGreaterThan(0);
+  expect((f.model_ms_per_forward as number) + (f.other_ms_per_forward as number)).toBeCloseTo(f.ms_per_forward as number, 0);
+}
+
+describe("npm run bench", () => {
+  it("writes results.json and results.md (Maskflow only)", { timeout: 180_000 }, () => {
+    const r = bench(["--no-reference"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[1\/2\] p8-g16-s8-b16: maskflow repeat 1\/1 · elapsed .* · ETA/);
+
+    const results = JSON.parse(readFileSync(join(r.out, "results.json"), "utf8"));
+    expect(JSON.parse(r.stdout)).toEqual(results); // --json prints the same object
+    expect(results).toMatchObject({ schema: 1, mode: "smoke", startup: null });
+    for (const k of ["cpu", "cores", "ram_gb", "os", "node", "onnxruntime_node", "load_avg_start", "load_avg_end"]) expect(results.machine).toHaveProperty(k);
+    expect(results.settings.threads.maskflow).toBeGreaterThan(0);
+    expect(results.settings.reference).toBeNull();
+    expect(results.settings.model.onnx_sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    expect(results.workloads.map((w: { name: string }) => w.name)).toEqual(["p8-g16-s8-b16", "x8-p8-g8-s4-b8"]);
+    for (const w of results.workloads) {
+      expect(w.maskflow_error).toBeUndefined();
+      expectFigures(w.maskflow);
+      expect(w.maskflow_deterministic).toBe(true);
+      expect(w.reference).toBeNull();
+      expect(w.ratio).toBeNull();
+      expect(w.mismatch).toBeNull();
+      for (const v of w.variants) {
+        expect(typeof v.name).toBe("string");
+        if (v.available) {
+          expectFigures(v.maskflow);
+          expect(v.differ_from_exact.of).toBe(w.gen_length * w.batch);
+        } else {
+          expect(v.reason).toMatch(/\S/); // a variant that cannot run says why
+        }
+      }
+    }
+    const [single, batch] = results.workloads;
+    expect(single.batch).toBe(1);
+    expect(batch.batch).toBe(8);
+    expect(batch.maskflow.forwards).toBeGreaterThanOrEqual(4);
+    // The head-on/head-off paths must agree token for token.
+    for (const v of single.variants.filter((x: { name: string; available: boolean }) => x.available && /head|logits/.test(x.name))) {
+      expect(v.differ_from_exact.tokens, v.name).toBe(0);
+    }
+
+    const md = readFileSync(join(r.out, "results.md"), "utf8");
+    expect(md).toContain("# Maskflow benchmark (smoke)");
+    expect(md).toContain("| workload | shape | Maskflow tok/s | reference tok/s | ratio |");
+    expect(md).toContain("| p8-g16-s8-b16 |");
+    expect(md).toContain("## Maskflow variants");
+  });
+
+  it.skipIf(!hasTorch)("runs the PyTorch reference side by side and compares tokens", { timeout: 180_000 }, () => {
+    const r = bench(["--filter", "p8-g16", "--no-variants", "--python", PYTHON]);
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(r.out, "results.json"), "utf8"));
+    expect(results.settings.reference).toMatchObject({ threads: results.settings.threads.maskflow });
+    expect(results.settings.reference.torch).toMatch(/\d/);
+    const [w] = results.workloads;
+    expect(w.reference_error).toBeUndefined();
+    expectFigures(w.reference);
+    expect(w.reference.forwards).toBe(w.maskflow.forwards);
+    expect(w.ratio).toBeGreaterThan(0);
+    expect(w.mismatch).toMatchObject({ of: 16 });
+    expect(typeof w.mismatch.tokens).toBe("number");
+  });
+});
