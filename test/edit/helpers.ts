@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DllmModel, type LogitsModel } from "../../engine/dllm/index.js";
+import type { FastModel, ForwardRequest, ForwardResult, ModelFeatures } from "../../engine/dllm/runtime/model.js";
 import { MODEL_DIR, ROOT, sha256 } from "../dllm/fixtures.js";
 
 export { MODEL_DIR, ROOT };
@@ -22,17 +23,32 @@ export function loadModel(): Promise<DllmModel> {
   return DllmModel.load(MODEL_DIR, { threads: 1 });
 }
 
-/** The real model, with a log of every forward's batch size, sequence length and row count. */
-export class RecordingModel implements LogitsModel {
-  readonly calls: { batch: number; seq: number; rows: number }[] = [];
-  constructor(private readonly inner: LogitsModel) {}
+/** The real model (head, cache and all), with a log of every forward's batch size, sequence length and row count. */
+export class RecordingModel implements FastModel {
+  readonly calls: { batch: number; seq: number; rows: number; want: "logits" | "top" }[] = [];
+  constructor(private readonly inner: DllmModel) {}
   get manifest() {
     return this.inner.manifest;
   }
+  get features(): ModelFeatures {
+    return this.inner.features;
+  }
   forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array> {
-    this.calls.push({ batch, seq, rows: rows?.length ?? seq });
+    this.calls.push({ batch, seq, rows: rows?.length ?? seq, want: "logits" });
     return this.inner.forward(ids, batch, seq, rows);
   }
+  run(req: ForwardRequest): Promise<ForwardResult> {
+    this.calls.push({ batch: req.batch, seq: req.seq, rows: req.rows.length, want: req.want });
+    return this.inner.run(req);
+  }
+  dropCache(id: string): Promise<void> {
+    return this.inner.dropCache(id);
+  }
+}
+
+/** Only the plain LogitsModel interface of a model (no head, no cache): the reference path. */
+export function logitsOnly(model: LogitsModel): LogitsModel {
+  return { manifest: model.manifest, forward: (ids, batch, seq, rows) => model.forward(ids, batch, seq, rows) };
 }
 
 export const PROMPTS = [

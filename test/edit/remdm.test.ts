@@ -51,6 +51,8 @@ describe("ReMDM with the default model", () => {
 
   const settings: [string, Partial<SamplerOptions>, number][] = [
     ["greedy, one block", { temperature: 0 }, 16],
+    ["greedy, full logits rows (no head)", { temperature: 0, head: false }, 16],
+    ["greedy, cfg through the head, blocks of 8", { temperature: 0, cfgScale: 1.5, schedule: { kind: "linear", steps: 8, blockLength: 8 } }, 16],
     ["sampled, blocks of 8", { temperature: 0.8, schedule: { kind: "linear", steps: 12, blockLength: 8 } }, 24],
     ["sampled, two tokens per step, cfg", { temperature: 0.6, cfgScale: 1, schedule: { kind: "linear", steps: 8, blockLength: 0 } }, 16],
     ["random remasking", { temperature: 0.5, remasking: "random" }, 16],

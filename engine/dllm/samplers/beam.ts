@@ -16,12 +16,15 @@
 //
 // Consequences: width 1 is greedy low_confidence decoding exactly (same tokens, same trace), and
 // since the greedy trajectory is never pruned, a wider beam's best score is never below width 1's.
+// Decisions and alternatives come from where generate() takes them: the graph's sampling head
+// (top-k ids and log-probabilities) when the model has one with at least `width` candidates,
+// else full logits rows.
 import { cloneCanvas, refreshCanvas, type Canvas, type CanvasDecoder, type TraceStep } from "../canvas.js";
 import { CounterRng } from "../rng.js";
-import type { LogitsModel } from "../runtime/model.js";
-import { planBlocks, unmaskCounts, validateSchedule, type Schedule } from "../schedules.js";
-import { decide, Scratch, type DecideSettings } from "./decide.js";
-import { abortError } from "./generate.js";
+import { isFastModel, type LogitsModel } from "../runtime/model.js";
+import { isDynamic, planBlocks, unmaskCounts, validateSchedule, type Schedule } from "../schedules.js";
+import { decide, Scratch, type DecideSettings, type Decision } from "./decide.js";
+import { abortError, decideFromTop, headSuffices } from "./generate.js";
 import { rankKey, topK } from "./rank.js";
 
 export interface BeamOptions {
@@ -30,6 +33,8 @@ export interface BeamOptions {
   width: number;
   logitsEosInf?: boolean;
   shiftLogits?: boolean;
+  /** Use the graph's sampling head when it can serve the step (as SamplerOptions.head); default true. */
+  head?: boolean;
 }
 
 /** A canvas with the beam's score: the sum of log p of the tokens the beam committed. */
@@ -92,6 +97,12 @@ function topTokens(row: Float32Array, n: number): { token: number; lp: number; p
   return best.map((token) => ({ token, lp: row[token] - lse, prob: Math.exp(row[token] - max) / sum }));
 }
 
+/** The alternatives, checked to start with the greedy decision's token. */
+function checked(d: Decision, alts: Option["alts"]): Option["alts"] {
+  if (alts[0].token !== d.token) throw new Error(`beam: greedy token ${d.token} is not the most likely (${alts[0].token})`);
+  return alts;
+}
+
 function stateKey(x: Int32Array, commits: Commit[], P: number): string {
   const y = x.slice(P);
   for (const c of commits) y[c.pos - P] = c.token;
@@ -102,6 +113,7 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   const bad = validateSchedule(opts.schedule);
   if (bad) throw new Error(bad);
   if (!(Number.isInteger(opts.width) && opts.width >= 1)) throw new Error(`width must be an integer >= 1, got ${opts.width}`);
+  if (isDynamic(opts.schedule)) throw new Error(`beam search needs a schedule with step counts (linear, cosine, loglinear, list), not "${opts.schedule.kind}"`);
   const m = model.manifest;
   const MASK = m.mask_token_id;
   if (start.maskId !== MASK) throw new Error(`the canvas uses mask id ${start.maskId} but the model's mask id is ${MASK}`);
@@ -119,6 +131,12 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   // Greedy decisions exactly as generate() makes them (temperature 0, low_confidence).
   const greedy: DecideSettings = { remasking: "low_confidence", temperature: 0, topP: null, topK: null, rng: new CounterRng(0) };
   const row = new Float32Array(V);
+
+  const fast = isFastModel(model) ? model : null;
+  const headOk = (f: NonNullable<typeof fast>) =>
+    f.features.topK >= W &&
+    headSuffices({ schedule: opts.schedule, temperature: 0, remasking: "low_confidence", cfgScale: 0, seed: 0, logitsEosInf: opts.logitsEosInf }, f.features);
+  const head = opts.head !== false && fast && headOk(fast) ? fast : null;
 
   let beams: Beam[] = [{ canvas: cloneCanvas(start), x: Int32Array.from([...start.promptIds, ...start.tokens]), score: 0, greedy: true }];
   const scored = (b: Beam): ScoredCanvas => Object.assign(b.canvas, { score: b.score, pathScore: b.score, scoreKind: "path_logprob" as const, greedy: b.greedy });
@@ -143,22 +161,30 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         const R = union.length;
         const ids = new Int32Array(beams.length * S);
         beams.forEach((b, j) => ids.set(b.x, j * S));
-        const logits = await unlessAborted(
-          model.forward(ids, beams.length, S, union.map((p) => (shift ? Math.max(p - 1, 0) : p))),
-          hooks.signal,
-          step,
-          total,
-        );
-        let order = 0;
-        beams.forEach((beam, j) => {
-          const options: Option[] = masked(beam).map((pos) => {
+        const rows = union.map((p) => (shift ? Math.max(p - 1, 0) : p));
+        // options(j, pos): the greedy decision at pos in beam j and the W most likely tokens there.
+        let optionAt: (j: number, pos: number) => Option;
+        if (head) {
+          const out = await unlessAborted(head.run({ ids, batch: beams.length, seq: S, rows, want: "top" }), hooks.signal, step, total);
+          const K = out.k!;
+          optionAt = (j, pos) => {
+            const at = (j * R + rowOf.get(pos)!) * K;
+            const d = decideFromTop(out.topIds!, out.topLogp!, at, step, pos, greedy);
+            const alts = Array.from({ length: W }, (_, a) => ({ token: out.topIds![at + a], lp: out.topLogp![at + a], prob: Math.exp(out.topLogp![at + a]) }));
+            return { pos, key: rankKey(d.score), alts: checked(d, alts) };
+          };
+        } else {
+          const logits = await unlessAborted(model.forward(ids, beams.length, S, rows), hooks.signal, step, total);
+          optionAt = (j, pos) => {
             row.set(logits.subarray((j * R + rowOf.get(pos)!) * V, (j * R + rowOf.get(pos)! + 1) * V));
             if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
             const d = decide(row, step, pos, greedy, scratch);
-            const alts = topTokens(row, W);
-            if (alts[0].token !== d.token) throw new Error(`beam: greedy token ${d.token} is not the most likely (${alts[0].token})`);
-            return { pos, key: rankKey(d.score), alts };
-          });
+            return { pos, key: rankKey(d.score), alts: checked(d, topTokens(row, W)) };
+          };
+        }
+        let order = 0;
+        beams.forEach((beam, j) => {
+          const options: Option[] = masked(beam).map((pos) => optionAt(j, pos));
           const ranked = topK(options, options.length);
           const chosen = ranked.slice(0, k);
           const base = chosen.map((o) => ({ pos: o.pos, ...o.alts[0] }));

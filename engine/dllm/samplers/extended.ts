@@ -10,13 +10,16 @@
 //     x[remask] = MASK
 //
 // With sigma = 0 the step is generate's (k = the schedule's count): ReMDM with eta = 0 gives
-// plain sampling token for token, which test/edit/remdm.test.ts checks.
+// plain sampling token for token, which test/edit/remdm.test.ts checks. Decisions come from the
+// same place as generate's: the graph's sampling head when it suffices (headSuffices), else full
+// logits rows. The block KV cache is not used here (ReMDM changes tokens behind the block), and
+// with a dynamic schedule (threshold / factor) only the EOS stop is available.
 import { cloneCanvas, refreshCanvas, type Canvas, type TraceStep } from "../canvas.js";
 import { CounterRng, Stream, gumbel } from "../rng.js";
-import type { LogitsModel } from "../runtime/model.js";
-import { planBlocks, unmaskCounts } from "../schedules.js";
+import { isFastModel, type LogitsModel } from "../runtime/model.js";
+import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
 import { decide, Scratch, type Decision } from "./decide.js";
-import { abortError, generate, type GenerateHooks } from "./generate.js";
+import { abortError, decideFromTop, generate, headSuffices, type GenerateHooks } from "./generate.js";
 import { validateOptions, type SamplerOptions } from "./options.js";
 import { rankKey, topK } from "./rank.js";
 import { decodeTargets, remdmSigmas, validateRemdm, type RemdmOptions } from "./remdm.js";
@@ -61,6 +64,9 @@ export async function generateExtended(
   if (!ext.remdm && !ext.eosStop) return generate(model, start, opts, hooks);
   const problem = validateOptions(opts) ?? (ext.remdm ? validateRemdm(ext.remdm) : null);
   if (problem) throw new Error(problem);
+  if (opts.cache && opts.cache !== "none") throw new Error(`the KV cache ("${opts.cache}") is not available with ReMDM or the EOS stop: set cache to none`);
+  const dynamic = isDynamic(opts.schedule);
+  if (dynamic && ext.remdm) throw new Error(`ReMDM needs a schedule with step counts (linear, cosine, loglinear, list), not "${opts.schedule.kind}"`);
   const m = model.manifest;
   const MASK = m.mask_token_id;
   const EOS = m.eos_token_id;
@@ -92,30 +98,36 @@ export async function generateExtended(
   const cfgFactor = Math.fround(cfg + 1);
   const row = new Float32Array(V);
 
-  /** Logits rows for absolute positions `at` (CFG applied, EOS rule applied row by row in `each`). */
-  async function forwardRows(at: number[], step: number, each: (r: number, row: Float32Array) => void): Promise<void> {
+  const fast = isFastModel(model) ? model : null;
+  const useHead = opts.head !== false && fast !== null && headSuffices(opts, fast.features);
+
+  /** The decision at each absolute position of `at` for this step (as generate decides it). */
+  async function decideAt(at: number[], step: number): Promise<Decision[]> {
     const rows = at.map((p) => (shift ? Math.max(p - 1, 0) : p));
     const R = rows.length;
-    let logits: Float32Array;
-    if (cfg > 0) {
-      const ids = new Int32Array(2 * S);
-      ids.set(x, 0);
-      for (let p = 0; p < S; p++) ids[S + p] = promptIndex[p] ? MASK : x[p];
-      logits = await unlessAborted(model.forward(ids, 2, S, rows), signal, step, total);
-    } else {
-      logits = await unlessAborted(model.forward(x, 1, S, rows), signal, step, total);
+    const batch = cfg > 0 ? 2 : 1;
+    const ids = new Int32Array(batch * S);
+    ids.set(x, 0);
+    if (cfg > 0) for (let p = 0; p < S; p++) ids[S + p] = promptIndex[p] ? MASK : x[p]; // un_x[prompt_index] = MASK
+    if (useHead && fast) {
+      const out = await unlessAborted(fast.run({ ids, batch, seq: S, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined }), signal, step, total);
+      return at.map((pos, r) => decideFromTop(out.topIds!, out.topLogp!, r * out.k!, step, pos, settings));
     }
+    const logits = await unlessAborted(model.forward(ids, batch, S, rows), signal, step, total);
+    const out: Decision[] = [];
     for (let r = 0; r < R; r++) {
       const cond = logits.subarray(r * V, (r + 1) * V);
       if (cfg > 0) {
+        // float32, as torch computes un_logits + (cfg_scale + 1) * (logits - un_logits)
         const un = logits.subarray((R + r) * V, (R + r + 1) * V);
         for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
       } else {
         row.set(cond);
       }
       if (opts.logitsEosInf) row[EOS] = -Infinity;
-      each(r, row);
+      out.push(decide(row, step, at[r], settings, scratch));
     }
+    return out;
   }
 
   let step = 0;
@@ -125,8 +137,7 @@ export async function generateExtended(
     const ownedInBlock: number[] = [];
     for (let g = block.start; g < block.end; g++) if (owned[g]) ownedInBlock.push(g);
     const blockMasks = ownedInBlock.filter((g) => x[P + g] === MASK).length;
-    const counts = unmaskCounts(opts.schedule, blockMasks, block.steps);
-    const targets = decodeTargets(remdm, counts, blockMasks);
+    const targets = dynamic ? null : decodeTargets(remdm, unmaskCounts(opts.schedule, blockMasks, block.steps), blockMasks);
     for (let i = 0; i < block.steps; i++, step++) {
       if (signal?.aborted) throw abortError(step, total);
       // ReMDM: which decoded tokens go back to masks at the end of this step (decided on x_t).
@@ -140,33 +151,33 @@ export async function generateExtended(
       }
       const candidates: number[] = [];
       for (let p = P + block.start; p < P + block.end; p++) if (x[p] === MASK && !fixed[p - P]) candidates.push(p);
-      const k = Math.max(0, Math.min(candidates.length, targets[i] - (decoded.length - remask.length)));
+      if (dynamic && candidates.length === 0) break; // a dynamic block ends when it is decoded
+      const k = targets ? Math.max(0, Math.min(candidates.length, targets[i] - (decoded.length - remask.length))) : candidates.length;
       let chosen: { pos: number; d: Decision }[] = [];
       let stopNow = false;
 
       if (k > 0 && candidates.length > 0) {
-        const decisions: { pos: number; d: Decision; key: number }[] = [];
-        await forwardRows(candidates, step, (r, row) => {
+        const decisions = (await decideAt(candidates, step)).map((d, r) => {
           const pos = candidates[r];
-          const d = decide(row, step, pos, settings, scratch);
           if (opts.confidenceEosEotInf && eotIds.includes(d.token)) d.score = -Infinity;
           const rank = algTemp > 0 ? d.score / algTemp + gumbel(rng.uniform(Stream.POSITION_SAMPLE, step, pos, 0)) : d.score;
-          decisions.push({ pos, d, key: rankKey(rank) });
+          return { pos, d, key: rankKey(rank) };
         });
         if (ext.eosStop && decisions.every(({ d }) => d.token === EOS)) {
           // The block says EOS everywhere; the masks after it (later blocks) must agree too.
           const later: number[] = [];
           for (let p = P + block.end; p < S; p++) if (x[p] === MASK && !fixed[p - P]) later.push(p);
           const rest: { pos: number; d: Decision }[] = [];
-          if (later.length > 0) {
-            await forwardRows(later, step, (r, row) => rest.push({ pos: later[r], d: decide(row, step, later[r], settings, scratch) }));
-          }
+          if (later.length > 0) (await decideAt(later, step)).forEach((d, r) => rest.push({ pos: later[r], d }));
           if (rest.every(({ d }) => d.token === EOS)) {
             stopNow = true;
             chosen = [...decisions.map(({ pos, d }) => ({ pos, d })), ...rest].sort((a, b) => a.pos - b.pos);
           }
         }
-        if (!stopNow) chosen = topK(decisions, k).map(({ pos, d }) => ({ pos, d }));
+        if (!stopNow) {
+          const ranked = topK(decisions, k);
+          chosen = (dynamic ? ranked.slice(0, dynamicCommitCount(opts.schedule, ranked.map((r) => r.d.prob))) : ranked).map(({ pos, d }) => ({ pos, d }));
+        }
       }
 
       const trace: TraceStep = { step: stepOffset + step, positions: [], tokens: [], confidence: [] };

@@ -238,7 +238,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
 }
 
 /** Whether the head's top-k ids and log-probabilities are all a step needs (no full logits rows). */
-function headSuffices(o: SamplerOptions, f: ModelFeatures): boolean {
+export function headSuffices(o: SamplerOptions, f: ModelFeatures): boolean {
   return (
     f.topK >= 2 &&
     o.temperature === 0 &&
@@ -257,7 +257,7 @@ const HEAD_RULES: ReadonlySet<Remasking> = new Set(["low_confidence", "random", 
  * token is the argmax and every rule in HEAD_RULES needs only the top two probabilities
  * (maskgit_plus = the token's probability; topk_margin = p1 - p2).
  */
-function decideFromTop(ids: Int32Array, logp: Float32Array, at: number, step: number, position: number, s: DecideSettings): Decision {
+export function decideFromTop(ids: Int32Array, logp: Float32Array, at: number, step: number, position: number, s: DecideSettings): Decision {
   const token = ids[at];
   const prob = Math.exp(logp[at]);
   let score = prob;
