@@ -9,6 +9,8 @@ export interface ReferenceInfo {
   torch: string;
   threads: number;
   blas: string;
+  /** Thread-related environment variables the reference saw (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, ...), where set. */
+  thread_env: Record<string, string>;
   peak_rss_mb: number;
 }
 
@@ -58,7 +60,7 @@ export class ReferenceClient {
       if (first.done) throw new Error(`the reference closed its output: ${tail.trim()}`);
       const ready = JSON.parse(first.value) as ReferenceInfo & { ready?: boolean };
       if (!ready.ready) throw new Error(`unexpected first line from the reference: ${first.value}`);
-      const info = { torch: ready.torch, threads: ready.threads, blas: ready.blas, peak_rss_mb: ready.peak_rss_mb };
+      const info = { torch: ready.torch, threads: ready.threads, blas: ready.blas, thread_env: ready.thread_env ?? {}, peak_rss_mb: ready.peak_rss_mb };
       return new ReferenceClient(child, info, rl, lines, exited, () => tail);
     } catch (err) {
       child.kill();

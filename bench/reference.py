@@ -80,7 +80,9 @@ class Runner:
             self.model(torch.full((1, 16), self.manifest["mask_token_id"], dtype=torch.long))
 
     def info(self) -> dict:
-        return {"torch": torch.__version__, "threads": self.threads, "blas": blas_library(), "peak_rss_mb": peak_rss_mb()}
+        env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_SPINCOUNT") if k in os.environ}
+        return {"torch": torch.__version__, "threads": self.threads, "blas": blas_library(), "thread_env": env,
+                "peak_rss_mb": peak_rss_mb()}
 
     def run(self, w: dict) -> dict:
         m = self.model

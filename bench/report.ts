@@ -67,7 +67,7 @@ export interface Results {
   settings: {
     model: { dir: string; name: string; onnx_sha256: string; onnx_mb: number; max_length: number; graph_inputs: string[]; graph_outputs: string[] };
     threads: { maskflow: number; torch: number | null };
-    reference: { python: string; torch: string; blas: string; threads: number } | null;
+    reference: { python: string; torch: string; blas: string; threads: number; thread_env: Record<string, string> } | null;
     reference_error?: string;
     /** How outputs were scored (null: variants skipped). */
     score: { via: string; samples: number; seed: number; cfg_scale: number; unit: string } | { unavailable: string } | null;
@@ -179,11 +179,11 @@ export function markdown(r: Results): string {
     const s = r.startup;
     L.push("## Start-up");
     L.push("");
-    L.push(
-      s.ok
-        ? `\`${s.command}\` (${s.build}${s.dist_stale ? ", older than the sources" : ""}): median ${num(s.median_ms / 1000, 2)} s wall (${s.ms.map((x) => num(x / 1000, 2)).join(", ")} s).`
-        : `\`${s.command}\` failed: ${s.error}`,
-    );
+    L.push(`\`maskflow run workflows/hello.maskflow.json\`, spawned, wall time with start-up (runs ${s.build}${s.dist_stale ? ", older than the sources" : ""}):`);
+    L.push("");
+    for (const t of [s.node, s.npx]) {
+      L.push(t.ok ? `- \`${t.command}\`: median ${num(t.median_ms / 1000, 2)} s (${t.ms.map((x) => num(x / 1000, 2)).join(", ")} s)` : `- \`${t.command}\` failed: ${t.error}`);
+    }
     L.push("");
   }
   return L.join("\n");
