@@ -5,6 +5,7 @@ import {
   canvasProblem,
   createCanvas,
   generate,
+  isDynamic,
   planBlocks,
   refreshCanvas,
   snapshot,
@@ -232,6 +233,10 @@ const Denoise: NodeDefinition = {
       remdm: remdm === "off" ? null : { strategy: remdm, eta: inputs.remdm_eta as number },
       eosStop: inputs.eos_stop as boolean,
     };
+    if ((ext.remdm || ext.eosStop) && options.cache !== "none") {
+      return ctx.fail("cache", `the KV cache is not available with ${ext.remdm ? "ReMDM" : "eos_stop"}: set cache to none`);
+    }
+    if (ext.remdm && isDynamic(schedule)) return ctx.fail("remdm", `ReMDM needs a schedule with step counts (linear, cosine, loglinear, list), not "${schedule.kind}"`);
     if (inputs.length === "auto") {
       if (given != null) return ctx.fail("length", "length = auto starts a fresh canvas: unlink the canvas or use length = fixed");
       const { canvas } = await generateAutoLength(

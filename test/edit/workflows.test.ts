@@ -124,3 +124,52 @@ describe("example workflows", () => {
     }
   });
 });
+
+describe("editing nodes name the input at fault", () => {
+  const model = { type: "LoadModel", inputs: { path: "models/default", device: "cpu" } };
+  const link = (from: string, output: string) => ({ from, output });
+  const draft = (extra: Record<string, unknown> = {}) => ({
+    type: "Denoise",
+    inputs: { model: link("model", "model"), prompt: "The man opened the door and", gen_length: 8, seed: 1, ...extra },
+  });
+  async function failure(nodes: Record<string, unknown>) {
+    const r = await executor.run({ version: 1, nodes } as never);
+    expect(r.status).toBe("failed");
+    return r.error!;
+  }
+
+  it("Remask: bad positions, spans past the text", async () => {
+    const base = { model, draft: draft(), show: { type: "ShowText", inputs: { value: link("remask", "canvas") } } };
+    const remask = (inputs: Record<string, unknown>) => ({ type: "Remask", inputs: { canvas: link("draft", "canvas"), model: link("model", "model"), ...inputs } });
+    expect(await failure({ ...base, remask: remask({ strategy: "positions", positions: "3, 99" }) })).toMatchObject({ nodeId: "remask", input: "positions" });
+    expect(await failure({ ...base, remask: remask({ strategy: "spans", spans: "0:9999" }) })).toMatchObject({ nodeId: "remask", input: "spans" });
+    expect(await failure({ ...base, remask: remask({ strategy: "lowest_confidence", amount: 2.5, unit: "fraction" }) })).toMatchObject({ nodeId: "remask", input: "amount" });
+  });
+
+  it("Infill without a hole, Pick out of range, Score of an unfinished canvas", async () => {
+    const infill = (template: string) => ({ type: "Infill", inputs: { model: link("model", "model"), template } });
+    expect(await failure({ model, infill: infill("no holes"), show: { type: "ShowText", inputs: { value: link("infill", "canvas") } } })).toMatchObject({
+      nodeId: "infill",
+      input: "template",
+    });
+    const beam = { type: "Beam", inputs: { model: link("model", "model"), prompt: "The man", gen_length: 4, width: 2 } };
+    const pick = { type: "Pick", inputs: { canvases: link("beam", "canvases"), index: 9 } };
+    expect(await failure({ model, beam, pick, show: { type: "ShowText", inputs: { value: link("pick", "canvas") } } })).toMatchObject({ nodeId: "pick", input: "index" });
+    const score = { type: "Score", inputs: { model: link("model", "model"), canvas: link("infill", "canvas"), samples: 4 } };
+    const r = await failure({ model, infill: infill("A [MASK:3] B"), score, show: { type: "ShowText", inputs: { value: link("score", "canvas") } } });
+    expect(r).toMatchObject({ nodeId: "score", input: "canvas" });
+    expect(r.message).toMatch(/still has masks/);
+  });
+
+  it("Denoise: auto length with a canvas, ReMDM with a dynamic schedule or the KV cache", async () => {
+    const show = (id: string) => ({ type: "ShowText", inputs: { value: link(id, "canvas") } });
+    const redo = (extra: Record<string, unknown>) => ({ type: "Denoise", inputs: { model: link("model", "model"), canvas: link("draft", "canvas"), ...extra } });
+    expect(await failure({ model, draft: draft(), redo: redo({ length: "auto" }), show: show("redo") })).toMatchObject({ nodeId: "redo", input: "length" });
+    const threshold = { type: "MaskSchedule", inputs: { kind: "threshold" } };
+    expect(await failure({ model, threshold, draft: draft({ remdm: "cap", schedule: link("threshold", "schedule") }), show: show("draft") })).toMatchObject({
+      nodeId: "draft",
+      input: "remdm",
+    });
+    expect(await failure({ model, draft: draft({ eos_stop: true, cache: "prefix" }), show: show("draft") })).toMatchObject({ nodeId: "draft", input: "cache" });
+  });
+});
