@@ -83,6 +83,8 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
   const [edges, setEdges] = useState<FlowEdge[]>([]);
   const [meta, setMeta] = useState<WorkflowMeta>({});
   const [ready, setReady] = useState(false);
+  const [fitting, setFitting] = useState(false);
+  const fitRequest = useRef(0);
   const graphRef = useRef<Snapshot>({ nodes, edges, meta });
   graphRef.current = { nodes, edges, meta };
 
@@ -123,11 +125,16 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
       setMeta(graph.meta);
       setIssues([]);
       setShowIncomplete(false);
-      // Wait for React Flow to measure the nodes before fitting them in view.
+      // Wait for React Flow to measure the nodes before fitting them in view. A graph shown
+      // (or cleared) meanwhile cancels this fit, so the view never jumps under the user.
+      const request = ++fitRequest.current;
+      setFitting(true);
       requestAnimationFrame(() =>
         setTimeout(() => {
+          if (request !== fitRequest.current) return;
           if (graph.viewport) flow.setViewport(graph.viewport);
           else flow.fitView({ padding: 0.15, maxZoom: 1 });
+          setFitting(false);
         }, 30),
       );
     },
@@ -526,6 +533,8 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
 
   const newWorkflow = useCallback(() => {
     record();
+    fitRequest.current++;
+    setFitting(false);
     setNodes([]);
     setEdges([]);
     setMeta({ name: "untitled" });
@@ -749,7 +758,7 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
   return (
     <EditorContext.Provider value={editorView}>
       <RunContext.Provider value={runDisplay}>
-        <div className="mf-app" data-ready={ready}>
+        <div className="mf-app" data-ready={ready} data-fitting={fitting}>
           <Toolbar
             name={meta.name ?? ""}
             onRename={(name) => {

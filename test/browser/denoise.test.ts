@@ -26,7 +26,7 @@ const slow = (steps: number, ms: number) => ({
 describe("the denoising view", () => {
   it("shows the canvas as it is decoded, then scrubs and replays every step", async () => {
     const { page } = await h.open();
-    await openWorkflow(page, slow(12, 80));
+    await openWorkflow(page, slow(12, 400));
     await node(page, "count").waitFor();
     await page.getByTestId("run").click();
 

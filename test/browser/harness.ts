@@ -88,6 +88,7 @@ export const handle = (page: Page, nodeId: string, name: string, type: "source" 
  * after it renders, and a drag that starts before that ends somewhere else.
  */
 export async function settled(page: Page): Promise<void> {
+  await page.locator('.mf-app[data-fitting="false"]').waitFor();
   const transform = () => page.locator(".react-flow__viewport").evaluate((el) => getComputedStyle(el).transform);
   let last = await transform();
   for (let stable = 0; stable < 2; ) {
@@ -98,16 +99,29 @@ export async function settled(page: Page): Promise<void> {
   }
 }
 
-/** Drags a link from an output handle to an input handle with the mouse. */
-export async function dragLink(page: Page, from: [string, string], to: [string, string]): Promise<void> {
+/**
+ * Drags a link from an output handle to an input handle with the mouse. With `expectValid`,
+ * checks, while still holding the button over the input, whether the editor accepts the link
+ * (React Flow marks the hovered handle "connectingto", plus "valid" when isValidConnection agrees).
+ */
+export async function dragLink(page: Page, from: [string, string], to: [string, string], expectValid?: boolean): Promise<void> {
   await settled(page);
+  const target = handle(page, to[0], to[1], "target");
   const a = await handle(page, from[0], from[1], "source").boundingBox();
-  const b = await handle(page, to[0], to[1], "target").boundingBox();
+  const b = await target.boundingBox();
   if (!a || !b) throw new Error(`handle not visible: ${from.join(".")} or ${to.join(".")}`);
   await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
   await page.mouse.down();
   await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2 + 20, { steps: 6 });
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 6 });
+  if (expectValid !== undefined) {
+    await target.and(page.locator(".connectingto")).waitFor({ timeout: 10_000 });
+    const classes = (await target.getAttribute("class")) ?? "";
+    if (classes.split(/\s+/).includes("valid") !== expectValid) {
+      await page.mouse.up();
+      throw new Error(`link ${from.join(".")} -> ${to.join(".")} was ${expectValid ? "refused" : "accepted"} while dragging`);
+    }
+  }
   await page.mouse.up();
 }
 

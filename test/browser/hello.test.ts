@@ -62,12 +62,12 @@ it("builds, runs, scrubs, saves and reopens the hello workflow with the default 
   await node(page, "denoise").getByRole("spinbutton", { name: "seed" }).fill("1");
 
   // A MODEL output cannot feed ShowText: refused, with the reason.
-  await dragLink(page, ["load_model", "model"], ["show_text", "value"]);
+  await dragLink(page, ["load_model", "model"], ["show_text", "value"], false);
   await expect(page.getByTestId("toast").first().textContent()).resolves.toMatch(/value takes TEXT or CANVAS or CANVASES, not MODEL/);
   await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(0);
 
   // The right links, dragged.
-  await dragLink(page, ["load_model", "model"], ["denoise", "model"]);
+  await dragLink(page, ["load_model", "model"], ["denoise", "model"], true);
   await dragLink(page, ["prompt", "text"], ["denoise", "prompt"]);
   await dragLink(page, ["mask_schedule", "schedule"], ["denoise", "schedule"]);
   await dragLink(page, ["denoise", "canvas"], ["show_text", "value"]);
