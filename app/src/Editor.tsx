@@ -382,7 +382,18 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
     return map;
   }, [edges]);
 
-  const editorView = useMemo<EditorView>(() => ({ catalog, linked, actions }), [catalog, linked, actions]);
+  const used = useMemo(() => {
+    const map = new Map<string, Set<string>>();
+    for (const edge of edges) {
+      if (!edge.sourceHandle) continue;
+      const set = map.get(edge.source) ?? new Set<string>();
+      set.add(edge.sourceHandle);
+      map.set(edge.source, set);
+    }
+    return map;
+  }, [edges]);
+
+  const editorView = useMemo<EditorView>(() => ({ catalog, linked, used, actions }), [catalog, linked, used, actions]);
 
   const undo = useCallback(() => {
     const previous = history.current.undo(graphRef.current);

@@ -149,6 +149,23 @@ describe("files", () => {
     expect(graphOf((await autosaved(page))!)).toEqual(graphOf(saved));
   });
 
+  it("opens every example, drawing each of its nodes from the catalog", async () => {
+    const { page } = await h.open();
+    const examples = (await (await fetch(`${h.server.origin}/api/workflows`)).json()) as { name: string }[];
+    for (const { name } of examples) {
+      const doc = (await (await fetch(`${h.server.origin}/api/workflows/${name}`)).json()) as SavedDoc;
+      await page.getByRole("button", { name: /Examples/ }).click();
+      await page.getByTestId(`example-${name}`).click();
+      await expect.poll(() => page.locator(".react-flow__node").count()).toBe(Object.keys(doc.nodes).length);
+      for (const [id, n] of Object.entries(doc.nodes)) {
+        await expect(node(page, id).locator(".mf-node").getAttribute("data-type")).resolves.toBe(n.type);
+      }
+      await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(
+        Object.values(doc.nodes).flatMap((n) => Object.values(n.inputs)).filter((v) => typeof v === "object" && v !== null && "from" in v).length,
+      );
+    }
+  });
+
   it("opens examples from the menu", async () => {
     const { page } = await h.open();
     await page.getByRole("button", { name: "New" }).click();

@@ -142,9 +142,9 @@ function Title({ id, title, fallback }: { id: string; title: string | undefined;
 }
 
 function UnknownNode({ id, data }: { id: string; data: FlowNode["data"] }) {
-  const { linked } = useEditor();
+  const { linked, used } = useEditor();
   return (
-    <div className="mf-node status-error unknown">
+    <div className="mf-node status-error unknown" data-type={data.type} data-status="unknown">
       <header className="mf-node-header">
         <span className="mf-title">{data.title || data.type}</span>
       </header>
@@ -152,6 +152,12 @@ function UnknownNode({ id, data }: { id: string; data: FlowNode["data"] }) {
         <div key={input} className="mf-row">
           <Handle type="target" position={Position.Left} id={input} className="mf-handle" />
           <span className="mf-label">{input}</span>
+        </div>
+      ))}
+      {[...(used.get(id) ?? [])].map((output) => (
+        <div key={output} className="mf-row mf-output-row">
+          <span className="mf-label">{output}</span>
+          <Handle type="source" position={Position.Right} id={output} className="mf-handle" />
         </div>
       ))}
       <div className="mf-node-error">Unknown node type “{data.type}”. It may come from a newer Maskflow or a plugin.</div>

@@ -18,6 +18,8 @@ export interface EditorView {
   catalog: Catalog;
   /** nodeId -> names of its inputs that have a link. */
   linked: ReadonlyMap<string, ReadonlySet<string>>;
+  /** nodeId -> names of its outputs that have links (drawn even for node types the catalog lacks). */
+  used: ReadonlyMap<string, ReadonlySet<string>>;
   actions: EditorActions;
 }
 
