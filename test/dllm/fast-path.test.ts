@@ -108,3 +108,21 @@ describe("Fast-dLLM dynamic schedules", () => {
     expect(strict.canvas.tokens).toEqual(exact.canvas.tokens);
   });
 });
+
+describe("batched forwards", () => {
+  it("concurrent runs on one model share batched forwards and decide exactly as they would alone", async () => {
+    const encoded = ["The jury said that the", "He looked at the door and", "In the morning the city was", "She was not sure that"].map((p) => model.tokenizer.encode(p));
+    const n = Math.min(...encoded.map((e) => e.length));
+    const prompts = encoded.map((e) => e.slice(0, n)); // one shape, so they can share forwards
+    const mask = model.manifest.mask_token_id;
+    for (const temperature of [0, 0.8]) {
+      const o = base({ schedule: { kind: "linear", steps: 16, blockLength: 8 }, temperature });
+      const solo: number[][] = [];
+      for (const p of prompts) solo.push((await generate(model, createCanvas(p, 16, mask), o)).tokens);
+      const before = model.stats.forwards;
+      const together = await Promise.all(prompts.map((p) => generate(model, createCanvas(p, 16, mask), o)));
+      expect(together.map((c) => c.tokens)).toEqual(solo);
+      expect(model.stats.forwards - before).toBe(16); // one batched forward per step instead of four
+    }
+  });
+});

@@ -261,18 +261,77 @@ export class DllmModel implements FastModel {
     };
   }
 
+  /**
+   * Single-row requests made in the same turn of the event loop with the same shape (concurrent
+   * runs on this model: `maskflow batch --concurrency N`, several Denoise nodes) are joined into
+   * one batched session.run. Each row keeps its own positions; results are split back.
+   */
+  batching = true;
+  private queue: { req: ForwardRequest; resolve(r: ForwardResult): void; reject(e: Error): void }[] = [];
+  private flushScheduled = false;
+
   async run(req: ForwardRequest): Promise<ForwardResult> {
     if (this.disposed) throw new Error(`model ${this.key} was disposed`);
     if (req.ids.length !== req.batch * req.seq) throw new Error(`forward: ${req.ids.length} ids for batch ${req.batch} x seq ${req.seq}`);
+    if (!this.batching || req.batch !== 1 || req.cache || req.cfgScale !== undefined || req.rows.length === 0) return this.runNow(req);
+    return new Promise<ForwardResult>((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private async runNow(req: ForwardRequest, rowsPerRow = false): Promise<ForwardResult> {
     const ids = Int32Array.from(req.ids);
     const rows = Int32Array.from(req.rows);
     const result = await this.client.call<ForwardResult & { ms: number }>(
-      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache },
+      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache },
       [ids.buffer, rows.buffer],
     );
     this.stats.forwards++;
     this.stats.ms += result.ms;
     return result;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const groups = new Map<string, typeof this.queue>();
+    for (const item of this.queue.splice(0)) {
+      const r = item.req;
+      const key = `${r.want}|${r.seq}|${r.rows.length}|${r.offset ?? 0}`;
+      groups.set(key, [...(groups.get(key) ?? []), item]);
+    }
+    for (const group of groups.values()) {
+      if (group.length === 1) {
+        this.runNow(group[0].req).then(group[0].resolve, group[0].reject);
+        continue;
+      }
+      const { want, seq, offset } = group[0].req;
+      const K = group[0].req.rows.length;
+      const n = group.length;
+      const ids = new Int32Array(n * seq);
+      const rows = new Int32Array(n * K);
+      group.forEach(({ req }, i) => {
+        ids.set(req.ids, i * seq);
+        rows.set(req.rows, i * K);
+      });
+      this.runNow({ ids, batch: n, seq, rows: [...rows], want, offset }, true).then(
+        (out) => {
+          group.forEach(({ resolve }, i) => {
+            if (out.logits) {
+              const per = out.logits.length / n;
+              resolve({ logits: out.logits.subarray(i * per, (i + 1) * per) });
+            } else {
+              const per = out.topIds!.length / n;
+              resolve({ topIds: out.topIds!.subarray(i * per, (i + 1) * per), topLogp: out.topLogp!.subarray(i * per, (i + 1) * per), k: out.k });
+            }
+          });
+        },
+        (err) => group.forEach(({ reject }) => reject(err)),
+      );
+    }
   }
 
   async dropCache(id: string): Promise<void> {

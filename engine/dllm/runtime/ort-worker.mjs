@@ -13,6 +13,7 @@
 //      want "top"              -> {topIds: Int32Array, topLogp: Float32Array [rows' batch, R, k], k, ms}
 //      With cfgScale the batch is [conditional rows; unconditional rows] and the result covers the
 //      first half: the graph combines u + (cfgScale + 1)(c - u) before its head.
+//      rowsPerRow: rows holds K positions for each batch row ([batch * K]) instead of K shared ones.
 //      offset: position of ids[:, 0] (the cached prefix's length). cache.use feeds a stored past_kv;
 //      cache.store keeps present_kv's positions in [from, to) ranges (of the fed window) under an id.
 //   {op:"drop-cache", cacheId}                      -> {}
@@ -111,7 +112,7 @@ const caches = new Map();
  * Values for the graph inputs other than input_ids (graph.py's contract): neutral ones (no KV cache,
  * offset 0, no CFG) unless the request sets them.
  * @param {number} batch @param {Int32Array | undefined} rows
- * @param {{cfgScale?: number, offset?: number, past?: import("onnxruntime-node").Tensor}} [opts]
+ * @param {{cfgScale?: number, offset?: number, past?: import("onnxruntime-node").Tensor, perRow?: boolean}} [opts]
  */
 function extraFeeds(batch, rows, opts = {}) {
   if (!session) throw new Error("no model loaded");
@@ -135,9 +136,9 @@ function extraFeeds(batch, rows, opts = {}) {
     } else if (role === "cfg_scale") {
       feeds[name] = new ort.Tensor("float32", Float32Array.of(opts.cfgScale ?? 0), [1]);
     } else if (role === "decide") {
-      const k = rows?.length || 1;
+      const k = (opts.perRow && rows ? rows.length / batch : rows?.length) || 1;
       const data = new BigInt64Array(batch * k);
-      if (rows) for (let b = 0; b < batch; b++) for (let r = 0; r < k; r++) data[b * k + r] = BigInt(rows[r]);
+      if (rows) for (let b = 0; b < batch; b++) for (let r = 0; r < k; r++) data[b * k + r] = BigInt(rows[opts.perRow ? b * k + r : r]);
       feeds[name] = new ort.Tensor("int64", data, [batch, k]);
     } else {
       throw new Error(`the graph has an input "${name}"${role ? ` (role ${role})` : ""} that Maskflow does not know how to feed`);
@@ -185,7 +186,7 @@ async function forward(msg, reply) {
     past = caches.get(msg.cache.use);
     if (!past) throw new Error(`no KV cache "${msg.cache.use}" in this model's worker`);
   }
-  const feeds = { [input]: new ort.Tensor(idsType, data, [batch, seq]), ...extraFeeds(batch, rows, { cfgScale: cfg, offset: msg.offset, past }) };
+  const feeds = { [input]: new ort.Tensor(idsType, data, [batch, seq]), ...extraFeeds(batch, rows, { cfgScale: cfg, offset: msg.offset, past, perRow: msg.rowsPerRow }) };
 
   /** @type {string[]} */
   const fetch = [];
@@ -225,11 +226,12 @@ async function forward(msg, reply) {
   let logits;
   if (rows && !useRowsHead) {
     const V = all.length / (batch * seq);
-    logits = new Float32Array(batch * rows.length * V);
+    const K = msg.rowsPerRow ? rows.length / batch : rows.length;
+    logits = new Float32Array(batch * K * V);
     for (let b = 0; b < batch; b++) {
-      for (let r = 0; r < rows.length; r++) {
-        const from = (b * seq + rows[r]) * V;
-        logits.set(all.subarray(from, from + V), (b * rows.length + r) * V);
+      for (let r = 0; r < K; r++) {
+        const from = (b * seq + rows[msg.rowsPerRow ? b * K + r : r]) * V;
+        logits.set(all.subarray(from, from + V), (b * K + r) * V);
       }
     }
   } else if (all.byteOffset === 0 && all.byteLength === all.buffer.byteLength) {

@@ -172,7 +172,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     }
 
     let logits: Float32Array;
-    if (fast && cache) {
+    if (fast) {
       const out = await unlessAborted(fast.run({ ids, batch, seq, rows, want: "logits", offset: from, cache }), signal, step, total);
       logits = out.logits!;
     } else {
