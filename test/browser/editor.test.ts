@@ -228,6 +228,18 @@ describe("editing", () => {
     await expect(page.evaluate(() => document.documentElement.dataset.theme)).resolves.toBe("light");
   });
 
+  it("folds inputs marked advanced until asked, and never hides a set one", async () => {
+    const { page } = await h.open();
+    await page.getByRole("button", { name: "New" }).click();
+    await page.getByTestId("palette-SlowSteps").click();
+    const slow = node(page, "slow_steps");
+    await expect.poll(() => slow.getByLabel("ms").count()).toBe(0);
+    await slow.getByRole("button", { name: "▾ 1 more input" }).click();
+    await slow.getByLabel("ms").fill("25");
+    await slow.getByRole("button", { name: "▴ fewer inputs" }).click();
+    await expect(slow.getByLabel("ms").inputValue()).resolves.toBe("25"); // set: stays visible
+  });
+
   it("gives input handles the colours of their socket types", async () => {
     const { page } = await h.open({ path: "example=concat" });
     await node(page, "greeting").waitFor();

@@ -24,6 +24,11 @@ const CATEGORY_HUES: Record<string, number> = {
   utils: 190,
 };
 
+/** `advanced: true` on an input (ComfyUI's V3 schema has the same flag): folded away by default. */
+function isAdvanced(input: InputDef): boolean {
+  return (input as InputDef & { advanced?: boolean }).advanced === true;
+}
+
 export function categoryHue(category: string): number {
   const known = CATEGORY_HUES[category.toLowerCase()];
   if (known !== undefined) return known;
@@ -171,11 +176,21 @@ function NodeBody({ id, def, data }: { id: string; def: NodeCatalogEntry; data: 
   const connected = linked.get(id);
   const issues = run.issues.get(id) ?? [];
   const inputs = Object.entries(def.inputs);
+  const issuesFor = (name: string) => issues.filter((issue) => issue.input === name);
   const linkOnly = inputs.filter(([, input]) => !hasWidget(input));
-  const widgets = inputs.filter(([, input]) => hasWidget(input));
+  const [showAdvanced, setShowAdvanced] = useState(false);
+  // Inputs a node type marks `advanced` fold away while they are unlinked, unset (or at their
+  // default) and without problems; everything else is always shown.
+  const folded = (name: string, input: InputDef) =>
+    isAdvanced(input) &&
+    !connected?.has(name) &&
+    (data.values[name] === undefined || data.values[name] === input.default) &&
+    issuesFor(name).length === 0;
+  const allWidgets = inputs.filter(([, input]) => hasWidget(input));
+  const hidden = allWidgets.filter(([name, input]) => folded(name, input));
+  const widgets = showAdvanced ? allWidgets : allWidgets.filter(([name, input]) => !folded(name, input));
   const outputs = Object.entries(def.outputs);
   const rows = Math.max(linkOnly.length, outputs.length);
-  const issuesFor = (name: string) => issues.filter((issue) => issue.input === name);
   return (
     <>
       {rows > 0 && (
@@ -219,7 +234,7 @@ function NodeBody({ id, def, data }: { id: string; def: NodeCatalogEntry; data: 
           })}
         </div>
       )}
-      {widgets.length > 0 && (
+      {allWidgets.length > 0 && (
         <div className="mf-widgets">
           {widgets.map(([name, input]) => (
             <InputRow
@@ -232,6 +247,11 @@ function NodeBody({ id, def, data }: { id: string; def: NodeCatalogEntry; data: 
               issues={issuesFor(name)}
             />
           ))}
+          {(hidden.length > 0 || showAdvanced) && (
+            <button type="button" className="mf-more nodrag" onClick={() => setShowAdvanced(!showAdvanced)}>
+              {showAdvanced ? "▴ fewer inputs" : `▾ ${hidden.length} more input${hidden.length === 1 ? "" : "s"}`}
+            </button>
+          )}
         </div>
       )}
     </>
