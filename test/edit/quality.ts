@@ -4,8 +4,8 @@
 //   npx tsx test/edit/quality.ts [--model models/default] [--samples 128] [--length 24]
 //
 // Beam: greedy low_confidence (width 1) against widths 2 and 4, one token per step. ReMDM:
-// sampled (temperature 0.8) with twice as many steps as tokens, plain (eta 0) against ReMDM
-// strategies, two seeds per prompt. Every output is scored with the same Score seed, so equal
+// twice as many steps as tokens, plain (eta 0) against ReMDM strategies, sampled at temperature
+// 0.8, at temperature 1 with top_p 0.9 (ReMDM's own setting), two seeds per prompt, and greedy. Every output is scored with the same Score seed, so equal
 // lengths share the same Monte Carlo masks. Score is in nats per generated token (higher =
 // likelier under the model); the ELBO of a finished canvas counts EOS padding too.
 import { parseArgs } from "node:util";
@@ -64,18 +64,27 @@ const configs: [string, RemdmOptions | null][] = [
   ["loop 0.05", { strategy: "loop", eta: 0.05 }],
 ];
 const seeds = [1, 2];
-const remdmScores: number[][] = configs.map(() => []);
-const remasked: number[][] = configs.map(() => []);
-for (const prompt of prompts) {
-  for (const seed of seeds) {
-    const start = createCanvas(tok.encode(prompt), G, model.manifest.mask_token_id);
-    const opts: SamplerOptions = { schedule: { kind: "linear", steps: 2 * G, blockLength: 0 }, temperature: 0.8, remasking: "low_confidence", cfgScale: 0, seed };
-    for (const [i, [, remdm]] of configs.entries()) {
-      const out = await generateExtended(model, start, opts, { remdm: remdm ?? { strategy: "cap", eta: 0 } });
-      remdmScores[i].push(await score(out));
-      remasked[i].push(out.trace.reduce((n, s) => n + (s.remasked?.length ?? 0), 0));
+const settings: [string, Partial<SamplerOptions>][] = [
+  ["temperature 0.8", { temperature: 0.8 }],
+  ["temperature 1, top_p 0.9 (ReMDM's sampling)", { temperature: 1, topP: 0.9 }],
+  ["greedy (temperature 0)", { temperature: 0 }],
+];
+const remdmTables: { label: string; scores: number[][]; remasked: number[][] }[] = [];
+for (const [label, over] of settings) {
+  const scores: number[][] = configs.map(() => []);
+  const remasked: number[][] = configs.map(() => []);
+  for (const prompt of prompts) {
+    for (const seed of over.temperature === 0 ? [0] : seeds) {
+      const start = createCanvas(tok.encode(prompt), G, model.manifest.mask_token_id);
+      const opts: SamplerOptions = { schedule: { kind: "linear", steps: 2 * G, blockLength: 0 }, temperature: 0.8, remasking: "low_confidence", cfgScale: 0, seed, ...over };
+      for (const [i, [, remdm]] of configs.entries()) {
+        const out = await generateExtended(model, start, opts, { remdm: remdm ?? { strategy: "cap", eta: 0 } });
+        scores[i].push(await score(out));
+        remasked[i].push(out.trace.reduce((n, s) => n + (s.remasked?.length ?? 0), 0));
+      }
     }
   }
+  remdmTables.push({ label, scores, remasked });
 }
 
 const name = model.manifest.name ?? values.model;
@@ -85,13 +94,14 @@ console.log(`| prompt | ${widths.map((w) => `width ${w}`).join(" | ")} |`);
 console.log(`|---|${widths.map(() => "---:").join("|")}|`);
 for (const r of beamRows) console.log(r);
 console.log(`| **mean** | ${widths.map((_, i) => `**${fmt(mean(beamScores[i]))}** (${fmt(mean(beamPaths[i]))})`).join(" | ")} |`);
-console.log(`\nReMDM (temperature 0.8, ${2 * G} steps for ${G} tokens, ${prompts.length} prompts x seeds ${seeds.join(", ")}):\n`);
-console.log("| sampler | mean Score | vs plain | better than plain | tokens remasked per run |");
-console.log("|---|---:|---:|---:|---:|");
-for (const [i, [label]] of configs.entries()) {
-  const better = remdmScores[i].filter((s, j) => s > remdmScores[0][j]).length;
-  console.log(
-    `| ${label} | ${fmt(mean(remdmScores[i]))} | ${i === 0 ? "" : (mean(remdmScores[i]) - mean(remdmScores[0]) >= 0 ? "+" : "") + fmt(mean(remdmScores[i]) - mean(remdmScores[0]))} | ${i === 0 ? "" : `${better}/${remdmScores[i].length}`} | ${mean(remasked[i]).toFixed(1)} |`,
-  );
+for (const { label, scores, remasked } of remdmTables) {
+  console.log(`\nReMDM, ${label}: ${2 * G} steps for ${G} tokens, ${prompts.length} prompts x ${scores[0].length / prompts.length} seed(s):\n`);
+  console.log("| sampler | mean Score | vs plain | better than plain | tokens remasked per run |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const [i, [name]] of configs.entries()) {
+    const d = mean(scores[i]) - mean(scores[0]);
+    const better = scores[i].filter((s, j) => s > scores[0][j]).length;
+    console.log(`| ${name} | ${fmt(mean(scores[i]))} | ${i === 0 ? "" : (d >= 0 ? "+" : "") + fmt(d)} | ${i === 0 ? "" : `${better}/${scores[i].length}`} | ${mean(remasked[i]).toFixed(1)} |`);
+  }
 }
 await model.dispose();
