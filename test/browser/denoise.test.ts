@@ -63,6 +63,22 @@ describe("the denoising view", () => {
     await expect(page.getByTestId("play").getAttribute("aria-label")).resolves.toBe("play");
   });
 
+  it("catches up with a run in progress after a reload", async () => {
+    const { page } = await h.open();
+    await openWorkflow(page, slow(24, 250));
+    await node(page, "count").waitFor();
+    await page.getByTestId("run").click();
+    await expect.poll(() => nodeStatus(page, "count"), { timeout: 15_000 }).toBe("running");
+    await page.reload();
+    await page.locator('.mf-app[data-ready="true"]').waitFor();
+    // The steps so far come from the server's log; the rest arrive live.
+    const tokens = page.getByTestId("tokens");
+    await expect.poll(async () => Number(await tokens.getAttribute("data-masked").catch(() => "-1")), { timeout: 15_000 }).toBeGreaterThan(0);
+    await expect(node(page, "show").getByTestId("node-output").textContent({ timeout: 30_000 })).resolves.toBe("counted to 24");
+    await expect.poll(() => tokens.getAttribute("data-masked")).toBe("0");
+    await expect(page.getByTestId("step-slider").getAttribute("max")).resolves.toBe("23");
+  });
+
   it("shows a failing node's message on the node", async () => {
     const { page } = await h.open();
     await openWorkflow(page, {
