@@ -4,14 +4,16 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DllmModel, canvasText, createCanvas, type SamplerOptions } from "../engine/dllm/index.js";
-import { countDiffering, duration, figures, firstDifference, round2, type Repeat } from "./figures.js";
-import { ROOT, loadAvg, machine, peakRssMb, sha256, startup, type Timed } from "./machine.js";
+import { DllmModel, createCanvas } from "../engine/dllm/index.js";
+import { duration, round2 } from "./figures.js";
+import { goals } from "./goals.js";
+import { ROOT, loadAvg, machine, sha256, startup } from "./machine.js";
+import { Progress, log, measureWorkload, plan, type Context } from "./measure.js";
 import { ReferenceClient } from "./reference-client.js";
-import { markdown, type Goal, type Results, type VariantResult, type WorkloadResult } from "./report.js";
-import { SCORE_SAMPLES, SCORE_SEED, findScorer, meanScore } from "./score.js";
-import { detect, generateBatchFn, generateFn, type VariantPlan } from "./variants.js";
-import { FULL, QUICK, SMOKE, instantiate, type VariantName, type Workload } from "./workloads.js";
+import { markdown, type Results, type WorkloadResult } from "./report.js";
+import { SCORE_SAMPLES, SCORE_SEED, findScorer } from "./score.js";
+import { generateFn } from "./variants.js";
+import { FULL, QUICK, SMOKE, instantiate } from "./workloads.js";
 
 const HELP = `npm run bench -- [options]      (or: npx tsx bench/run.ts [options])
 
@@ -89,142 +91,6 @@ function parse(argv: string[]): Args | null {
   };
 }
 
-const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-const log = (line: string) => process.stderr.write(line + "\n");
-
-/** Estimated cost of one run of a workload on one side, in (forward x positions) units. */
-function units(w: Workload): number {
-  const rows = w.promptIds.length * (w.cfgScale > 0 ? 2 : 1);
-  return rows * w.steps * (w.promptIds[0].length + w.genLength);
-}
-
-/** Elapsed time and an ETA from the measured cost per unit on each side. */
-class Progress {
-  private readonly t0 = performance.now();
-  private readonly done = { maskflow: { units: 0, ms: 0 }, reference: { units: 0, ms: 0 } };
-  /** Rough priors (ms per unit on an idle 2-core machine) until something is measured. */
-  private readonly prior = { maskflow: 0.12, reference: 0.3 };
-  remaining = { maskflow: 0, reference: 0 };
-  startupMs = 0;
-
-  record(side: "maskflow" | "reference", u: number, ms: number): void {
-    this.done[side].units += u;
-    this.done[side].ms += ms;
-    this.remaining[side] = Math.max(0, this.remaining[side] - u);
-  }
-
-  private rate(side: "maskflow" | "reference"): number {
-    const d = this.done[side];
-    return d.units > 0 ? d.ms / d.units : this.prior[side];
-  }
-
-  eta(): number {
-    return this.remaining.maskflow * this.rate("maskflow") + this.remaining.reference * this.rate("reference") + this.startupMs;
-  }
-
-  line(prefix: string): string {
-    return `${prefix} · elapsed ${duration(performance.now() - this.t0)} · ETA ~${duration(this.eta())}`;
-  }
-
-  elapsedS(): number {
-    return (performance.now() - this.t0) / 1000;
-  }
-}
-
-function baseOptions(w: Workload): SamplerOptions {
-  return {
-    schedule: { kind: "linear", steps: w.steps, blockLength: w.blockLength },
-    temperature: w.temperature,
-    remasking: w.remasking,
-    cfgScale: w.cfgScale,
-    seed: w.seed,
-  };
-}
-
-/** Variants that change outputs by design: their Score is compared with the exact run's. */
-const CHANGES_OUTPUT: ReadonlySet<VariantName> = new Set(["threshold", "factor", "cache-prefix", "cache-dual", "threshold+prefix"]);
-
-const EXACT: VariantPlan = { options: (o) => o, model: (m) => m, batched: false, via: "exact" };
-
-/** One timed Maskflow generation of every row of the workload. */
-async function maskflowOnce(model: DllmModel, w: Workload, plan: VariantPlan): Promise<Repeat> {
-  const opts = plan.options(baseOptions(w));
-  const m = plan.model(model);
-  const MASK = model.manifest.mask_token_id;
-  const before = { ...model.stats };
-  const t0 = performance.now();
-  let tokens: number[][];
-  if (plan.batched) {
-    const canvases = await generateBatchFn()!(m, w.promptIds.map((p) => createCanvas(p, w.genLength, MASK)), opts);
-    tokens = canvases.map((c) => c.tokens);
-  } else {
-    tokens = [];
-    for (const p of w.promptIds) tokens.push((await generateFn(m, createCanvas(p, w.genLength, MASK), opts)).tokens);
-  }
-  const wallMs = performance.now() - t0;
-  return { wallMs, modelMs: model.stats.ms - before.ms, forwards: model.stats.forwards - before.forwards, tokens };
-}
-
-function fromReference(r: { ms: number[]; model_ms: number[]; forwards: number; tokens: number[][] }): Repeat[] {
-  return r.ms.map((ms, i) => ({ wallMs: ms, modelMs: r.model_ms[i], forwards: r.forwards, tokens: r.tokens }));
-}
-
-function goals(results: WorkloadResult[], start: Results["startup"], withReference: boolean): Goal[] {
-  const out: Goal[] = [];
-  const g128 = results.filter((w) => w.gen_length === 128 && w.maskflow);
-  const headline = g128.find((w) => w.name === "p8-g128-s128-b32") ?? g128[0];
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  if (withReference) {
-    const rated = g128.filter((w) => w.ratio != null);
-    if (rated.length) {
-      const worst = rated.reduce((a, b) => (b.ratio! < a.ratio! ? b : a));
-      const mismatched = rated.filter((w) => (w.mismatch?.tokens ?? 0) > 0);
-      out.push({
-        goal: "CPU tokens/s ≥ 2× the PyTorch reference at identical tokens, gen_length 128",
-        measured:
-          `${headline?.ratio != null ? `${headline.ratio.toFixed(2)}× on ${headline.name}; ` : ""}lowest ${worst.ratio!.toFixed(2)}× (${worst.name}) over ${rated.length} workloads; ` +
-          `${mismatched.length ? `tokens differ in ${mismatched.map((w) => w.name).join(", ")}` : "all tokens identical"}`,
-        met: worst.ratio! >= 2 && mismatched.length === 0,
-      });
-    }
-  }
-  if (g128.length) {
-    const worst = g128.reduce((a, b) => (b.maskflow!.other_share > a.maskflow!.other_share ? b : a));
-    out.push({
-      goal: "time outside session.run < 10% of a step, gen_length 128",
-      measured: `${headline ? `${pct(headline.maskflow!.other_share)} on ${headline.name}; ` : ""}highest ${pct(worst.maskflow!.other_share)} (${worst.name})`,
-      met: worst.maskflow!.other_share < 0.1,
-    });
-  }
-  // Against one-token-per-step decoding: workloads with steps = gen_length.
-  const thr = results
-    .filter((w) => w.steps === w.gen_length && w.maskflow)
-    .flatMap((w) => w.variants.filter((v) => v.name === "threshold" && v.maskflow).map((v) => ({ w, v })));
-  if (thr.length) {
-    const parts = thr.map(
-      ({ w, v }) =>
-        `${w.name}: ${v.maskflow!.forwards} vs ${w.maskflow!.forwards} forwards, ${v.differ_from_exact?.tokens ?? "?"} tokens differ` +
-        (v.score_delta != null ? `, Score ${v.score_delta >= 0 ? "+" : ""}${v.score_delta.toFixed(3)} nats/token (${v.score_per_token} vs ${w.score_per_token})` : ""),
-    );
-    out.push({
-      goal: "threshold decoding (τ 0.9) needs at most half the forward passes of one-token-per-step decoding",
-      measured: parts.join("; "),
-      met: thr.every(({ w, v }) => v.maskflow!.forwards * 2 <= w.maskflow!.forwards),
-    });
-  }
-  if (start) {
-    const t = (x: Timed) =>
-      x.ok ? `${(x.median_ms / 1000).toFixed(2)} s` : `failed (${x.error})`;
-    out.push({
-      goal: "`npx maskflow run workflows/hello.maskflow.json` under 2 s wall, start-up included",
-      measured: `npx: median ${t(start.npx)}; node bin/maskflow.js: ${t(start.node)} (${start.build}${start.dist_stale ? ", stale" : ""})`,
-      met: start.npx.ok ? start.npx.median_ms < 2000 : false,
-    });
-  }
-  return out;
-}
-
 export async function main(argv: string[]): Promise<number> {
   let args: Args | null;
   try {
@@ -268,143 +134,13 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     const scorer = args.variants ? await findScorer() : null;
-    const scoreUnits = (w: Workload) => w.promptIds.length * SCORE_SAMPLES * (w.promptIds[0].length + w.genLength);
-    for (const w of workloads) {
-      const u = units(w);
-      progress.remaining.maskflow += u * w.repeats * (1 + (args.variants ? w.variants.length : 0));
-      if (reference) progress.remaining.reference += u * w.repeats;
-      const scored = args.variants ? w.variants.filter((v) => CHANGES_OUTPUT.has(v)).length : 0;
-      if (scorer?.ok && scored) progress.remaining.maskflow += scoreUnits(w) * (1 + scored);
-    }
+    const ctx: Context = { model, reference, variants: args.variants, scorer, progress };
+    plan(ctx, workloads);
     if (args.startup) progress.startupMs = 6 * 3000;
 
     const results: WorkloadResult[] = [];
     for (const [i, w] of workloads.entries()) {
-      const tag = `[${i + 1}/${workloads.length}] ${w.name}`;
-      const u = units(w);
-      const G = w.genLength * w.promptIds.length;
-      const res: WorkloadResult = {
-        name: w.name,
-        prompt: w.prompt,
-        batch: w.promptIds.length,
-        prompt_tokens: w.promptIds[0].length,
-        gen_length: w.genLength,
-        steps: w.steps,
-        block_length: w.blockLength,
-        cfg_scale: w.cfgScale,
-        temperature: w.temperature,
-        remasking: w.remasking,
-        seed: w.seed,
-        repeats: w.repeats,
-        ...(w.promptIds[0].length + w.genLength > model.manifest.max_length ? { over_max_length: true } : {}),
-        maskflow: null,
-        reference: null,
-        ratio: null,
-        mismatch: null,
-        variants: [],
-      };
-      // The two sides take turns repeat by repeat, so both see the same machine load.
-      const mRuns: Repeat[] = [];
-      const rRuns: Repeat[] = [];
-      let refPeak = 0;
-      for (let r = 0; r < w.repeats; r++) {
-        if (!res.maskflow_error) {
-          log(progress.line(`${tag}: maskflow repeat ${r + 1}/${w.repeats}`));
-          try {
-            const run = await maskflowOnce(model, w, EXACT);
-            mRuns.push(run);
-            progress.record("maskflow", u, run.wallMs);
-          } catch (err) {
-            res.maskflow_error = (err as Error).message;
-            log(`${tag}: Maskflow failed: ${res.maskflow_error}`);
-          }
-        }
-        if (reference && !res.reference_error) {
-          try {
-            const out = await reference.run(w, 1);
-            rRuns.push(...fromReference(out));
-            refPeak = out.peak_rss_mb;
-            progress.record("reference", u, out.ms[0]);
-          } catch (err) {
-            res.reference_error = (err as Error).message;
-            log(`${tag}: reference failed: ${res.reference_error}`);
-          }
-        }
-      }
-      const exact = mRuns[mRuns.length - 1];
-      if (exact) {
-        res.maskflow = figures(mRuns, G, peakRssMb());
-        res.maskflow_deterministic = mRuns.every((run) => countDiffering(run.tokens, exact.tokens).tokens === 0);
-        res.sample_text = canvasText({ tokens: exact.tokens[0], maskId: model.manifest.mask_token_id }, model.tokenizer, model.manifest.eos_token_id);
-      }
-      if (rRuns.length && !res.reference_error) {
-        res.reference = figures(rRuns, G, refPeak);
-        if (res.maskflow) {
-          res.ratio = round2(res.maskflow.tokens_per_s / res.reference.tokens_per_s);
-          const refTokens = rRuns[rRuns.length - 1].tokens;
-          const d = countDiffering(exact.tokens, refTokens);
-          const first = firstDifference(exact.tokens, refTokens);
-          res.mismatch = { ...d, of: G, ...(first ? { first } : {}) };
-        }
-      }
-      const summary = [
-        res.maskflow ? `Maskflow ${res.maskflow.tokens_per_s.toFixed(1)} tok/s (${res.maskflow.forwards} forwards)` : "Maskflow failed",
-        res.reference ? `reference ${res.reference.tokens_per_s.toFixed(1)} tok/s, ratio ${res.ratio?.toFixed(2)}x` : null,
-        res.mismatch ? `${res.mismatch.tokens} tokens differ` : null,
-      ];
-      log(`${tag}: ${summary.filter(Boolean).join(", ")}`);
-
-      if (args.variants && exact) {
-        const base = baseOptions(w);
-        const variantTokens = new Map<VariantName, number[][]>();
-        for (const name of w.variants) {
-          const found = detect(name, model, base, w);
-          if (!found.ok) {
-            res.variants.push({ name, available: false, reason: found.reason });
-            progress.record("maskflow", u * w.repeats, 0);
-            continue;
-          }
-          const runs: Repeat[] = [];
-          const v: VariantResult = { name, available: true, via: found.plan.via };
-          try {
-            for (let r = 0; r < w.repeats; r++) {
-              log(progress.line(`${tag}: variant ${name} repeat ${r + 1}/${w.repeats}`));
-              const run = await maskflowOnce(model, w, found.plan);
-              runs.push(run);
-              progress.record("maskflow", u, run.wallMs);
-            }
-            v.maskflow = figures(runs, G, peakRssMb());
-            v.differ_from_exact = { ...countDiffering(runs[runs.length - 1].tokens, exact.tokens), of: G };
-            v.speedup_vs_exact = round2(v.maskflow.tokens_per_s / res.maskflow!.tokens_per_s);
-            variantTokens.set(name, runs[runs.length - 1].tokens);
-            log(`${tag}: ${name}: ${v.maskflow.tokens_per_s.toFixed(1)} tok/s, ${v.maskflow.forwards} forwards, ${v.differ_from_exact.tokens} tokens differ from exact`);
-          } catch (err) {
-            v.available = false;
-            v.reason = `failed: ${(err as Error).message}`;
-            delete v.maskflow;
-            log(`${tag}: ${name} failed: ${(err as Error).message}`);
-          }
-          res.variants.push(v);
-        }
-        // What the changed outputs are worth: Score per token, exact vs variant.
-        const changed = res.variants.filter((v) => v.maskflow && CHANGES_OUTPUT.has(v.name));
-        if (scorer?.ok && changed.length) {
-          log(progress.line(`${tag}: Score of ${1 + changed.length} outputs`));
-          const t = performance.now();
-          try {
-            res.score_per_token = round4(await meanScore(scorer.fn, model, w, exact.tokens));
-            for (const v of changed) {
-              const same = (v.differ_from_exact?.tokens ?? 1) === 0;
-              v.score_per_token = same ? res.score_per_token : round4(await meanScore(scorer.fn, model, w, variantTokens.get(v.name)!));
-              v.score_delta = round4(v.score_per_token - res.score_per_token);
-            }
-          } catch (err) {
-            log(`${tag}: Score failed: ${(err as Error).message}`);
-          }
-          progress.record("maskflow", scoreUnits(w) * (1 + changed.length), performance.now() - t);
-        }
-      }
-      results.push(res);
+      results.push(await measureWorkload(ctx, w, `[${i + 1}/${workloads.length}] ${w.name}`));
     }
     await reference?.close();
 
