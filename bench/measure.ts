@@ -117,7 +117,11 @@ export function plan(ctx: Context, workloads: Workload[]): void {
   }
 }
 
-export async function measureWorkload(ctx: Context, w: Workload, tag: string): Promise<WorkloadResult> {
+/**
+ * The exact run of a workload on both sides, taking turns repeat by repeat. Returns the result
+ * and the exact run's tokens (null if Maskflow failed), which measureVariants compares against.
+ */
+export async function measureWorkload(ctx: Context, w: Workload, tag: string): Promise<{ res: WorkloadResult; exact: number[][] | null }> {
   const { model, reference, progress } = ctx;
   const u = units(w);
   const G = w.genLength * w.promptIds.length;
@@ -191,12 +195,15 @@ export async function measureWorkload(ctx: Context, w: Workload, tag: string): P
     res.mismatch ? `${res.mismatch.tokens} tokens differ` : null,
   ];
   log(`${tag}: ${summary.filter(Boolean).join(", ")}`);
-  if (ctx.variants && exact) await measureVariants(ctx, w, res, exact.tokens, tag);
-  return res;
+  return { res, exact: exact?.tokens ?? null };
 }
 
-/** Maskflow's variants of the workload, compared with its exact run (`exact`: that run's tokens). */
-async function measureVariants(ctx: Context, w: Workload, res: WorkloadResult, exact: number[][], tag: string): Promise<void> {
+/**
+ * Maskflow's variants of the workload, compared with its exact run (`exact`: that run's tokens),
+ * and the Score of the outputs they change. Run after every exact run, so the exact runs' peak
+ * RSS is not the variants' or the Score's (its batch-16 forwards hold much larger logits).
+ */
+export async function measureVariants(ctx: Context, w: Workload, res: WorkloadResult, exact: number[][], tag: string): Promise<void> {
   const { model, progress, scorer } = ctx;
   const u = units(w);
   const G = w.genLength * w.promptIds.length;

@@ -8,7 +8,7 @@ import { DllmModel, createCanvas } from "../engine/dllm/index.js";
 import { duration, round2 } from "./figures.js";
 import { goals } from "./goals.js";
 import { ROOT, loadAvg, machine, sha256, startup } from "./machine.js";
-import { Progress, log, measureWorkload, plan, type Context } from "./measure.js";
+import { Progress, log, measureVariants, measureWorkload, plan, type Context } from "./measure.js";
 import { ReferenceClient } from "./reference-client.js";
 import { markdown, type Results, type WorkloadResult } from "./report.js";
 import { SCORE_SAMPLES, SCORE_SEED, findScorer } from "./score.js";
@@ -139,10 +139,20 @@ export async function main(argv: string[]): Promise<number> {
     if (args.startup) progress.startupMs = 6 * 3000;
 
     const results: WorkloadResult[] = [];
+    const tag = (i: number) => `[${i + 1}/${workloads.length}] ${workloads[i].name}`;
+    const exact: (number[][] | null)[] = [];
     for (const [i, w] of workloads.entries()) {
-      results.push(await measureWorkload(ctx, w, `[${i + 1}/${workloads.length}] ${w.name}`));
+      const { res, exact: tokens } = await measureWorkload(ctx, w, tag(i));
+      results.push(res);
+      exact.push(tokens);
     }
     await reference?.close();
+    if (args.variants) {
+      for (const [i, w] of workloads.entries()) {
+        const tokens = exact[i];
+        if (w.variants.length && tokens) await measureVariants(ctx, w, results[i], tokens, tag(i));
+      }
+    }
 
     let start: Results["startup"] = null;
     if (args.startup) {
@@ -155,7 +165,8 @@ export async function main(argv: string[]): Promise<number> {
     notes.push(
       "Both sides run the same weights (the reference loads them from model.onnx) with the same settings; the reference is " +
         "models/reference/llada_generate.py, LLaDA's generate with Maskflow's counter-based RNG (numpy Philox), run one prompt at a time. " +
-        "Per-step figures divide by forward passes. Peak RSS is each process's peak so far (Maskflow: the bench's Node process with its ONNX worker).",
+        "Per-step figures divide by forward passes. Peak RSS is each process's peak so far (Maskflow: the bench's Node process with its ONNX worker); " +
+        "Maskflow's variants and the Score run after all exact runs, so they do not raise the exact runs' peak.",
     );
     if (workloads.some((w) => w.promptIds[0].length + w.genLength > maxLen)) notes.push(`Workloads marked † exceed the model's max_length (${maxLen}).`);
     const onnx = model.onnxPath;
