@@ -70,7 +70,7 @@ export function baseOptions(w: Workload): SamplerOptions {
 /** Variants that change outputs by design: their Score is compared with the exact run's. */
 export const CHANGES_OUTPUT: ReadonlySet<VariantName> = new Set(["threshold", "factor", "cache-prefix", "cache-dual", "threshold+prefix"]);
 
-const EXACT: VariantPlan = { options: (o) => o, model: (m) => m, batched: false, via: "exact" };
+const EXACT: VariantPlan = { options: (o) => o, model: (m) => m, rows: "sequential", via: "exact" };
 
 /** One timed Maskflow generation of every row of the workload. */
 async function maskflowOnce(model: DllmModel, w: Workload, plan: VariantPlan): Promise<Repeat> {
@@ -80,8 +80,11 @@ async function maskflowOnce(model: DllmModel, w: Workload, plan: VariantPlan): P
   const before = { ...model.stats };
   const t0 = performance.now();
   let tokens: number[][];
-  if (plan.batched) {
+  if (plan.rows === "generateBatch") {
     const canvases = await generateBatchFn()!(m, w.promptIds.map((p) => createCanvas(p, w.genLength, MASK)), opts);
+    tokens = canvases.map((c) => c.tokens);
+  } else if (plan.rows === "concurrent") {
+    const canvases = await Promise.all(w.promptIds.map((p) => generateFn(m, createCanvas(p, w.genLength, MASK), opts)));
     tokens = canvases.map((c) => c.tokens);
   } else {
     tokens = [];

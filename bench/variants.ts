@@ -12,7 +12,9 @@
 //                and the model folder declares kv_cache.
 // - threshold, factor: SCHEDULE_KINDS lists the kind; schedule.threshold τ = 0.9 (Fast-dLLM's
 //                default) / schedule.factor f = 1.
-// - batched:     the engine exports generateBatch(model, canvases, opts) -> canvases.
+// - batched:     all rows at once: the engine's generateBatch(model, canvases, opts) -> canvases
+//                if it exports one, else concurrent generate() calls on a model whose runtime
+//                joins same-shape forwards into one session.run (DllmModel.batching).
 import * as dllm from "../engine/dllm/index.js";
 import type { Canvas, DllmModel, LogitsModel, SamplerOptions, Schedule } from "../engine/dllm/index.js";
 import type { VariantName, Workload } from "./workloads.js";
@@ -26,8 +28,8 @@ export interface VariantPlan {
   options(base: SamplerOptions): SamplerOptions;
   /** The model the sampler sees. */
   model(base: DllmModel): LogitsModel;
-  /** Runs every row of the workload in one batched call instead of one after another. */
-  batched: boolean;
+  /** How the rows of the workload run: one after another, all at once through generateBatch, or as concurrent generate() calls. */
+  rows: "sequential" | "generateBatch" | "concurrent";
   /** How the variant is switched on, for the report. */
   via: string;
 }
@@ -75,7 +77,7 @@ export function fullLogits(inner: DllmModel): LogitsModel {
 function plan(p: Partial<VariantPlan> & { via: string }): Detected {
   return {
     ok: true,
-    plan: { options: p.options ?? ((o) => o), model: p.model ?? ((m) => m), batched: p.batched ?? false, via: p.via },
+    plan: { options: p.options ?? ((o) => o), model: p.model ?? ((m) => m), rows: p.rows ?? "sequential", via: p.via },
   };
 }
 
@@ -131,8 +133,10 @@ export function detect(name: VariantName, model: DllmModel, base: SamplerOptions
     }
     case "batched": {
       if (w.promptIds.length < 2) return { ok: false, reason: "the workload has one row" };
-      if (!generateBatchFn()) return { ok: false, reason: "the engine exports no generateBatch yet: rows run one after another" };
-      return plan({ via: "generateBatch: all rows in each forward", batched: true });
+      if (generateBatchFn()) return plan({ via: "generateBatch: all rows in each forward", rows: "generateBatch" });
+      const batching = (model as unknown as { batching?: unknown }).batching;
+      if (batching === true) return plan({ via: "concurrent generate() calls, joined into batched forwards by the runtime (DllmModel.batching)", rows: "concurrent" });
+      return { ok: false, reason: "the engine has no generateBatch and its model does not join concurrent forwards (DllmModel.batching)" };
     }
   }
 }
