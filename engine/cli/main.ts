@@ -128,6 +128,19 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("serve")
+    .description("serve the editor and the API (http://127.0.0.1:8188/ by default)")
+    .option("--port <port>", "port (0 picks a free one)", "8188")
+    .option("--host <host>", "interface to bind; anything but loopback requires a token", "127.0.0.1")
+    .option("--token <token>", "require this token on every request (generated and printed when binding beyond loopback)")
+    .action(async (opts: { port: string; host: string; token?: string }) => {
+      const { serve } = await import("../server/serve.js");
+      if (!/^\d+$/.test(opts.port)) throw new UsageError(`--port must be a port number, got "${opts.port}"`);
+      await serve(opts);
+      await new Promise(() => undefined); // serve until SIGINT/SIGTERM (serve() exits the process)
+    });
+
+  program
     .command("schema")
     .description("print (or write) the workflow JSON Schema")
     .option("--out <file>", "write it to a file")
