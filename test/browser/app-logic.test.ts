@@ -7,7 +7,7 @@ import { checkConnection } from "../../app/src/graph/connect.js";
 import { History } from "../../app/src/graph/history.js";
 import { newNodeId } from "../../app/src/graph/ids.js";
 import { defaultValues, docToGraph, graphToDoc, looksLikeWorkflow } from "../../app/src/graph/workflow.js";
-import { applyEvent, outputText, runFromDetail, type RunView } from "../../app/src/run/runState.js";
+import { applyEvent, mergeViews, outputText, runFromDetail, type RunView } from "../../app/src/run/runState.js";
 import { searchCatalog } from "../../app/src/panels/search.js";
 import { createDefaultRegistry, type RunEvent } from "../../engine/index.js";
 
@@ -182,6 +182,29 @@ describe("run events", () => {
     expect(view.status).toBe("failed");
     view = applyEvent(view, { type: "cancelled", runId: "r", nodeId: null });
     expect(view.nodes.b).toEqual({ status: "skipped", message: "cancelled" });
+  });
+
+  it("merges a run loaded from the server with live events that arrived meanwhile", () => {
+    const runId = "m";
+    const base: RunEvent[] = [
+      { type: "run_started", runId, nodes: ["d"] },
+      { type: "node_started", runId, nodeId: "d", nodeType: "Denoise" },
+      { type: "progress", runId, nodeId: "d", step: 1, total: 4, canvas: canvas(1, ["a", null, null, null]) },
+      { type: "progress", runId, nodeId: "d", step: 2, total: 4, canvas: canvas(2, ["a", "b", null, null]) },
+    ];
+    let loaded: RunView | undefined;
+    for (const e of base) loaded = applyEvent(loaded, e);
+    // Live: step 3 arrived while the log loaded, then the node finished.
+    let live: RunView | undefined;
+    for (const e of [
+      { type: "progress", runId, nodeId: "d", step: 3, total: 4, canvas: canvas(3, ["a", "b", "c", null]) },
+      { type: "node_finished", runId, nodeId: "d", nodeType: "Denoise", ms: 5 },
+    ] as RunEvent[])
+      live = applyEvent(live, e);
+    const merged = mergeViews(loaded!, live!);
+    expect(merged.lanes.d.snapshots.map((s) => s.step)).toEqual([1, 2, 3]);
+    expect(merged.nodes.d.status).toBe("done");
+    expect(merged.status).toBe("running");
   });
 
   it("rebuilds lanes from ShowText traces when the live events were missed", () => {

@@ -2,7 +2,7 @@
 // running, saving and reopening a workflow, and the editing conveniences around it.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addBySearch, autosaved, dragLink, graphOf, handle, moveNode, node, startHarness, type Harness, type SavedDoc } from "./harness.js";
+import { addBySearch, autosaved, autosavedWhen, dragLink, graphOf, handle, moveNode, node, savedGraph, startHarness, type Harness, type SavedDoc } from "./harness.js";
 
 let h: Harness;
 
@@ -41,9 +41,7 @@ describe("building and running a workflow", () => {
     await dragLink(page, ["concat", "text"], ["show_text", "value"]);
     await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(3);
 
-    const doc = (await autosaved(page))!;
-    expect(doc.name).toBe("built in a test");
-    expect(graphOf(doc)).toEqual({
+    await expect.poll(() => savedGraph(page)).toEqual({
       text: { type: "Text", inputs: { value: "Hello," } },
       text_2: { type: "Text", inputs: { value: "masked world" } },
       concat: {
@@ -52,6 +50,7 @@ describe("building and running a workflow", () => {
       },
       show_text: { type: "ShowText", inputs: { value: { from: "concat", output: "text" } } },
     });
+    expect((await autosaved(page))!.name).toBe("built in a test");
 
     await page.getByTestId("run").click();
     await expect(node(page, "show_text").getByTestId("node-output").textContent({ timeout: 20_000 })).resolves.toBe("Hello, masked world");
@@ -76,8 +75,7 @@ describe("building and running a workflow", () => {
     await search.getByLabel("Node search").fill("show");
     await search.getByLabel("Node search").press("Enter");
     await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(1);
-    const doc = (await autosaved(page))!;
-    expect(doc.nodes.show_text.inputs.value).toEqual({ from: "text", output: "text" });
+    await expect.poll(() => savedGraph(page)).toMatchObject({ show_text: { inputs: { value: { from: "text", output: "text" } } } });
   });
 
   it("refuses a link that closes a cycle and says why", async () => {
@@ -125,19 +123,20 @@ describe("files", () => {
     await page.goto(h.server.url);
     await node(page, "greeting").waitFor();
     await expect(node(page, "greeting").getByLabel("value").inputValue()).resolves.toBe("Saved text");
-    expect(graphOf((await autosaved(page))!)).toEqual(graphOf(saved));
+    await expect.poll(() => savedGraph(page)).toEqual(graphOf(saved));
 
     // Clear, then open the saved file with the file picker.
     await page.getByRole("button", { name: "New" }).click();
-    await expect.poll(() => page.locator(".react-flow__node").count()).toBe(0);
+    await expect.poll(() => savedGraph(page)).toEqual({});
     await page.getByTestId("open-file").setInputFiles(savedPath);
     await node(page, "greeting").waitFor();
-    expect(graphOf((await autosaved(page))!)).toEqual(graphOf(saved));
+    await expect.poll(() => savedGraph(page)).toEqual(graphOf(saved));
     const reopened = (await autosaved(page))!;
     expect(reopened.nodes.join.ui).toEqual(saved.nodes.join.ui);
 
     // Clear, then drop the file on the canvas.
     await page.getByRole("button", { name: "New" }).click();
+    await expect.poll(() => savedGraph(page)).toEqual({});
     const text = readFileSync(savedPath, "utf8");
     const dataTransfer = await page.evaluateHandle((content) => {
       const dt = new DataTransfer();
@@ -146,7 +145,7 @@ describe("files", () => {
     }, text);
     await page.locator(".mf-canvas").dispatchEvent("drop", { dataTransfer });
     await node(page, "greeting").waitFor();
-    expect(graphOf((await autosaved(page))!)).toEqual(graphOf(saved));
+    await expect.poll(() => savedGraph(page)).toEqual(graphOf(saved));
   });
 
   it("opens every example, drawing each of its nodes from the catalog", async () => {
@@ -204,7 +203,7 @@ describe("editing", () => {
     await page.mouse.move(700, 650);
     await page.keyboard.press("Control+v");
     await expect.poll(count).toBe(6);
-    const doc = (await autosaved(page))!;
+    const doc = await autosavedWhen(page, (d) => Object.keys(d.nodes).length === 6);
     const pastedJoin = Object.entries(doc.nodes).find(([id, n]) => n.type === "Concat" && id !== "join")!;
     const pastedText = Object.entries(doc.nodes).find(([id, n]) => n.type === "Text" && !["greeting", "name"].includes(id))!;
     expect(pastedJoin[1].inputs.a).toEqual({ from: pastedText[0], output: "text" });

@@ -143,11 +143,27 @@ export interface SavedDoc {
   nodes: Record<string, { type: string; title?: string; inputs: Record<string, unknown>; ui?: { x: number; y: number } }>;
 }
 
-/** The workflow the editor autosaved (what a reload restores). */
+/** The workflow the editor autosaved last (what a reload restores). */
 export async function autosaved(page: Page): Promise<SavedDoc | null> {
-  await page.waitForTimeout(400); // the autosave settles 250 ms after the last change
   const text = await page.evaluate(() => localStorage.getItem("maskflow.autosave.v1"));
   return text ? (JSON.parse(text) as SavedDoc) : null;
+}
+
+/** Waits for an autosave that satisfies `ready` (saves settle shortly after each change). */
+export async function autosavedWhen(page: Page, ready: (doc: SavedDoc) => boolean, timeoutMs = 15_000): Promise<SavedDoc> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const doc = await autosaved(page);
+    if (doc && ready(doc)) return doc;
+    if (Date.now() > deadline) throw new Error(`no matching autosave; last: ${JSON.stringify(doc)?.slice(0, 400)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** The autosaved graph, for expect.poll(() => savedGraph(page)).toEqual(...). */
+export async function savedGraph(page: Page): Promise<ReturnType<typeof graphOf>> {
+  const doc = await autosaved(page);
+  return doc ? graphOf(doc) : {};
 }
 
 /** Node types and links of a document, ignoring layout: what "the same graph" means. */

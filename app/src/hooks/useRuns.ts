@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import type { ApiClient } from "../api/client.js";
 import type { RunEvent, RunSummary } from "../api/types.js";
-import { applyEvent, emptyRun, runFromDetail, type RunView } from "../run/runState.js";
+import { applyEvent, emptyRun, mergeViews, runFromDetail, type RunView } from "../run/runState.js";
 
 const KEEP_RUNS = 20;
 
@@ -15,16 +15,12 @@ function reducer(state: Record<string, RunView>, action: Action): Record<string,
     for (const event of action.events) next[event.runId] = applyEvent(next[event.runId], event);
   } else {
     const existing = state[action.view.runId];
-    // A loaded copy may be older than the live events that arrived while it loaded.
-    next[action.view.runId] = existing && isOver(existing) && !isOver(action.view) ? existing : action.view;
+    // Live events may have arrived while the copy loaded: keep what each side knows.
+    next[action.view.runId] = existing ? mergeViews(action.view, existing) : action.view;
   }
   const ids = Object.keys(next);
   for (const id of ids.slice(0, Math.max(0, ids.length - KEEP_RUNS))) delete next[id];
   return next;
-}
-
-function isOver(view: RunView): boolean {
-  return view.status === "finished" || view.status === "failed" || view.status === "cancelled";
 }
 
 export function useRuns(api: ApiClient) {

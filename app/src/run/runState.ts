@@ -155,3 +155,39 @@ export function outputText(output: unknown): string[] | null {
   if (Array.isArray(text) && text.every((t) => typeof t === "string")) return text as string[];
   return null;
 }
+
+const NODE_RANK: Record<NodeStatus, number> = { queued: 0, running: 1, cached: 2, done: 2, skipped: 2, error: 2 };
+const RUN_RANK: Record<RunView["status"], number> = { queued: 0, running: 1, finished: 2, failed: 2, cancelled: 2 };
+
+/** Combines a run loaded from the server with what live events already told this page. */
+export function mergeViews(loaded: RunView, live: RunView): RunView {
+  const nodes = { ...loaded.nodes };
+  for (const [id, state] of Object.entries(live.nodes)) {
+    const other = nodes[id];
+    if (!other || NODE_RANK[state.status] >= NODE_RANK[other.status]) nodes[id] = state;
+  }
+  const lanes = { ...loaded.lanes };
+  const laneOrder = [...loaded.laneOrder];
+  for (const key of live.laneOrder) {
+    const liveLane = live.lanes[key];
+    const loadedLane = lanes[key];
+    if (!loadedLane) {
+      lanes[key] = liveLane;
+      laneOrder.push(key);
+      continue;
+    }
+    const byStep = new Map(loadedLane.snapshots.map((snap) => [snap.step, snap]));
+    for (const snap of liveLane.snapshots) byStep.set(snap.step, snap);
+    lanes[key] = { ...loadedLane, total: liveLane.total ?? loadedLane.total, snapshots: [...byStep.values()].sort((a, b) => a.step - b.step) };
+  }
+  return {
+    ...loaded,
+    status: RUN_RANK[live.status] >= RUN_RANK[loaded.status] ? live.status : loaded.status,
+    nodes,
+    lanes,
+    laneOrder,
+    outputs: { ...loaded.outputs, ...live.outputs },
+    error: live.error ?? loaded.error,
+    ms: live.ms ?? loaded.ms,
+  };
+}
