@@ -115,7 +115,18 @@ export async function dragLink(page: Page, from: [string, string], to: [string, 
   await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2 + 20, { steps: 6 });
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 6 });
   if (expectValid !== undefined) {
-    await target.and(page.locator(".connectingto")).waitFor({ timeout: 10_000 });
+    await target
+      .and(page.locator(".connectingto"))
+      .waitFor({ timeout: 10_000 })
+      .catch(async (err: Error) => {
+        // Say what was under the pointer, and keep a picture (test-results/ is not committed).
+        const under = await page.evaluate(([x, y]) => {
+          const el = document.elementFromPoint(x, y) as HTMLElement | null;
+          return el ? `${el.className} ${el.dataset.nodeid ?? ""}.${el.dataset.handleid ?? ""}` : "nothing";
+        }, [b.x + b.width / 2, b.y + b.height / 2]);
+        await page.screenshot({ path: `test-results/drag-${from.join(".")}-${to.join(".")}.png` }).catch(() => {});
+        throw new Error(`dragging ${from.join(".")} -> ${to.join(".")}: the input never became the link's target (under the pointer: ${under}); ${err.message}`);
+      });
     const classes = (await target.getAttribute("class")) ?? "";
     if (classes.split(/\s+/).includes("valid") !== expectValid) {
       await page.mouse.up();
