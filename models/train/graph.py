@@ -33,12 +33,16 @@ OUTPUTS = ["logits", "present_kv", "head_logits", "head_top_ids", "head_top_logp
            "cfg_logits", "cfg_top_ids", "cfg_top_logp", "cfg_entropy"]
 
 
-def head(logits: torch.Tensor, decide: torch.Tensor):
-    rows = torch.gather(logits, 1, decide[..., None].expand(-1, -1, logits.shape[-1]))
+def gather_rows(h: torch.Tensor, decide: torch.Tensor) -> torch.Tensor:
+    """h[b, decide[b, k]] -> [B, K, D]"""
+    return torch.gather(h, 1, decide[..., None].expand(-1, -1, h.shape[-1]))
+
+
+def head(rows: torch.Tensor):
     logp = torch.log_softmax(rows, dim=-1)
     top_logp, top_ids = torch.topk(logp, TOP_K, dim=-1)
     entropy = -(logp.exp() * logp).sum(-1)
-    return rows, top_ids, top_logp, entropy
+    return top_ids, top_logp, entropy
 
 
 class ExportGraph(nn.Module):
@@ -72,14 +76,17 @@ class ExportGraph(nn.Module):
             x = x + blk.attn_out((att @ v_all).transpose(1, 2).reshape(B, S, -1))
             h = blk.ff_norm(x)
             x = x + blk.ff_out(torch.nn.functional.silu(blk.ff_proj(h)) * blk.up_proj(h))
-        logits = t.ff_out(t.ln_f(x))
+        h = t.ln_f(x)
+        logits = t.ff_out(h)  # only computed when `logits` is fetched
         present_kv = torch.stack(presents)
+        # The heads project only the positions being decided to the vocabulary.
+        rows = t.ff_out(gather_rows(h, decide))
         # For an even batch: first half conditional, second half unconditional. (B + 1) // 2 and
         # B - half keep both halves non-empty for B = 1, where an empty broadcast crashes onnxruntime.
         half = (B + 1) // 2
-        cond, uncond = logits[:half], logits[B - half:]
-        cfg_logits = uncond + (cfg_scale + 1.0) * (cond - uncond)
-        return (logits, present_kv, *head(logits, decide), *head(cfg_logits, decide[:half]))
+        cond, uncond = rows[:half], rows[B - half:]
+        cfg_rows = uncond + (cfg_scale + 1.0) * (cond - uncond)
+        return (logits, present_kv, rows, *head(rows), cfg_rows, *head(cfg_rows))
 
 
 def default_inputs(cfg) -> dict[str, torch.Tensor]:
