@@ -26,6 +26,8 @@ export interface InputDef {
   description?: string;
   /** This input names a file whose content is hashed into the cache key. */
   file?: boolean;
+  /** A knob most runs leave alone: the editor folds it away until asked. */
+  advanced?: boolean;
 }
 
 export interface OutputDef {

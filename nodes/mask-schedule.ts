@@ -27,12 +27,14 @@ const MaskSchedule: NodeDefinition = {
       description: "Semi-autoregressive blocks, decoded left to right; 0 = one block over the whole generated text.",
     },
     counts: {
+      advanced: true,
       kind: "string",
       widget: "text",
       default: "",
       description: "kind = list: tokens to commit at each step of every block, e.g. 8,4,2,1,1 (the last step takes whatever is left).",
     },
     eps: {
+      advanced: true,
       kind: "number",
       widget: "number",
       default: DEFAULT_EPS,
@@ -42,6 +44,7 @@ const MaskSchedule: NodeDefinition = {
       description: "cosine / loglinear: the time grid runs from 1 down to eps (Dream uses 1e-3).",
     },
     threshold: {
+      advanced: true,
       kind: "number",
       widget: "slider",
       default: DEFAULT_THRESHOLD,
@@ -51,6 +54,7 @@ const MaskSchedule: NodeDefinition = {
       description: "kind = threshold: commit the most confident token and every other one whose confidence is at least this (Fast-dLLM uses 0.9).",
     },
     factor: {
+      advanced: true,
       kind: "number",
       widget: "number",
       default: DEFAULT_FACTOR,
