@@ -85,8 +85,10 @@ describe("Beam with the default model", () => {
         if (start.fixed[g]) expect(b.tokens[g]).toBe(t);
       });
       expect(b.finished).toBe(true);
-      expect(b.text.startsWith("The")).toBe(true);
-      expect(b.text).toContain(" said that");
+      // (b.text stops at a first EOS, which the model may put in a hole: read the tokens instead.)
+      const text = tok.decode(b.tokens.filter((t) => t !== model.manifest.eos_token_id));
+      expect(text.startsWith("The")).toBe(true);
+      expect(text).toContain(" said that");
     }
   });
 
