@@ -15,6 +15,7 @@ import { beamSearch } from "../../engine/dllm/samplers/beam.js";
 import { generateExtended } from "../../engine/dllm/samplers/extended.js";
 import type { RemdmOptions } from "../../engine/dllm/samplers/remdm.js";
 import { elboScore } from "../../engine/dllm/samplers/score.js";
+import { sha256 } from "../dllm/fixtures.js";
 import { PROMPTS, ROOT } from "./helpers.js";
 
 const { values } = parseArgs({
@@ -88,7 +89,7 @@ for (const [label, over] of settings) {
 }
 
 const name = model.manifest.name ?? values.model;
-console.log(`Model ${name}; ${G} tokens; Score = ELBO per token, ${SAMPLES} samples, seed 0; ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`);
+console.log(`Model ${name} (model.onnx sha256 ${sha256(join(values.model!, "model.onnx")).slice(0, 12)}); ${G} tokens; Score = ELBO per token, ${SAMPLES} samples, seed 0; ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`);
 console.log("Beam width (one token per step; cells: Score (beam path log-prob per token)):\n");
 console.log(`| prompt | ${widths.map((w) => `width ${w}`).join(" | ")} |`);
 console.log(`|---|${widths.map(() => "---:").join("|")}|`);
