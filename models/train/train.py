@@ -215,7 +215,8 @@ def main() -> None:
         if state["step"] % 25 == 0:
             print(f"step {state['step']} loss {loss.item():.3f} lr {lr_at(step):.2e} "
                   f"{state['tokens']/max(state['seconds'],1e-9):.0f} tok/s", flush=True)
-        if state["step"] % args.eval_every == 0:
+        if state["step"] % args.eval_every == 0 or stop["now"] or time.time() - t_start >= args.hours * 3600:
+            # also on the way out, so a stopped run's last weights are scored (and kept if best)
             live = {k: v.clone() for k, v in model.state_dict().items()}
             model.load_state_dict(ema)
             scores = evaluate(model, windows, cfg.mask_token_id)
