@@ -87,6 +87,7 @@ const Denoise: NodeDefinition = {
     },
     canvas: { socket: "CANVAS", optional: true, description: "Continue from this canvas: its unmasked tokens are kept, its masks are filled." },
     top_p: {
+      advanced: true,
       kind: "number",
       widget: "slider",
       default: 1,
@@ -95,8 +96,9 @@ const Denoise: NodeDefinition = {
       step: 0.01,
       description: "Nucleus filtering of the token choice (Dream's top_p); 1 = off.",
     },
-    top_k: { kind: "integer", widget: "number", default: 0, min: 0, max: 1_000_000, description: "Keep only the k most likely tokens (Dream's top_k); 0 = off." },
+    top_k: { advanced: true, kind: "integer", widget: "number", default: 0, min: 0, max: 1_000_000, description: "Keep only the k most likely tokens (Dream's top_k); 0 = off." },
     alg_temp: {
+      advanced: true,
       kind: "number",
       widget: "number",
       default: 0,
@@ -105,14 +107,16 @@ const Denoise: NodeDefinition = {
       step: 0.05,
       description: "Dream's alg_temp: > 0 picks the positions to commit at random, weighted by softmax(score / alg_temp); 0 = best scores.",
     },
-    logits_eos_inf: { kind: "boolean", widget: "toggle", default: false, description: "Never generate EOS (LLaDA's logits_eos_inf): the text fills gen_length." },
+    logits_eos_inf: { advanced: true, kind: "boolean", widget: "toggle", default: false, description: "Never generate EOS (LLaDA's logits_eos_inf): the text fills gen_length." },
     confidence_eos_eot_inf: {
+      advanced: true,
       kind: "boolean",
       widget: "toggle",
       default: false,
       description: "Commit positions that predict EOS (or end-of-turn) last (LLaDA's confidence_eos_eot_inf, as intended).",
     },
     shift_logits: {
+      advanced: true,
       kind: "string",
       widget: "select",
       options: ["auto", "on", "off"],
@@ -120,6 +124,7 @@ const Denoise: NodeDefinition = {
       description: "Read position j's prediction from output j-1 (Dream-style models). auto: as the model's maskflow.json says.",
     },
     remdm: {
+      advanced: true,
       kind: "string",
       widget: "select",
       options: ["off", ...REMDM_STRATEGIES],
@@ -128,6 +133,7 @@ const Denoise: NodeDefinition = {
         "ReMDM: let already decoded tokens be masked again while sampling, so more steps keep revising the text. cap: each with probability min(eta, sigma_max); rescale: eta * sigma_max; conf: the least confident ones more often (eta unused); loop: a middle phase (t from 0.55 to 0.05) that remasks with eta and re-decodes as much.",
     },
     remdm_eta: {
+      advanced: true,
       kind: "number",
       widget: "number",
       default: 0.02,
@@ -137,12 +143,14 @@ const Denoise: NodeDefinition = {
       description: "ReMDM's eta (paper defaults: cap 0.008, rescale 0.015, loop 0.02). 0 = plain sampling.",
     },
     eos_stop: {
+      advanced: true,
       kind: "boolean",
       widget: "toggle",
       default: false,
       description: "Stop as soon as every remaining mask is decided to be EOS (they all become EOS): shorter answers take fewer steps.",
     },
     length: {
+      advanced: true,
       kind: "string",
       widget: "select",
       options: ["fixed", "auto"],
@@ -151,6 +159,7 @@ const Denoise: NodeDefinition = {
         "auto (DAEDAL-style): start at initial_length, grow by 8 masks while the model's EOS confidence at the end stays under 0.5, denoise, then keep appending 8 masks while no EOS has been placed, up to gen_length. The schedule's steps per token are kept.",
     },
     cache: {
+      advanced: true,
       kind: "string",
       widget: "select",
       options: CACHE_MODES,
@@ -158,7 +167,7 @@ const Denoise: NodeDefinition = {
       description:
         "Fast-dLLM's block KV cache: prefix reuses the keys/values left of the current block, dual also those right of it, refreshed at each block start. Faster, slightly different text; needs block_length > 0 to help.",
     },
-    initial_length: { kind: "integer", widget: "number", default: 16, min: 1, max: 4096, description: "length = auto: tokens to start from." },
+    initial_length: { advanced: true, kind: "integer", widget: "number", default: 16, min: 1, max: 4096, description: "length = auto: tokens to start from." },
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
   async execute(inputs, ctx) {
