@@ -24,7 +24,7 @@ import { CounterRng } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { isDynamic, planBlocks, unmaskCounts, validateSchedule, type Schedule } from "../schedules.js";
 import { decide, Scratch, type DecideSettings, type Decision } from "./decide.js";
-import { abortError, decideFromTop, headSuffices } from "./generate.js";
+import { abortError, decideFromTop, headSuffices, unlessAborted } from "./generate.js";
 import { rankKey, topK } from "./rank.js";
 
 export interface BeamOptions {
@@ -254,21 +254,3 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   });
 }
 
-function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, step: number, total: number): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(step, total));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}

@@ -19,7 +19,7 @@ import { CounterRng, Stream, gumbel } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
 import { decide, Scratch, type Decision } from "./decide.js";
-import { abortError, decideFromTop, generate, headSuffices, type GenerateHooks } from "./generate.js";
+import { abortError, decideFromTop, generate, headSuffices, unlessAborted, type GenerateHooks } from "./generate.js";
 import { validateOptions, type SamplerOptions } from "./options.js";
 import { rankKey, topK } from "./rank.js";
 import { decodeTargets, remdmSigmas, validateRemdm, type RemdmOptions } from "./remdm.js";
@@ -34,24 +34,6 @@ export interface ExtendedOptions {
 
 export const EOS_STOP_NOTE = "eos_stop: every remaining mask was decided to be EOS";
 
-function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, step: number, total: number): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(step, total));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** generate() with ReMDM and/or EOS stopping. Without either it is generate(). */
 export async function generateExtended(

@@ -52,7 +52,7 @@ export function abortError(step: number, total: number): Error {
 }
 
 /** Resolves with the promise, or rejects as soon as the signal aborts (the forward finishes in its worker and is dropped). */
-function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, step: number, total: number): Promise<T> {
+export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, step: number, total: number): Promise<T> {
   if (!signal) return p;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError(step, total));
