@@ -1,7 +1,8 @@
-import { DllmModel, canvasProblem, createCanvas, planBlocks, snapshot, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import { snapshot } from "../engine/dllm/index.js";
 import { beamSearch, type ScoredCanvas } from "../engine/dllm/samplers/beam.js";
 import { elboScore } from "../engine/dllm/samplers/score.js";
 import type { NodeDefinition } from "../engine/types.js";
+import { samplingStart } from "./sampling-start.js";
 
 const Beam: NodeDefinition = {
   type: "Beam",
@@ -33,35 +34,8 @@ const Beam: NodeDefinition = {
     best: { socket: "CANVAS", description: "The best one." },
   },
   async execute(inputs, ctx) {
-    const model = inputs.model;
-    if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
-    const m = model.manifest;
+    const { model, start, schedule } = samplingStart(inputs, ctx);
     const tok = model.tokenizer;
-    let start: Canvas;
-    const given = inputs.canvas as Canvas | undefined;
-    const promptText = inputs.prompt as string | undefined;
-    if (given != null) {
-      const problem = canvasProblem(given);
-      if (problem) return ctx.fail("canvas", problem);
-      if (given.maskId !== m.mask_token_id) return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}`);
-      start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
-    } else {
-      if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
-      start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
-    }
-    const G = start.tokens.length;
-    if (start.promptIds.length + G > m.max_length) {
-      return ctx.fail("gen_length", `prompt (${start.promptIds.length} tokens) + generated (${G}) is more than the model's max_length ${m.max_length}`);
-    }
-    const masked = start.tokens.filter((t, i) => t === m.mask_token_id && !start.fixed[i]).length;
-    const schedule: Schedule = (inputs.schedule as Schedule | undefined) ?? { kind: "linear", steps: Math.max(1, masked), blockLength: 0 };
-    const bad = validateSchedule(schedule);
-    if (bad) return ctx.fail("schedule", bad);
-    try {
-      planBlocks(schedule, G);
-    } catch (err) {
-      return ctx.fail("schedule", (err as Error).message);
-    }
     let beams: ScoredCanvas[] = await beamSearch(
       model,
       start,

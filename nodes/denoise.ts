@@ -1,26 +1,20 @@
 import {
   CACHE_MODES,
-  DllmModel,
   REMASKING,
-  canvasProblem,
-  createCanvas,
   generate,
   isDynamic,
-  planBlocks,
   refreshCanvas,
   snapshot,
-  validateSchedule,
   type CacheMode,
-  type Canvas,
   type Remasking,
   type SamplerOptions,
-  type Schedule,
   type StepInfo,
 } from "../engine/dllm/index.js";
 import { generateExtended, type ExtendedOptions } from "../engine/dllm/samplers/extended.js";
 import { generateAutoLength } from "../engine/dllm/samplers/length.js";
 import { REMDM_STRATEGIES, type RemdmStrategy } from "../engine/dllm/samplers/remdm.js";
 import type { NodeDefinition } from "../engine/types.js";
+import { samplingStart } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
   type: "Denoise",
@@ -171,44 +165,9 @@ const Denoise: NodeDefinition = {
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
   async execute(inputs, ctx) {
-    const model = inputs.model;
-    if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+    const { model, start, schedule } = samplingStart(inputs, ctx);
     const m = model.manifest;
     const tok = model.tokenizer;
-
-    let start: Canvas;
-    const given = inputs.canvas as Canvas | undefined;
-    const promptText = inputs.prompt as string | undefined;
-    if (given !== undefined && given !== null) {
-      const problem = canvasProblem(given);
-      if (problem) return ctx.fail("canvas", problem);
-      if (given.maskId !== m.mask_token_id) {
-        return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}: it comes from another model`);
-      }
-      start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
-      if (inputs.gen_length !== given.tokens.length) ctx.log.info(`continuing a canvas of ${given.tokens.length} tokens (gen_length is not used)`);
-    } else {
-      if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
-      start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
-    }
-    const G = start.tokens.length;
-    const S = start.promptIds.length + G;
-    if (S > m.max_length) {
-      return ctx.fail(
-        "gen_length",
-        `prompt (${start.promptIds.length} tokens) + generated (${G}) = ${S} tokens, more than the model's max_length ${m.max_length} (maskflow.json)`,
-      );
-    }
-
-    const masked = start.tokens.filter((t, i) => t === m.mask_token_id && !start.fixed[i]).length;
-    const schedule: Schedule = (inputs.schedule as Schedule | undefined) ?? { kind: "linear", steps: Math.max(1, masked), blockLength: 0 };
-    const bad = validateSchedule(schedule);
-    if (bad) return ctx.fail("schedule", bad);
-    try {
-      planBlocks(schedule, G);
-    } catch (err) {
-      return ctx.fail("schedule", (err as Error).message);
-    }
 
     const shift = inputs.shift_logits as string;
     const topK = inputs.top_k as number;
@@ -247,13 +206,13 @@ const Denoise: NodeDefinition = {
     }
     if (ext.remdm && isDynamic(schedule)) return ctx.fail("remdm", `ReMDM needs a schedule with step counts (linear, cosine, loglinear, list), not "${schedule.kind}"`);
     if (inputs.length === "auto") {
-      if (given != null) return ctx.fail("length", "length = auto starts a fresh canvas: unlink the canvas or use length = fixed");
+      if (inputs.canvas != null) return ctx.fail("length", "length = auto starts a fresh canvas: unlink the canvas or use length = fixed");
       const { canvas } = await generateAutoLength(
         model,
         start.promptIds,
         options,
         ext,
-        { initial: inputs.initial_length as number, max: G },
+        { initial: inputs.initial_length as number, max: start.tokens.length },
         { ...hooks, onLength: (length, why) => ctx.log.info(`auto length: ${length} tokens (${why})`) },
       );
       return { canvas: refreshCanvas(canvas, tok, m.eos_token_id) };

@@ -114,3 +114,23 @@ export function snapshot(c: Canvas, tok: CanvasDecoder, step: number, changed: r
     changed: [...changed],
   };
 }
+
+/**
+ * Commits tokens at absolute positions of x (prompt + generated region) to both x and the canvas,
+ * and returns the step's trace entry (not yet pushed: callers may add remasks or a note).
+ */
+export function commitStep(c: Canvas, x: Int32Array, step: number, commits: readonly { pos: number; token: number; prob: number }[]): TraceStep {
+  const P = c.promptIds.length;
+  const trace: TraceStep = { step, positions: [], tokens: [], confidence: [] };
+  for (const { pos, token, prob } of commits) {
+    x[pos] = token;
+    const g = pos - P;
+    c.tokens[g] = token;
+    c.confidence[g] = prob;
+    c.committedAt[g] = step;
+    trace.positions.push(g);
+    trace.tokens.push(token);
+    trace.confidence.push(prob);
+  }
+  return trace;
+}

@@ -48,6 +48,7 @@ export {
   canvasProblem,
   canvasText,
   cloneCanvas,
+  commitStep,
   createCanvas,
   refreshCanvas,
   snapshot,

@@ -19,7 +19,7 @@
 // Decisions and alternatives come from where generate() takes them: the graph's sampling head
 // (top-k ids and log-probabilities) when the model has one with at least `width` candidates,
 // else full logits rows.
-import { cloneCanvas, refreshCanvas, type Canvas, type CanvasDecoder, type TraceStep } from "../canvas.js";
+import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
 import { CounterRng } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { isDynamic, planBlocks, unmaskCounts, validateSchedule, type Schedule } from "../schedules.js";
@@ -228,17 +228,7 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         const parent = beams[ch.parent];
         const canvas = cloneCanvas(parent.canvas);
         const x = parent.x.slice();
-        const trace: TraceStep = { step: stepOffset + step, positions: [], tokens: [], confidence: [] };
-        for (const cm of ch.commits) {
-          x[cm.pos] = cm.token;
-          const g = cm.pos - P;
-          canvas.tokens[g] = cm.token;
-          canvas.confidence[g] = cm.prob;
-          canvas.committedAt[g] = stepOffset + step;
-          trace.positions.push(g);
-          trace.tokens.push(cm.token);
-          trace.confidence.push(cm.prob);
-        }
+        const trace = commitStep(canvas, x, stepOffset + step, ch.commits);
         canvas.trace.push(trace);
         canvas.finished = !canvas.tokens.includes(MASK);
         changed.push(trace.positions);

@@ -14,7 +14,7 @@
 // same place as generate's: the graph's sampling head when it suffices (headSuffices), else full
 // logits rows. The block KV cache is not used here (ReMDM changes tokens behind the block), and
 // with a dynamic schedule (threshold / factor) only the EOS stop is available.
-import { cloneCanvas, refreshCanvas, type Canvas, type TraceStep } from "../canvas.js";
+import { cloneCanvas, commitStep, refreshCanvas, type Canvas } from "../canvas.js";
 import { CounterRng, Stream, gumbel } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
@@ -162,17 +162,7 @@ export async function generateExtended(
         }
       }
 
-      const trace: TraceStep = { step: stepOffset + step, positions: [], tokens: [], confidence: [] };
-      for (const { pos, d } of chosen) {
-        x[pos] = d.token;
-        const g = pos - P;
-        c.tokens[g] = d.token;
-        c.confidence[g] = d.prob;
-        c.committedAt[g] = stepOffset + step;
-        trace.positions.push(g);
-        trace.tokens.push(d.token);
-        trace.confidence.push(d.prob);
-      }
+      const trace = commitStep(c, x, stepOffset + step, chosen.map(({ pos, d }) => ({ pos, token: d.token, prob: d.prob })));
       if (stopNow) {
         trace.note = EOS_STOP_NOTE;
         stopped = true;

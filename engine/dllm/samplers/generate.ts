@@ -22,7 +22,7 @@
 import { randomUUID } from "node:crypto";
 import { Stream, CounterRng, gumbel } from "../rng.js";
 import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
-import { cloneCanvas, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
+import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
 import { isFastModel, type ForwardRequest, type LogitsModel, type ModelFeatures } from "../runtime/model.js";
 import { decide, Scratch, type Decision, type DecideSettings } from "./decide.js";
 import { validateOptions, type Remasking, type SamplerOptions } from "./options.js";
@@ -213,17 +213,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
           chosen = dynamic ? ranked.slice(0, dynamicCommitCount(opts.schedule, ranked.map((r) => r.d.prob))) : ranked;
         }
 
-        const trace = { step: stepOffset + step, positions: [] as number[], tokens: [] as number[], confidence: [] as number[] };
-        for (const { pos, d } of chosen) {
-          x[pos] = d.token;
-          const g = pos - P;
-          c.tokens[g] = d.token;
-          c.confidence[g] = d.prob;
-          c.committedAt[g] = stepOffset + step;
-          trace.positions.push(g);
-          trace.tokens.push(d.token);
-          trace.confidence.push(d.prob);
-        }
+        const trace = commitStep(c, x, stepOffset + step, chosen.map(({ pos, d }) => ({ pos, token: d.token, prob: d.prob })));
         c.trace.push(trace);
         c.finished = !c.tokens.includes(MASK);
         onStep?.({ step: step + 1, total, canvas: c, changed: trace.positions });

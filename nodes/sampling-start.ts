@@ -1,0 +1,44 @@
+// What Denoise and Beam both do first: the canvas to start from (a linked canvas, or the prompt
+// plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
+import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import type { ExecuteContext, NodeInputs } from "../engine/types.js";
+
+export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model: DllmModel; start: Canvas; schedule: Schedule } {
+  const model = inputs.model;
+  if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+  const m = model.manifest;
+  const tok = model.tokenizer;
+  let start: Canvas;
+  const given = inputs.canvas as Canvas | null | undefined;
+  const promptText = inputs.prompt as string | undefined;
+  if (given != null) {
+    const problem = canvasProblem(given);
+    if (problem) return ctx.fail("canvas", problem);
+    if (given.maskId !== m.mask_token_id) {
+      return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}: it comes from another model`);
+    }
+    start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
+    if (inputs.gen_length !== given.tokens.length) ctx.log.info(`continuing a canvas of ${given.tokens.length} tokens (gen_length is not used)`);
+  } else {
+    if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
+    start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
+  }
+  const G = start.tokens.length;
+  const S = start.promptIds.length + G;
+  if (S > m.max_length) {
+    return ctx.fail(
+      "gen_length",
+      `prompt (${start.promptIds.length} tokens) + generated (${G}) = ${S} tokens, more than the model's max_length ${m.max_length} (maskflow.json)`,
+    );
+  }
+  const masked = start.tokens.filter((t, i) => t === m.mask_token_id && !start.fixed[i]).length;
+  const schedule: Schedule = (inputs.schedule as Schedule | undefined) ?? { kind: "linear", steps: Math.max(1, masked), blockLength: 0 };
+  const bad = validateSchedule(schedule);
+  if (bad) return ctx.fail("schedule", bad);
+  try {
+    planBlocks(schedule, G);
+  } catch (err) {
+    return ctx.fail("schedule", (err as Error).message);
+  }
+  return { model, start, schedule };
+}
