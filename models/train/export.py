@@ -10,6 +10,7 @@ maskflow.json (what the sampler needs). The tokenizer files are written by train
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -30,6 +31,10 @@ CHAT_TEMPLATE = (
 )
 
 
+# torch >= 2.9 defaults to the dynamo exporter; this graph is written for the TorchScript one
+LEGACY = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def load_checkpoint(path: Path) -> tuple[LLaDAModelLM, dict]:
     saved = torch.load(path, map_location="cpu")
     cfg = LLaDAConfig(**{k: v for k, v in saved["config"].items() if k in FIELDS})
@@ -45,7 +50,7 @@ def export_plain(model: LLaDAModelLM, path: Path) -> None:
     cfg = model.config
     example = torch.randint(3, cfg.vocab_size, (1, 16))
     torch.onnx.export(
-        model, (example,), str(path), opset_version=17, do_constant_folding=False,
+        model, (example,), str(path), opset_version=17, do_constant_folding=False, **LEGACY,
         input_names=["input_ids"], output_names=["logits"],
         dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}},
     )
@@ -71,7 +76,7 @@ def export_full(model: LLaDAModelLM, path: Path) -> None:
         "head_logits": batch_k, "head_top_ids": batch_k, "head_top_logp": batch_k, "head_entropy": batch_k,
         "cfg_logits": half_k, "cfg_top_ids": half_k, "cfg_top_logp": half_k, "cfg_entropy": half_k,
     }
-    torch.onnx.export(ExportGraph(model).eval(), example, str(path), opset_version=17, do_constant_folding=False,
+    torch.onnx.export(ExportGraph(model).eval(), example, str(path), opset_version=17, do_constant_folding=False, **LEGACY,
                       input_names=INPUTS, output_names=OUTPUTS, dynamic_axes=dynamic)
 
 
@@ -133,7 +138,7 @@ def main() -> None:
     model, saved = load_checkpoint(Path(args.checkpoint))
     export(model, Path(args.out), {}, args.graph)
     state = saved.get("state", {})  # a resumable ckpt.pt keeps its counters there
-    info = {k: saved.get(k, state.get(k)) for k in ("step", "tokens", "hours", "scores", "params")}
+    info = {k: saved.get(k, state.get(k)) for k in ("step", "tokens", "hours", "scores", "params", "hardware", "recipe")}
     if info["hours"] is None and "seconds" in state:
         info["hours"] = state["seconds"] / 3600
     (Path(args.out) / "training.json").write_text(json.dumps(info, indent=2) + "\n")

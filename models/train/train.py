@@ -15,6 +15,7 @@ paragraphs followed by [EOS] padding, so the model learns to end text (variable 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -74,7 +75,7 @@ def batch(flat, starts, B: int, S: int, gen: torch.Generator, padded_frac: float
 def masked_loss(model: LLaDAModelLM, x: torch.Tensor, t: torch.Tensor, gen: torch.Generator, mask_id: int):
     """LLaDA's loss: CE on masked tokens weighted by 1/t, over B*L."""
     B, S = x.shape
-    mask = torch.rand(B, S, generator=gen) < t[:, None]
+    mask = (torch.rand(B, S, generator=gen) < t[:, None].cpu()).to(x.device)  # drawn on the CPU: same stream on any device
     noisy = torch.where(mask, torch.full_like(x, mask_id), x)
     h = model.hidden(noisy)[mask]  # the head only runs where the loss needs it
     ce = F.cross_entropy(model.model.transformer.ff_out(h), x[mask], reduction="none")
@@ -85,14 +86,16 @@ def masked_loss(model: LLaDAModelLM, x: torch.Tensor, t: torch.Tensor, gen: torc
 @torch.no_grad()
 def evaluate(model: LLaDAModelLM, windows: torch.Tensor, mask_id: int) -> dict:
     model.eval()
+    device = next(model.parameters()).device
     res = {}
     for r in EVAL_RATIOS:
         gen = torch.Generator().manual_seed(1234)
         total, count = 0.0, 0
         for chunk in windows.split(32):
             mask = torch.rand(chunk.shape, generator=gen) < r
+            chunk, mask = chunk.to(device), mask.to(device)
             noisy = torch.where(mask, torch.full_like(chunk, mask_id), chunk)
-            logits = model(noisy)[mask]
+            logits = model(noisy)[mask].float()
             total += F.cross_entropy(logits, chunk[mask], reduction="sum").item()
             count += int(mask.sum())
         res[f"ce@{r}"] = total / count
@@ -111,6 +114,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--decay-start", type=int, default=10**9, help="step where the cosine decay to lr/10 begins")
     ap.add_argument("--decay-steps", type=int, default=2000)
+    ap.add_argument("--cosine-wall", action="store_true",
+                    help="decay the lr to lr/10 along a cosine over this invocation's wall budget (--hours), "
+                         "as for a short GPU run, instead of the step-based --decay-start/--decay-steps")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay (warmed up as min(ema, (1+step)/(10+step)))")
     ap.add_argument("--reset-ema", action="store_true", help="on resume, restart the EMA from the current weights")
     ap.add_argument("--eval-every", type=int, default=250)
@@ -123,14 +129,19 @@ def main() -> None:
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
     run_dir = HERE / "runs" / args.run
     run_dir.mkdir(parents=True, exist_ok=True)
-    train_paras, held_paras = brown.split()
-    tok = load_tokenizer(Path(args.tokenizer), train_paras, 4096)
     cache = run_dir / "data.pt"
-    if cache.exists():
+    if cache.exists() and Path(args.tokenizer).exists():
+        # the tokenised corpus alone (a machine without node_modules, e.g. a GPU box, needs only this file)
+        tok = bpe.load(args.tokenizer)
         data = torch.load(cache)
     else:
+        train_paras, held_paras = brown.split()
+        tok = load_tokenizer(Path(args.tokenizer), train_paras, 4096)
         data = {"train": flatten(tok, train_paras), "held": flatten(tok, held_paras)}
         torch.save(data, cache)
     flat, starts = data["train"]
@@ -171,6 +182,11 @@ def main() -> None:
         state["step"] = args.warmup  # the weights are trained: no warm-up from zero
         print(f"warm start from {args.warm_start} ({state['tokens']:,} tokens so far)", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
+    hardware = (f"one {torch.cuda.get_device_name(args.device)} (torch {torch.__version__}, bf16 autocast)" if cuda
+                else f"{args.threads} CPU threads (torch {torch.__version__})")
+    recipe = (f"AdamW lr {args.lr:g}, batch {args.batch} x {S}, "
+              + ("cosine to lr/10 over the wall budget" if args.cosine_wall else "constant lr after warm-up")
+              + ", EMA of the weights exported")
     (run_dir / "config.json").write_text(json.dumps(cfg.to_hf(), indent=2))
 
     def save() -> None:
@@ -186,6 +202,9 @@ def main() -> None:
     def lr_at(step: int) -> float:
         if step < args.warmup:
             return args.lr * (step + 1) / args.warmup
+        if args.cosine_wall:
+            p = min(1.0, (time.time() - t_start) / (args.hours * 3600))
+            return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
         if step < args.decay_start:
             return args.lr
         p = min(1.0, (step - args.decay_start) / args.decay_steps)
@@ -200,15 +219,17 @@ def main() -> None:
             g["lr"] = lr_at(step)
         x = batch(flat, starts, args.batch, S, gen, padded_frac=0.25).to(args.device)
         t = (1 - 1e-3) * torch.rand(args.batch, generator=gen) + 1e-3
-        loss, _ = masked_loss(model, x, t.to(args.device), gen, cfg.mask_token_id)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
+            loss, _ = masked_loss(model, x, t.to(args.device), gen, cfg.mask_token_id)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
             decay = min(args.ema, (1 + step) / (10 + step))
-            for k, v in model.state_dict().items():
-                ema[k].mul_(decay).add_(v, alpha=1 - decay)
+            live = model.state_dict()
+            torch._foreach_mul_(list(ema.values()), decay)
+            torch._foreach_add_(list(ema.values()), [live[k] for k in ema], alpha=1 - decay)
         state["step"] += 1
         state["tokens"] += x.numel()
         state["seconds"] = seconds0 + time.time() - t_start
@@ -228,8 +249,9 @@ def main() -> None:
             print("eval", row, flush=True)
             if scores["ce@0.5"] < state["best"]:
                 state["best"] = scores["ce@0.5"]
-                torch.save({"model": ema, "config": cfg.to_hf(), "scores": scores, "step": state["step"],
-                            "tokens": state["tokens"], "hours": state["seconds"] / 3600, "params": n_params},
+                torch.save({"model": {k: v.cpu() for k, v in ema.items()}, "config": cfg.to_hf(), "scores": scores, "step": state["step"],
+                            "tokens": state["tokens"], "hours": state["seconds"] / 3600, "params": n_params,
+                            "hardware": hardware, "recipe": recipe},
                            run_dir / "best.pt")
         if time.time() - t_saved > args.save_minutes * 60:
             save()
