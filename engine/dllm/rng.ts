@@ -32,17 +32,13 @@ const TWO_26 = 67108864;
 const TWO_53 = 9007199254740992;
 const TWO_32 = 4294967296;
 
-/** High 32 bits of the 64-bit product of two uint32s (exact: done in 16-bit halves). */
-function mulhi(a: number, b: number): number {
-  const aL = a & 0xffff;
-  const aH = a >>> 16;
-  const bL = b & 0xffff;
-  const bH = b >>> 16;
-  const ll = aL * bL;
-  const lh = aL * bH;
-  const hl = aH * bL;
-  const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
-  return (aH * bH + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
+/**
+ * High 32 bits of the 64-bit product of two uint32s. Exact: the float64 product is within 2^11 of
+ * the true one, subtracting the exact low word leaves hi * 2^32 within 2^12, and rounding the
+ * quotient recovers hi (test/dllm/rng.test.ts checks it against 16-bit long multiplication).
+ */
+export function mulhi(a: number, b: number, lo: number): number {
+  return Math.round((a * b - lo) / TWO_32);
 }
 
 /** Philox4x32-10 of one counter block; writes the 4 output words to `out`. */
@@ -58,10 +54,10 @@ export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: n
       k0 = (k0 + W0) >>> 0;
       k1 = (k1 + W1) >>> 0;
     }
-    const hi0 = mulhi(M0, c0);
     const lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi(M1, c2);
+    const hi0 = mulhi(M0, c0, lo0);
     const lo1 = Math.imul(M1, c2) >>> 0;
+    const hi1 = mulhi(M1, c2, lo1);
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -94,6 +90,14 @@ export class CounterRng {
     const w = this.words;
     philox4x32(Math.floor(index / 2), position, step, stream, this.k0, this.k1, w);
     return index % 2 === 0 ? toUnit(w[0], w[1]) : toUnit(w[2], w[3]);
+  }
+
+  /** `out[0], out[1] = uniform(stream, step, position, 2 * block + 0 / 1)`: one Philox block, for callers that draw lazily. */
+  pair(stream: number, step: number, position: number, block: number, out: Float64Array): void {
+    const w = this.words;
+    philox4x32(block, position, step, stream, this.k0, this.k1, w);
+    out[0] = toUnit(w[0], w[1]);
+    out[1] = toUnit(w[2], w[3]);
   }
 
   /** `out[i] = uniform(stream, step, position, i)` for i in [0, out.length). */

@@ -126,3 +126,31 @@ describe("batched forwards", () => {
     }
   });
 });
+
+describe("rows that cannot reach the top k are not decided", () => {
+  // generate() bounds each row's score before drawing its token (low_confidence, random) and
+  // decides rows only while they can still be committed; this must commit exactly what deciding
+  // every row commits.
+  for (const o of [
+    { temperature: 0.8, schedule: { kind: "linear" as const, steps: 24, blockLength: 8 } },
+    { temperature: 1.0, schedule: { kind: "linear" as const, steps: 8, blockLength: 8 } },
+    { temperature: 0.5, remasking: "random" as const, schedule: { kind: "linear" as const, steps: 12, blockLength: 12 } },
+    { temperature: 0.8, cfgScale: 1, logitsEosInf: true },
+    { temperature: 0.7, algTemp: 0.5, schedule: { kind: "cosine" as const, steps: 10, blockLength: 24 } },
+    { temperature: 0.9, confidenceEosEotInf: true, seed: 11 },
+    { temperature: 0, logitsEosInf: true, seed: 2 },
+  ]) {
+    it(JSON.stringify(o), async () => {
+      const { samplerTuning } = await import("../../engine/dllm/samplers/generate.js");
+      const fast = await run(o);
+      samplerTuning.boundRows = false;
+      try {
+        const plain = await run(o);
+        expect(fast.canvas.tokens).toEqual(plain.canvas.tokens);
+        expect(fast.canvas.trace).toEqual(plain.canvas.trace);
+      } finally {
+        samplerTuning.boundRows = true;
+      }
+    });
+  }
+});

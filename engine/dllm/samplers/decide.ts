@@ -24,24 +24,74 @@ const DREAM_RULES: ReadonlySet<Remasking> = new Set(["maskgit_plus", "topk_margi
 
 /** Scratch buffers reused across rows (one per vocabulary size). */
 export class Scratch {
-  readonly noise: Float64Array;
+  /** One Philox block's two uniforms. */
+  readonly pair = new Float64Array(2);
   readonly z: Float64Array;
   readonly kept: Uint8Array;
   readonly order: Uint32Array;
   constructor(readonly vocab: number) {
-    this.noise = new Float64Array(vocab);
     this.z = new Float64Array(vocab);
     this.kept = new Uint8Array(vocab);
     this.order = new Uint32Array(vocab);
   }
 }
 
-function softmaxProbOf(row: ArrayLike<number>, token: number): number {
+/** max and sum(exp(row - max)) of a row: its softmax is exp(row[v] - max) / sum. */
+export function rowStats(row: ArrayLike<number>): { max: number; sum: number } {
   let max = -Infinity;
   for (let v = 0; v < row.length; v++) if (row[v] > max) max = row[v];
   let sum = 0;
   for (let v = 0; v < row.length; v++) sum += Math.exp(row[v] - max);
-  return Math.exp(row[token] - max) / sum;
+  return { max, sum };
+}
+
+/**
+ * Gumbel-max without a logarithm per token. A token v beats the incumbent value `best` only if
+ * g(u_v) = -log(-log u_v) > c = (best - l_v) / T, i.e. u_v > exp(-exp(-c)). GUMBEL_U[k] holds
+ * exp(-exp(-c_k)) on a grid c_k = C_MIN + k / C_STEPS; looking up one cell below c leaves a
+ * margin of 1/C_STEPS in g (far above float rounding), so u_v < GUMBEL_U[k] proves v loses and
+ * its logarithms are skipped. Above C_MAX the cell is clamped: there one ulp of u moves g by more
+ * than the margin, so the bound stays where it is still safe.
+ */
+const C_MIN = -4;
+const C_MAX = 30;
+const C_STEPS = 16;
+const GUMBEL_U = Float64Array.from({ length: (C_MAX - C_MIN) * C_STEPS + 1 }, (_, k) => Math.exp(-Math.exp(-(C_MIN + k / C_STEPS))));
+
+function provablyLoses(u: number, c: number): boolean {
+  if (!(c >= C_MIN + 1 / C_STEPS)) return false; // also NaN: decide exactly
+  const k = Math.min(Math.floor((c - C_MIN) * C_STEPS) - 1, GUMBEL_U.length - 1);
+  return u < GUMBEL_U[k];
+}
+
+/**
+ * argmax over the kept v of noisyLogit(row[v], T, u_v) (the first index among equal values), with
+ * u_v = the GUMBEL uniform of (step, position, v). Equal to scanning every v; faster because the
+ * most likely winner is scored first and the logarithms of tokens that provably lose are skipped.
+ */
+function gumbelArgmax(row: Float32Array, T: number, step: number, position: number, s: DecideSettings, kept: Uint8Array | null, pair: Float64Array): number {
+  const V = row.length;
+  let token = -1;
+  for (let v = 0; v < V; v++) if ((!kept || kept[v]) && (token < 0 || row[v] > row[token])) token = v;
+  if (token < 0) return -1;
+  s.rng.pair(Stream.GUMBEL, step, position, token >> 1, pair);
+  let best = noisyLogit(row[token], T, pair[token & 1]);
+  let block = -1;
+  for (let v = 0; v < V; v++) {
+    if ((kept && !kept[v]) || v === token) continue;
+    if (v >> 1 !== block) {
+      block = v >> 1;
+      s.rng.pair(Stream.GUMBEL, step, position, block, pair);
+    }
+    const u = pair[v & 1];
+    if (provablyLoses(u, (best - row[v]) / T)) continue;
+    const n = noisyLogit(row[v], T, u);
+    if (n > best || (n === best && v < token)) {
+      best = n;
+      token = v;
+    }
+  }
+  return token;
 }
 
 /**
@@ -83,7 +133,14 @@ function filter(z: Float64Array, s: DecideSettings, scratch: Scratch): boolean {
 }
 
 /** Decides one position. `row` is its V logits after CFG and the EOS rule. */
-export function decide(row: Float32Array, step: number, position: number, s: DecideSettings, scratch: Scratch): Decision {
+export function decide(
+  row: Float32Array,
+  step: number,
+  position: number,
+  s: DecideSettings,
+  scratch: Scratch,
+  stats: { max: number; sum: number } = rowStats(row),
+): Decision {
   const V = row.length;
   const T = s.temperature;
   const z = scratch.z;
@@ -93,18 +150,10 @@ export function decide(row: Float32Array, step: number, position: number, s: Dec
 
   // The token: argmax of the logits, with Gumbel noise when T > 0, among the kept tokens.
   let token = -1;
-  let best = -Infinity;
   if (T > 0) {
-    const u = s.rng.fill(Stream.GUMBEL, step, position, scratch.noise);
-    for (let v = 0; v < V; v++) {
-      if (filtered && !kept[v]) continue;
-      const n = noisyLogit(row[v], T, u[v]);
-      if (n > best || token < 0) {
-        best = n;
-        token = v;
-      }
-    }
+    token = gumbelArgmax(row, T, step, position, s, filtered ? kept : null, scratch.pair);
   } else {
+    let best = -Infinity;
     for (let v = 0; v < V; v++) {
       if (filtered && !kept[v]) continue;
       if (row[v] > best || token < 0) {
@@ -114,7 +163,7 @@ export function decide(row: Float32Array, step: number, position: number, s: Dec
     }
   }
 
-  const prob = softmaxProbOf(row, token);
+  const prob = Math.exp(row[token] - stats.max) / stats.sum;
   if (!DREAM_RULES.has(s.remasking)) {
     const score = s.remasking === "random" ? s.rng.uniform(Stream.REMASK_RANDOM, step, position, 0) : prob;
     return { token, score, prob };

@@ -24,7 +24,7 @@ import { Stream, CounterRng, gumbel } from "../rng.js";
 import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
 import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
 import { isFastModel, type ForwardRequest, type LogitsModel, type ModelFeatures } from "../runtime/model.js";
-import { decide, Scratch, type Decision, type DecideSettings } from "./decide.js";
+import { decide, rowStats, Scratch, type Decision, type DecideSettings } from "./decide.js";
 import { validateOptions, type Remasking, type SamplerOptions } from "./options.js";
 import { rankKey, topK } from "./rank.js";
 
@@ -123,6 +123,11 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const stepOffset = c.trace.length;
   const cfgFactor = Math.fround(cfg + 1);
   const row = new Float32Array(V);
+  let rowsBuf = new Float32Array(0);
+  // Rules whose score is bounded before the token is drawn (low_confidence: p(x0) <= max p;
+  // random: the score does not depend on the token), so rows that cannot reach the top k are
+  // never decided: with temperature > 0 that skips their Gumbel noise, the costliest part of a step.
+  const boundable = !dynamic && (opts.remasking === "low_confidence" || opts.remasking === "random");
 
   /**
    * One forward for the block [bs, be) (absolute positions) and the decision of every candidate.
@@ -130,7 +135,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
    * feed only the block (dual) or the block and what follows (prefix).
    */
   let cachedBlock = -1;
-  const score = async (candidates: number[], bs: number, be: number, blockIndex: number, step: number) => {
+  const score = async (candidates: number[], bs: number, be: number, blockIndex: number, step: number, commit: number) => {
     if (cfg > 0) for (let p = 0; p < S; p++) unX[p] = promptIndex[p] ? MASK : x[p]; // un_x = x; un_x[prompt_index] = MASK
     let from = 0;
     let to = S;
@@ -152,11 +157,12 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     const rows = candidates.map((p) => (shift ? Math.max(p - 1, 0) : p) - from);
     const R = rows.length;
     const decisions: { pos: number; d: Decision; key: number }[] = [];
+    // Dream's alg_temp: sample positions without replacement ~ softmax(score / alg_temp), as Gumbel-top-k.
+    const keyOf = (pos: number, score: number) =>
+      rankKey(algTemp > 0 ? score / algTemp + gumbel(rng.uniform(Stream.POSITION_SAMPLE, step, pos, 0)) : score);
     const rank = (pos: number, d: Decision) => {
       if (opts.confidenceEosEotInf && eotIds.includes(d.token)) d.score = -Infinity;
-      // Dream's alg_temp: sample positions without replacement ~ softmax(score / alg_temp), as Gumbel-top-k.
-      const r = algTemp > 0 ? d.score / algTemp + gumbel(rng.uniform(Stream.POSITION_SAMPLE, step, pos, 0)) : d.score;
-      decisions.push({ pos, d, key: rankKey(r) });
+      decisions.push({ pos, d, key: keyOf(pos, d.score) });
     };
 
     if (useHead && fast) {
@@ -178,17 +184,65 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     } else {
       logits = await unlessAborted(model.forward(ids, batch, seq, rows), signal, step, total);
     }
-    for (let r = 0; r < R; r++) {
+    const prepare = (r: number, into: Float32Array) => {
       const cond = logits.subarray(r * V, (r + 1) * V);
       if (cfg > 0) {
         // float32, as torch computes un_logits + (cfg_scale + 1) * (logits - un_logits)
         const un = logits.subarray((R + r) * V, (R + r + 1) * V);
-        for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
+        for (let v = 0; v < V; v++) into[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
       } else {
-        row.set(cond);
+        into.set(cond);
       }
-      if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
-      rank(candidates[r], decide(row, step, candidates[r], settings, scratch));
+      if (opts.logitsEosInf) into[m.eos_token_id] = -Infinity;
+    };
+    if (!boundable || commit >= R || !samplerTuning.boundRows) {
+      for (let r = 0; r < R; r++) {
+        prepare(r, row);
+        rank(candidates[r], decide(row, step, candidates[r], settings, scratch));
+      }
+      return decisions;
+    }
+    // Bounds first, then exact decisions in order of bound, skipping rows that cannot enter the
+    // top `commit` of what is decided so far (so cannot enter the final top `commit` either): the
+    // committed positions are exactly those of deciding every row. low_confidence has two bounds:
+    // one from a histogram of (max - logit) in half-nat bins (no exponential per token: each
+    // token's e^(l - max) is at least its bin's lower edge, so p(x0) <= 1 / sum of the edges),
+    // then the exact max probability 1 / sum(e^(l - max)).
+    if (rowsBuf.length < R * V) rowsBuf = new Float32Array(R * V);
+    const random = opts.remasking === "random";
+    const bins = new Float64Array(BIN_EDGES.length);
+    const bounds = candidates.map((pos, r) => {
+      const into = rowsBuf.subarray(r * V, (r + 1) * V);
+      prepare(r, into);
+      let bound: number;
+      if (random) bound = rng.uniform(Stream.REMASK_RANDOM, step, pos, 0);
+      else {
+        let max = -Infinity;
+        for (let v = 0; v < V; v++) if (into[v] > max) max = into[v];
+        bins.fill(0);
+        for (let v = 0; v < V; v++) {
+          const d = (max - into[v]) * 2;
+          if (d < BIN_EDGES.length) bins[d | 0]++;
+        }
+        let lower = 1 - BIN_EDGES[0]; // the max itself counts 1, not its bin's edge
+        for (let b = 0; b < bins.length; b++) lower += bins[b] * BIN_EDGES[b];
+        bound = max === -Infinity ? 1 : (1 / lower) * (1 + 1e-9);
+      }
+      return { r, pos, key: nanLow(keyOf(pos, bound)) };
+    });
+    bounds.sort((a, b) => b.key - a.key || a.pos - b.pos);
+    let kth: { pos: number; key: number } | null = null;
+    const beats = (key: number, pos: number) => !kth || key > kth.key || (key === kth.key && pos < kth.pos);
+    for (const b of bounds) {
+      if (!beats(b.key, b.pos)) break; // sorted: no later row can either
+      const into = rowsBuf.subarray(b.r * V, (b.r + 1) * V);
+      const stats = rowStats(into);
+      if (!random && !beats(nanLow(keyOf(b.pos, 1 / stats.sum)), b.pos)) continue;
+      rank(b.pos, decide(into, step, b.pos, settings, scratch, stats));
+      if (decisions.length >= commit) {
+        const t = topK(decisions, commit)[commit - 1];
+        kth = { pos: t.pos, key: nanLow(t.key) };
+      }
     }
     return decisions;
   };
@@ -209,7 +263,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
         const k = numTransfer ? numTransfer[i] : candidates.length;
         let chosen: { pos: number; d: Decision }[] = [];
         if (k > 0 && candidates.length > 0) {
-          const ranked = topK(await score(candidates, bs, be, b, step), k);
+          const ranked = topK(await score(candidates, bs, be, b, step, k), k);
           chosen = dynamic ? ranked.slice(0, dynamicCommitCount(opts.schedule, ranked.map((r) => r.d.prob))) : ranked;
         }
 
@@ -255,6 +309,15 @@ export function decideFromTop(ids: Int32Array, logp: Float32Array, at: number, s
   else if (s.remasking === "topk_margin") score = prob - Math.exp(logp[at + 1]);
   return { token, score, prob };
 }
+
+/** Switches for exact shortcuts, so tests can compare them with the plain computation. */
+export const samplerTuning = { boundRows: true };
+
+/** e^(-(b + 1) / 2): the lower edge of e^(logit - max) for tokens in half-nat bin b below the max. */
+const BIN_EDGES = Float64Array.from({ length: 32 }, (_, b) => Math.exp(-(b + 1) / 2));
+
+/** rank.ts orders NaN keys lowest. */
+const nanLow = (key: number) => (Number.isNaN(key) ? -Infinity : key);
 
 /** Masked, unfixed positions of the generated region in [from, to). */
 function countMasks(x: Int32Array, fixed: readonly boolean[], P: number, from: number, to: number, mask: number): number {
