@@ -68,7 +68,15 @@ export function baseOptions(w: Workload): SamplerOptions {
 }
 
 /** Variants that change outputs by design: their Score is compared with the exact run's. */
-export const CHANGES_OUTPUT: ReadonlySet<VariantName> = new Set(["threshold", "factor", "cache-prefix", "cache-dual", "threshold+prefix"]);
+export const CHANGES_OUTPUT: ReadonlySet<VariantName> = new Set([
+  "threshold",
+  "threshold-0.7",
+  "threshold-0.5",
+  "factor",
+  "cache-prefix",
+  "cache-dual",
+  "threshold+prefix",
+]);
 
 const EXACT: VariantPlan = { options: (o) => o, model: (m) => m, rows: "sequential", via: "exact" };
 

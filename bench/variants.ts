@@ -116,12 +116,16 @@ export function detect(name: VariantName, model: DllmModel, base: SamplerOptions
       return plan({ via: `SamplerOptions.cache = "${cache}"`, options: (o) => ({ ...o, cache }) as SamplerOptions });
     }
     case "threshold":
+    case "threshold-0.7":
+    case "threshold-0.5":
     case "factor": {
-      const reason = scheduleKind(name);
+      const kind = name === "factor" ? "factor" : "threshold";
+      const reason = scheduleKind(kind);
       if (reason) return { ok: false, reason };
-      const extra = name === "threshold" ? { kind: "threshold", threshold: THRESHOLD_TAU } : { kind: "factor", factor: FACTOR_F };
-      const label = name === "threshold" ? `τ = ${THRESHOLD_TAU}` : `f = ${FACTOR_F}`;
-      return plan({ via: `schedule kind "${name}", ${label}`, options: (o) => withSchedule(o, extra) });
+      const tau = name === "threshold" ? THRESHOLD_TAU : Number(name.slice("threshold-".length));
+      const extra = kind === "threshold" ? { kind, threshold: tau } : { kind, factor: FACTOR_F };
+      const label = kind === "threshold" ? `τ = ${tau}` : `f = ${FACTOR_F}`;
+      return plan({ via: `schedule kind "${kind}", ${label}`, options: (o) => withSchedule(o, extra) });
     }
     case "threshold+prefix": {
       const reason = scheduleKind("threshold") ?? cacheReason(model, base);

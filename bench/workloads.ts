@@ -6,7 +6,17 @@ import type { Remasking } from "../engine/dllm/index.js";
 export type PromptKind = "short" | "long" | "batch8";
 
 /** Variants run on the Maskflow side only; see ./variants.ts. */
-export type VariantName = "head-off" | "full-logits" | "cache-prefix" | "cache-dual" | "threshold" | "factor" | "threshold+prefix" | "batched";
+export type VariantName =
+  | "head-off"
+  | "full-logits"
+  | "cache-prefix"
+  | "cache-dual"
+  | "threshold"
+  | "threshold-0.7"
+  | "threshold-0.5"
+  | "factor"
+  | "threshold+prefix"
+  | "batched";
 
 export interface WorkloadDef {
   name: string;
@@ -80,7 +90,7 @@ function def(
 }
 
 /** The headline workload gets every variant: the in-graph head's effect and the ways to take fewer steps. */
-const HEADLINE: VariantName[] = ["head-off", "full-logits", "threshold", "factor", "cache-prefix", "cache-dual", "threshold+prefix"];
+const HEADLINE: VariantName[] = ["head-off", "full-logits", "threshold", "threshold-0.7", "threshold-0.5", "factor", "cache-prefix", "cache-dual", "threshold+prefix"];
 
 /**
  * About 6-8 minutes on an idle 2-core machine (both sides, variants included). p8-g128-s128-b32 is
