@@ -6,6 +6,11 @@ import { existsSync } from "node:fs";
 const built = new URL("../dist/engine/cli/main.js", import.meta.url);
 let mod;
 if (existsSync(built) && !process.env.MASKFLOW_FROM_SOURCE) {
+  // Commands that load a model start the ONNX worker first, while the CLI's modules load.
+  if (["run", "batch", "serve"].includes(process.argv[2])) {
+    const runtime = await import(new URL("../dist/engine/dllm/runtime/model.js", import.meta.url).href);
+    runtime.prewarmWorker();
+  }
   mod = await import(built.href);
 } else {
   const { register } = await import("tsx/esm/api");

@@ -153,23 +153,35 @@ describe("runtime", () => {
     expect(start.tokens.filter((t) => t === 1).length).toBe(3); // the input canvas is not modified
   });
 
-  it("an idle loaded model does not keep the process alive", () => {
-    const dir = mkdtempSync(join(tmpdir(), "maskflow-exit-"));
-    const script = join(dir, "load.mts");
-    writeFileSync(
-      script,
-      `import { DllmModel } from ${JSON.stringify(join(ROOT, "engine/dllm/runtime/model.ts"))};
-      const m = await DllmModel.load(${JSON.stringify(MODEL_DIR)});
-      const ids = m.tokenizer.encode("Hello there");
-      await m.forward(ids, 1, ids.length);
-      console.log("done");`,
-    );
-    try {
-      const r = spawnSync(process.execPath, ["--import", "tsx", script], { cwd: ROOT, timeout: 30_000, encoding: "utf8" });
-      expect(r.stdout.trim(), r.stderr).toBe("done");
-      expect(r.status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  // A prewarmed worker is taken by the next load; an unused one, like an idle model, must not
+  // keep the process alive.
+  for (const [name, body] of [
+    ["an idle loaded model does not keep the process alive", ""],
+    ["a prewarmed worker serves the next load", "prewarmWorker();"],
+    ["an unused prewarmed worker does not keep the process alive", "prewarmWorker(); prewarmWorker();"],
+  ] as const) {
+    it(name, () => {
+      const dir = mkdtempSync(join(tmpdir(), "maskflow-exit-"));
+      const script = join(dir, "load.mts");
+      const load = !name.includes("unused");
+      writeFileSync(
+        script,
+        `import { DllmModel, prewarmWorker } from ${JSON.stringify(join(ROOT, "engine/dllm/runtime/model.ts"))};
+        ${body}
+        if (${load}) {
+          const m = await DllmModel.load(${JSON.stringify(MODEL_DIR)});
+          const ids = m.tokenizer.encode("Hello there");
+          await m.forward(ids, 1, ids.length);
+        }
+        console.log("done");`,
+      );
+      try {
+        const r = spawnSync(process.execPath, ["--import", "tsx", script], { cwd: ROOT, timeout: 30_000, encoding: "utf8" });
+        expect(r.stdout.trim(), r.stderr).toBe("done");
+        expect(r.status).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

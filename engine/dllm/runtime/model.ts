@@ -100,6 +100,23 @@ interface Pending {
   reject(err: Error): void;
 }
 
+let spare: WorkerClient | null = null;
+
+/**
+ * Starts an ONNX worker thread now (it imports onnxruntime-node, a few hundred milliseconds) for
+ * the next DllmModel.load to take, so a CLI can overlap that with loading its own modules. An
+ * unused spare keeps nothing alive.
+ */
+export function prewarmWorker(): void {
+  spare ??= new WorkerClient();
+}
+
+function takeWorker(): WorkerClient {
+  const w = spare;
+  spare = null;
+  return w && !w.isDead ? w : new WorkerClient();
+}
+
 /** Request/response over one worker; the worker keeps the process alive only while a request is pending. */
 class WorkerClient {
   private readonly worker: Worker;
@@ -110,6 +127,8 @@ class WorkerClient {
   constructor() {
     this.worker = new Worker(workerUrl());
     this.worker.unref();
+    // An unref() before the thread is online does not hold in Node 20: repeat it then, unless a request is pending.
+    this.worker.once("online", () => this.pending.size === 0 && this.worker.unref());
     this.worker.on("message", (msg: { id: number; ok: boolean; value?: unknown; error?: string }) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -119,6 +138,10 @@ class WorkerClient {
     });
     this.worker.on("error", (err) => this.fail(err));
     this.worker.on("exit", (code) => this.fail(new Error(`the ONNX worker thread exited (code ${code})`)));
+  }
+
+  get isDead(): boolean {
+    return this.dead !== null;
   }
 
   private settle(id: number): void {
@@ -179,7 +202,7 @@ export class DllmModel implements FastModel {
     device: Device,
     threads: number,
   ): Promise<DllmModel> {
-    const client = new WorkerClient();
+    const client = takeWorker();
     try {
       const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
       const { inputs, outputs } = folder.manifest;
