@@ -105,3 +105,31 @@ describe("npm run bench", () => {
     expect(typeof w.mismatch.tokens).toBe("number");
   });
 });
+
+describe("bench/device.ts (per execution provider)", () => {
+  it("measures forwards and a generation on the CPU and writes its JSON", () => {
+    const out = mkdtempSync(join(tmpdir(), "maskflow-device-"));
+    dirs.push(out);
+    const file = join(out, "cpu.json");
+    const r = spawnSync(process.execPath, ["--import", "tsx", "bench/device.ts", "--device", "cpu", "--quick", "--json", file], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(file, "utf8")) as { device: string; load_ms: number; rows: Record<string, number | string>[] };
+    expect(res.device).toBe("cpu");
+    expect(res.load_ms).toBeGreaterThan(0);
+    const forwards = res.rows.filter((row) => row.what === "forward");
+    expect(forwards.map((row) => [row.batch, row.seq])).toEqual([[1, 136], [8, 136], [1, 256]]);
+    for (const row of forwards) expect(Number(row.full_logits_ms) > 0 && Number(row.head_ms) > 0).toBe(true);
+    const gen = res.rows.find((row) => row.what === "generate")!;
+    expect(gen.forwards).toBe(128);
+    expect(Number(gen.tok_per_s)).toBeGreaterThan(0);
+  });
+
+  it("names the device that cannot start", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "bench/device.ts", "--device", "nope"], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown device "nope"/);
+  });
+});
