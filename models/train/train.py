@@ -1,8 +1,8 @@
 """Train the bundled default model with the masked-diffusion objective (LLaDA / MDLM).
 
     /usr/bin/python3 models/train/train.py [--hours H] [--threads N]           (CPU)
-    python3 models/train/train.py --run gpu --hours 0.1 --batch 256 --cosine-wall \
-        --warmup 100 --eval-every 100                                        (a CUDA machine)
+    python3 models/train/train.py --run gpu --hours 0.1 --batch 256 --cosine-wall --warmup 100 --eval-every 100
+                                                                                (a CUDA machine)
 
 The bundled model came from the second line on one H200 (bf16 autocast, ~1.3 M tokens/s; its
 held-out best after 235 s). On a machine without node_modules, copy runs/<run>/data.pt (the
