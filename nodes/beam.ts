@@ -18,6 +18,15 @@ const Beam: NodeDefinition = {
     schedule: { socket: "SCHEDULE", optional: true, description: "From Mask Schedule. Without one: one token per step, one block." },
     gen_length: { kind: "integer", widget: "number", default: 32, min: 1, max: 4096, description: "Tokens to generate (ignored with a canvas)." },
     width: { kind: "integer", widget: "number", default: 4, min: 1, max: 32, description: "Beams kept per step; all of them run as one batch." },
+    cfg_scale: {
+      kind: "number",
+      widget: "slider",
+      default: 0,
+      min: 0,
+      max: 10,
+      step: 0.1,
+      description: "Classifier-free guidance (LLaDA's): each forward also runs every beam with the prompt masked, in the same batch.",
+    },
     logits_eos_inf: { kind: "boolean", widget: "toggle", default: false, description: "Never generate EOS." },
     rerank: {
       kind: "string",
@@ -39,7 +48,7 @@ const Beam: NodeDefinition = {
     let beams: ScoredCanvas[] = await beamSearch(
       model,
       start,
-      { schedule, width: inputs.width as number, logitsEosInf: inputs.logits_eos_inf as boolean },
+      { schedule, width: inputs.width as number, logitsEosInf: inputs.logits_eos_inf as boolean, cfgScale: inputs.cfg_scale as number },
       {
         signal: ctx.signal,
         decoder: tok,

@@ -44,6 +44,25 @@ describe("Beam with the default model", () => {
     });
   }
 
+  it("with CFG, width 1 equals greedy decoding with the same CFG (head and logits rows), and CFG changes the text", async () => {
+    const schedule: Schedule = { kind: "linear", steps: 8, blockLength: 8 };
+    for (const [prompt, m] of [
+      [PROMPTS[0], model],
+      [PROMPTS[1], logitsOnly(model)],
+    ] as const) {
+      const start = createCanvas(model.tokenizer.encode(prompt), 16, MASK);
+      const greedy = await generate(m, start, { schedule, temperature: 0, remasking: "low_confidence", cfgScale: 1.5, seed: 0 });
+      const [beam] = await beamSearch(m, start, { schedule, width: 1, cfgScale: 1.5 });
+      expect(beam.tokens).toEqual(greedy.tokens);
+      expect(beam.trace.map((s) => [s.step, s.positions, s.tokens])).toEqual(greedy.trace.map((s) => [s.step, s.positions, s.tokens]));
+      const [plain] = await beamSearch(m, start, { schedule, width: 1 });
+      expect(plain.tokens).not.toEqual(beam.tokens);
+      const wide = await beamSearch(m, start, { schedule, width: 3, cfgScale: 1.5 });
+      expect(wide[0].score).toBeGreaterThanOrEqual(beam.score - 1e-9);
+    }
+    await expect(beamSearch(model, createCanvas([5, 6], 4, MASK), { schedule, width: 2, cfgScale: -1 })).rejects.toThrow(/cfg_scale/);
+  });
+
   it("wider beams never score below width 1, are distinct, ranked, and batch their forwards", async () => {
     const schedule: Schedule = { kind: "linear", steps: 12, blockLength: 0 };
     for (const prompt of PROMPTS) {

@@ -18,7 +18,8 @@
 // since the greedy trajectory is never pruned, a wider beam's best score is never below width 1's.
 // Decisions and alternatives come from where generate() takes them: the graph's sampling head
 // (top-k ids and log-probabilities) when the model has one with at least `width` candidates,
-// else full logits rows.
+// else full logits rows. With cfg_scale > 0 every forward is one batch of 2 x beams (conditional,
+// then each beam with the prompt masked) combined as generate() does: l = u + (cfg + 1) (c - u).
 import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
 import { CounterRng } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
@@ -33,6 +34,8 @@ export interface BeamOptions {
   width: number;
   logitsEosInf?: boolean;
   shiftLogits?: boolean;
+  /** Classifier-free guidance weight (LLaDA's); 0 = off. */
+  cfgScale?: number;
   /** Use the graph's sampling head when it can serve the step (as SamplerOptions.head); default true. */
   head?: boolean;
 }
@@ -113,6 +116,8 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   const bad = validateSchedule(opts.schedule);
   if (bad) throw new Error(bad);
   if (!(Number.isInteger(opts.width) && opts.width >= 1)) throw new Error(`width must be an integer >= 1, got ${opts.width}`);
+  const cfg = opts.cfgScale ?? 0;
+  if (!(Number.isFinite(cfg) && cfg >= 0)) throw new Error(`cfg_scale must be a number >= 0, got ${opts.cfgScale}`);
   if (isDynamic(opts.schedule)) throw new Error(`beam search needs a schedule with step counts (linear, cosine, loglinear, list), not "${opts.schedule.kind}"`);
   const m = model.manifest;
   const MASK = m.mask_token_id;
@@ -135,10 +140,13 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   const fast = isFastModel(model) ? model : null;
   const headOk = (f: NonNullable<typeof fast>) =>
     f.features.topK >= W &&
-    headSuffices({ schedule: opts.schedule, temperature: 0, remasking: "low_confidence", cfgScale: 0, seed: 0, logitsEosInf: opts.logitsEosInf }, f.features);
+    headSuffices({ schedule: opts.schedule, temperature: 0, remasking: "low_confidence", cfgScale: cfg, seed: 0, logitsEosInf: opts.logitsEosInf }, f.features);
   const head = opts.head !== false && fast && headOk(fast) ? fast : null;
 
   let beams: Beam[] = [{ canvas: cloneCanvas(start), x: Int32Array.from([...start.promptIds, ...start.tokens]), score: 0, greedy: true }];
+  // CFG's unconditional pass masks the prompt: what was not a mask at the start (as generate()).
+  const promptIndex = Uint8Array.from(beams[0].x, (t) => (t !== MASK ? 1 : 0));
+  const cfgFactor = Math.fround(cfg + 1);
   const scored = (b: Beam): ScoredCanvas => Object.assign(b.canvas, { score: b.score, pathScore: b.score, scoreKind: "path_logprob" as const, greedy: b.greedy });
 
   let step = 0;
@@ -159,13 +167,21 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         const union = [...new Set(beams.flatMap(masked))].sort((a, b) => a - b);
         const rowOf = new Map(union.map((p, r) => [p, r]));
         const R = union.length;
-        const ids = new Int32Array(beams.length * S);
+        const B = beams.length;
+        const ids = new Int32Array((cfg > 0 ? 2 : 1) * B * S);
         beams.forEach((b, j) => ids.set(b.x, j * S));
+        if (cfg > 0) beams.forEach((b, j) => ids.set(b.x.map((t, p) => (promptIndex[p] ? MASK : t)), (B + j) * S));
+        const batch = ids.length / S;
         const rows = union.map((p) => (shift ? Math.max(p - 1, 0) : p));
         // options(j, pos): the greedy decision at pos in beam j and the W most likely tokens there.
         let optionAt: (j: number, pos: number) => Option;
         if (head) {
-          const out = await unlessAborted(head.run({ ids, batch: beams.length, seq: S, rows, want: "top" }), hooks.signal, step, total);
+          const out = await unlessAborted(
+            head.run({ ids, batch, seq: S, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined }),
+            hooks.signal,
+            step,
+            total,
+          );
           const K = out.k!;
           optionAt = (j, pos) => {
             const at = (j * R + rowOf.get(pos)!) * K;
@@ -174,9 +190,15 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
             return { pos, key: rankKey(d.score), alts: checked(d, alts) };
           };
         } else {
-          const logits = await unlessAborted(model.forward(ids, beams.length, S, rows), hooks.signal, step, total);
+          const logits = await unlessAborted(model.forward(ids, batch, S, rows), hooks.signal, step, total);
           optionAt = (j, pos) => {
-            row.set(logits.subarray((j * R + rowOf.get(pos)!) * V, (j * R + rowOf.get(pos)! + 1) * V));
+            const at = (j * R + rowOf.get(pos)!) * V;
+            const cond = logits.subarray(at, at + V);
+            if (cfg > 0) {
+              // float32, as generate() and torch compute un + (cfg + 1) * (cond - un)
+              const un = logits.subarray(at + B * R * V, at + B * R * V + V);
+              for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
+            } else row.set(cond);
             if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
             const d = decide(row, step, pos, greedy, scratch);
             return { pos, key: rankKey(d.score), alts: checked(d, topTokens(row, W)) };
