@@ -50,7 +50,7 @@ const HINTS = {
     "CUDA 13: check with `ldd libonnxruntime_providers_cuda.so`). See models/README.md.",
   dml: "DirectML ships inside onnxruntime-node on Windows (x64, arm64) only.",
   coreml: "CoreML ships inside onnxruntime-node on macOS arm64 only.",
-  webgpu: "WebGPU is experimental in onnxruntime-node (Windows, Linux x64, macOS arm64) and needs a GPU with a working Vulkan/Metal/D3D12 driver.",
+  webgpu: "WebGPU is experimental in onnxruntime-node (Windows, Linux x64, macOS arm64) and needs a GPU with a working Vulkan/Metal/D3D12 driver (on Linux: the Vulkan loader libvulkan.so.1, e.g. Debian's libvulkan1, and the GPU vendor's Vulkan driver).",
   cpu: "",
 };
 
