@@ -2,7 +2,7 @@ import { snapshot } from "../engine/dllm/index.js";
 import { beamSearch, type ScoredCanvas } from "../engine/dllm/samplers/beam.js";
 import { elboScore } from "../engine/dllm/samplers/score.js";
 import type { NodeDefinition } from "../engine/types.js";
-import { samplingStart } from "./sampling-start.js";
+import { CFG_SCALE_INPUT, samplingStart } from "./sampling-start.js";
 
 const Beam: NodeDefinition = {
   type: "Beam",
@@ -18,15 +18,7 @@ const Beam: NodeDefinition = {
     schedule: { socket: "SCHEDULE", optional: true, description: "From Mask Schedule. Without one: one token per step, one block." },
     gen_length: { kind: "integer", widget: "number", default: 32, min: 1, max: 4096, description: "Tokens to generate (ignored with a canvas)." },
     width: { kind: "integer", widget: "number", default: 4, min: 1, max: 32, description: "Beams kept per step; all of them run as one batch." },
-    cfg_scale: {
-      kind: "number",
-      widget: "slider",
-      default: 0,
-      min: 0,
-      max: 10,
-      step: 0.1,
-      description: "Classifier-free guidance (LLaDA's): each forward also runs every beam with the prompt masked, in the same batch.",
-    },
+    cfg_scale: CFG_SCALE_INPUT,
     logits_eos_inf: { kind: "boolean", widget: "toggle", default: false, description: "Never generate EOS." },
     rerank: {
       kind: "string",

@@ -14,7 +14,7 @@ import { generateExtended, type ExtendedOptions } from "../engine/dllm/samplers/
 import { generateAutoLength } from "../engine/dllm/samplers/length.js";
 import { REMDM_STRATEGIES, type RemdmStrategy } from "../engine/dllm/samplers/remdm.js";
 import type { NodeDefinition } from "../engine/types.js";
-import { samplingStart } from "./sampling-start.js";
+import { CFG_SCALE_INPUT, samplingStart } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
   type: "Denoise",
@@ -62,15 +62,7 @@ const Denoise: NodeDefinition = {
       description:
         "Which positions to commit first. low_confidence / random: LLaDA. maskgit_plus / topk_margin / entropy: Dream's rules (scored on the tempered, top-p/top-k filtered distribution).",
     },
-    cfg_scale: {
-      kind: "number",
-      widget: "slider",
-      default: 0,
-      min: 0,
-      max: 10,
-      step: 0.1,
-      description: "Classifier-free guidance (LLaDA): 0 = off; > 0 also runs the model with the prompt masked, in the same batch.",
-    },
+    cfg_scale: CFG_SCALE_INPUT,
     seed: {
       kind: "integer",
       widget: "seed",

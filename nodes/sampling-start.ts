@@ -1,7 +1,18 @@
 // What Denoise and Beam both do first: the canvas to start from (a linked canvas, or the prompt
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
-import type { ExecuteContext, NodeInputs } from "../engine/types.js";
+import type { ExecuteContext, InputDef, NodeInputs } from "../engine/types.js";
+
+/** LLaDA's classifier-free guidance weight, the same input on Denoise and Beam. */
+export const CFG_SCALE_INPUT: InputDef = {
+  kind: "number",
+  widget: "slider",
+  default: 0,
+  min: 0,
+  max: 10,
+  step: 0.1,
+  description: "Classifier-free guidance (LLaDA): 0 = off; > 0 also runs the model with the prompt masked, in the same batch.",
+};
 
 export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model: DllmModel; start: Canvas; schedule: Schedule } {
   const model = inputs.model;
