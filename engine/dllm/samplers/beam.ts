@@ -24,6 +24,7 @@ import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder
 import { CounterRng } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { isDynamic, planBlocks, unmaskCounts, validateSchedule, type Schedule } from "../schedules.js";
+import { guidedRow, unconditional } from "./cfg.js";
 import { decide, Scratch, type DecideSettings, type Decision } from "./decide.js";
 import { abortError, decideFromTop, headSuffices, unlessAborted } from "./generate.js";
 import { rankKey, topK } from "./rank.js";
@@ -146,7 +147,6 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   let beams: Beam[] = [{ canvas: cloneCanvas(start), x: Int32Array.from([...start.promptIds, ...start.tokens]), score: 0, greedy: true }];
   // CFG's unconditional pass masks the prompt: what was not a mask at the start (as generate()).
   const promptIndex = Uint8Array.from(beams[0].x, (t) => (t !== MASK ? 1 : 0));
-  const cfgFactor = Math.fround(cfg + 1);
   const scored = (b: Beam): ScoredCanvas => Object.assign(b.canvas, { score: b.score, pathScore: b.score, scoreKind: "path_logprob" as const, greedy: b.greedy });
 
   let step = 0;
@@ -170,7 +170,7 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         const B = beams.length;
         const ids = new Int32Array((cfg > 0 ? 2 : 1) * B * S);
         beams.forEach((b, j) => ids.set(b.x, j * S));
-        if (cfg > 0) beams.forEach((b, j) => ids.set(b.x.map((t, p) => (promptIndex[p] ? MASK : t)), (B + j) * S));
+        if (cfg > 0) beams.forEach((b, j) => unconditional(b.x, promptIndex, MASK, ids.subarray((B + j) * S, (B + j + 1) * S)));
         const batch = ids.length / S;
         const rows = union.map((p) => (shift ? Math.max(p - 1, 0) : p));
         // options(j, pos): the greedy decision at pos in beam j and the W most likely tokens there.
@@ -193,12 +193,8 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
           const logits = await unlessAborted(model.forward(ids, batch, S, rows), hooks.signal, step, total);
           optionAt = (j, pos) => {
             const at = (j * R + rowOf.get(pos)!) * V;
-            const cond = logits.subarray(at, at + V);
-            if (cfg > 0) {
-              // float32, as generate() and torch compute un + (cfg + 1) * (cond - un)
-              const un = logits.subarray(at + B * R * V, at + B * R * V + V);
-              for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
-            } else row.set(cond);
+            const un = cfg > 0 ? logits.subarray(at + B * R * V, at + B * R * V + V) : null;
+            guidedRow(row, logits.subarray(at, at + V), un, cfg);
             if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
             const d = decide(row, step, pos, greedy, scratch);
             return { pos, key: rankKey(d.score), alts: checked(d, topTokens(row, W)) };

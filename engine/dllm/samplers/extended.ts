@@ -18,6 +18,7 @@ import { cloneCanvas, commitStep, refreshCanvas, type Canvas } from "../canvas.j
 import { CounterRng, Stream, gumbel } from "../rng.js";
 import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
+import { guidedRow, unconditional } from "./cfg.js";
 import { decide, Scratch, type Decision } from "./decide.js";
 import { abortError, decideFromTop, generate, headSuffices, unlessAborted, type GenerateHooks } from "./generate.js";
 import { validateOptions, type SamplerOptions } from "./options.js";
@@ -77,7 +78,6 @@ export async function generateExtended(
   const settings = { remasking: opts.remasking, temperature: opts.temperature, topP: opts.topP ?? null, topK: opts.topK ?? null, rng };
   const algTemp = opts.algTemp ?? 0;
   const stepOffset = c.trace.length;
-  const cfgFactor = Math.fround(cfg + 1);
   const row = new Float32Array(V);
 
   const fast = isFastModel(model) ? model : null;
@@ -90,7 +90,7 @@ export async function generateExtended(
     const batch = cfg > 0 ? 2 : 1;
     const ids = new Int32Array(batch * S);
     ids.set(x, 0);
-    if (cfg > 0) for (let p = 0; p < S; p++) ids[S + p] = promptIndex[p] ? MASK : x[p]; // un_x[prompt_index] = MASK
+    if (cfg > 0) unconditional(x, promptIndex, MASK, ids.subarray(S)); // un_x[prompt_index] = MASK
     if (useHead && fast) {
       const out = await unlessAborted(fast.run({ ids, batch, seq: S, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined }), signal, step, total);
       return at.map((pos, r) => decideFromTop(out.topIds!, out.topLogp!, r * out.k!, step, pos, settings));
@@ -98,14 +98,7 @@ export async function generateExtended(
     const logits = await unlessAborted(model.forward(ids, batch, S, rows), signal, step, total);
     const out: Decision[] = [];
     for (let r = 0; r < R; r++) {
-      const cond = logits.subarray(r * V, (r + 1) * V);
-      if (cfg > 0) {
-        // float32, as torch computes un_logits + (cfg_scale + 1) * (logits - un_logits)
-        const un = logits.subarray((R + r) * V, (R + r + 1) * V);
-        for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
-      } else {
-        row.set(cond);
-      }
+      guidedRow(row, logits.subarray(r * V, (r + 1) * V), cfg > 0 ? logits.subarray((R + r) * V, (R + r + 1) * V) : null, cfg);
       if (opts.logitsEosInf) row[EOS] = -Infinity;
       out.push(decide(row, step, at[r], settings, scratch));
     }

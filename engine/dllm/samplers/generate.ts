@@ -25,6 +25,7 @@ import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../sche
 import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
 import { isFastModel, type ForwardRequest, type LogitsModel, type ModelFeatures } from "../runtime/model.js";
 import { decide, rowStats, Scratch, type Decision, type DecideSettings } from "./decide.js";
+import { guidedRow, unconditional } from "./cfg.js";
 import { validateOptions, type Remasking, type SamplerOptions } from "./options.js";
 import { rankKey, topK } from "./rank.js";
 
@@ -121,9 +122,9 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   };
   const algTemp = opts.algTemp ?? 0;
   const stepOffset = c.trace.length;
-  const cfgFactor = Math.fround(cfg + 1);
   const row = new Float32Array(V);
   let rowsBuf = new Float32Array(0);
+  const bins = new Float64Array(BIN_EDGES.length);
   // Rules whose score is bounded before the token is drawn (low_confidence: p(x0) <= max p;
   // random: the score does not depend on the token), so rows that cannot reach the top k are
   // never decided: with temperature > 0 that skips their Gumbel noise, the costliest part of a step.
@@ -136,7 +137,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
    */
   let cachedBlock = -1;
   const score = async (candidates: number[], bs: number, be: number, blockIndex: number, step: number, commit: number) => {
-    if (cfg > 0) for (let p = 0; p < S; p++) unX[p] = promptIndex[p] ? MASK : x[p]; // un_x = x; un_x[prompt_index] = MASK
+    if (cfg > 0) unconditional(x, promptIndex, MASK, unX); // un_x = x; un_x[prompt_index] = MASK
     let from = 0;
     let to = S;
     let cache: ForwardRequest["cache"];
@@ -185,14 +186,8 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
       logits = await unlessAborted(model.forward(ids, batch, seq, rows), signal, step, total);
     }
     const prepare = (r: number, into: Float32Array) => {
-      const cond = logits.subarray(r * V, (r + 1) * V);
-      if (cfg > 0) {
-        // float32, as torch computes un_logits + (cfg_scale + 1) * (logits - un_logits)
-        const un = logits.subarray((R + r) * V, (R + r + 1) * V);
-        for (let v = 0; v < V; v++) into[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
-      } else {
-        into.set(cond);
-      }
+      const un = cfg > 0 ? logits.subarray((R + r) * V, (R + r + 1) * V) : null;
+      guidedRow(into, logits.subarray(r * V, (r + 1) * V), un, cfg);
       if (opts.logitsEosInf) into[m.eos_token_id] = -Infinity;
     };
     if (!boundable || commit >= R || !samplerTuning.boundRows) {
@@ -210,7 +205,6 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     // then the exact max probability 1 / sum(e^(l - max)).
     if (rowsBuf.length < R * V) rowsBuf = new Float32Array(R * V);
     const random = opts.remasking === "random";
-    const bins = new Float64Array(BIN_EDGES.length);
     const bounds = candidates.map((pos, r) => {
       const into = rowsBuf.subarray(r * V, (r + 1) * V);
       prepare(r, into);

@@ -22,6 +22,7 @@
 import type { Canvas } from "../canvas.js";
 import { CounterRng } from "../rng.js";
 import type { LogitsModel } from "../runtime/model.js";
+import { guidedRow } from "./cfg.js";
 import { abortError } from "./generate.js";
 import { EditStream } from "./streams.js";
 
@@ -95,7 +96,6 @@ export async function elboScore(model: LogitsModel, canvas: Canvas, opts: ScoreO
   if (L === 0) return { logLikelihood: 0, perToken: 0, scored: 0, samples: opts.samples, perSample: [] };
   const rows = scoredPos.map((p) => (shift ? Math.max(p - 1, 0) : p));
   const rng = new CounterRng(opts.seed);
-  const cfgFactor = Math.fround(cfg + 1);
   const row = new Float32Array(V);
   const perSample: number[] = [];
   const groups = Math.ceil(opts.samples / batch);
@@ -128,13 +128,8 @@ export async function elboScore(model: LogitsModel, canvas: Canvas, opts: ScoreO
         const lvl = levels[from + i];
         let loss = 0;
         for (const j of subsets[from + i]) {
-          const cond = logits.subarray((i * L + j) * V, (i * L + j + 1) * V);
-          if (cfg > 0) {
-            const un = logits.subarray(((n + i) * L + j) * V, ((n + i) * L + j + 1) * V);
-            for (let v = 0; v < V; v++) row[v] = un[v] + Math.fround(cfgFactor * Math.fround(cond[v] - un[v]));
-          } else {
-            row.set(cond);
-          }
+          const un = cfg > 0 ? logits.subarray(((n + i) * L + j) * V, ((n + i) * L + j + 1) * V) : null;
+          guidedRow(row, logits.subarray((i * L + j) * V, (i * L + j + 1) * V), un, cfg);
           loss += crossEntropy(row, seq[scoredPos[j]]) / (lvl / L);
         }
         perSample.push(-loss);
