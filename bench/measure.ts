@@ -31,7 +31,6 @@ export class Progress {
   /** Rough priors (ms per unit on an idle 2-core machine) until something is measured. */
   private readonly prior = { maskflow: 0.12, reference: 0.3 };
   remaining = { maskflow: 0, reference: 0 };
-  startupMs = 0;
 
   record(side: "maskflow" | "reference", u: number, ms: number): void {
     this.done[side].units += u;
@@ -45,7 +44,7 @@ export class Progress {
   }
 
   eta(): number {
-    return this.remaining.maskflow * this.rate("maskflow") + this.remaining.reference * this.rate("reference") + this.startupMs;
+    return this.remaining.maskflow * this.rate("maskflow") + this.remaining.reference * this.rate("reference");
   }
 
   line(prefix: string): string {

@@ -6,11 +6,10 @@ import { existsSync } from "node:fs";
 const built = new URL("../dist/engine/cli/main.js", import.meta.url);
 let mod;
 if (existsSync(built) && !process.env.MASKFLOW_FROM_SOURCE) {
-  // Commands that load a model start the ONNX worker first, while the CLI's modules load.
-  if (["run", "batch", "serve"].includes(process.argv[2])) {
-    const runtime = await import(new URL("../dist/engine/dllm/runtime/model.js", import.meta.url).href);
-    runtime.prewarmWorker();
-  }
+  // Commands that load a model start the ONNX worker (and, for a workflow, its model's session)
+  // first, while the CLI's modules load: see engine/cli/preload.ts.
+  const early = await import(new URL("../dist/engine/cli/preload.js", import.meta.url).href);
+  early.startEarly(process.argv.slice(2));
   mod = await import(built.href);
 } else {
   const { register } = await import("tsx/esm/api");

@@ -26,13 +26,18 @@ export function resolveResource(path: string): string {
   return existsSync(fromRoot) ? fromRoot : fromCwd;
 }
 
-/** Files above this size are fingerprinted by size and mtime instead of content (hashing GBs per run costs seconds). */
-const HASH_LIMIT = 256 * 1024 * 1024;
+/**
+ * Files above this size are fingerprinted by size and mtime instead of content: a content hash of a
+ * model's weights (27 MB for the bundled one) costs a CLI run ~0.2 s of reading and hashing, and a
+ * process's memo is keyed by size and mtime anyway, so it would see no change the cheap key misses.
+ */
+const HASH_LIMIT = 1024 * 1024;
 const memo = new Map<string, { size: number; mtimeMs: number; hash: string }>();
 
 /**
- * A content fingerprint of a file or folder (recursively), memoised by path, size and mtime, so
- * the cache key of a node that reads a file changes when the file does.
+ * A fingerprint of a file or folder (recursively), memoised by path, size and mtime, so the cache
+ * key of a node that reads a file changes when the file does: the content's sha256 for small files,
+ * size and mtime for large ones.
  */
 export function fingerprint(path: string): string {
   const abs = resolveResource(path);
@@ -47,12 +52,16 @@ export function fingerprint(path: string): string {
     for (const name of readdirSync(abs).sort()) h.update(name + "\0" + fingerprint(join(abs, name)) + "\0");
     return h.digest("hex");
   }
+  return st.size > HASH_LIMIT ? `size:${st.size}:mtime:${st.mtimeMs}` : sha256File(abs);
+}
+
+/** The sha256 of a file's content (hex), memoised by path, size and mtime. */
+export function sha256File(path: string): string {
+  const abs = resolveResource(path);
+  const st = statSync(abs);
   const hit = memo.get(abs);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.hash;
-  const hash =
-    st.size > HASH_LIMIT
-      ? `size:${st.size}:mtime:${st.mtimeMs}`
-      : createHash("sha256").update(readFileSync(abs)).digest("hex");
+  const hash = createHash("sha256").update(readFileSync(abs)).digest("hex");
   memo.set(abs, { size: st.size, mtimeMs: st.mtimeMs, hash });
   return hash;
 }

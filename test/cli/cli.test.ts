@@ -63,6 +63,19 @@ describe("maskflow CLI", () => {
     expect(cli(["run", join(dir, "broken.json")]).stderr).toMatch(/not valid JSON/);
   });
 
+  it("a model the CLI preloaded from the workflow file follows --set, and errors name the node and input as without it", () => {
+    const a = cli(["run", "workflows/hello.maskflow.json", "--json", "--set", "model.threads=1"]);
+    const b = cli(["run", "workflows/hello.maskflow.json", "--json", "--set=model.threads=2"]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout).outputs).toEqual(JSON.parse(b.stdout).outputs);
+    const missing = cli(["run", "workflows/hello.maskflow.json", "--set", "model.path=no/such/model"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error in model\.path: model folder "no\/such\/model" not found/m);
+    const device = cli(["run", "--set", "model.device=dml", "workflows/hello.maskflow.json"]);
+    expect(device.code).toBe(1);
+    expect(device.stderr).toMatch(/^error in model\.device: device "dml" is not available/m);
+  });
+
   it("nodes --json prints the catalog", () => {
     const r = cli(["nodes", "--json"]);
     expect(r.code).toBe(0);

@@ -15,7 +15,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
-import { fingerprint } from "../../paths.js";
+import { fingerprint, sha256File } from "../../paths.js";
 import { float32ToBytes } from "../onnx/dtypes.js";
 import { ExternalDataWriter } from "../onnx/external.js";
 import { OnnxModel, PROTOBUF_LIMIT } from "../onnx/model.js";
@@ -24,7 +24,7 @@ import { LoraError, type LoraAdapter } from "./adapter.js";
 import { mergeIntoModel, planMerge, readWeightManifest, type LoraLayer } from "./merge.js";
 
 export interface AppliedLayer extends LoraLayer {
-  /** Content fingerprint of the adapter folder (part of the session key). */
+  /** Fingerprint of the adapter folder (part of the session key). */
   id: string;
 }
 
@@ -98,8 +98,8 @@ export async function applyLora(
   }
   const baseSha = adapter.metadata["maskflow.base_model_sha256"];
   if (baseSha && /^[0-9a-f]{64}$/.test(baseSha)) {
-    const current = fingerprint(root.onnxPath);
-    if (/^[0-9a-f]{64}$/.test(current) && current !== baseSha) {
+    const current = sha256File(root.onnxPath);
+    if (current !== baseSha) {
       warnings.push(`adapter ${adapter.dir} was trained on another version of ${root.onnxPath} (sha256 ${baseSha.slice(0, 12)}…, now ${current.slice(0, 12)}…): retrain it (models/train/train_lora.py) for its intended effect`);
     }
   }

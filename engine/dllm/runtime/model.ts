@@ -1,13 +1,11 @@
 // A loaded model: its folder (manifest, tokenizer) plus an ONNX Runtime session living in a
 // worker thread (./ort-worker.mjs). The main thread only posts token ids and receives logits,
 // both as transferred buffers, so a forward never blocks the event loop.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { PACKAGE_ROOT } from "../../paths.js";
 import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
 import type { DllmTokenizer } from "../tokenizer.js";
+import { preloadStats, takePreloaded, takeWorker, type WorkerClient } from "./worker-client.js";
+
+export { preloadSession, preloadStats, prewarmWorker } from "./worker-client.js";
 
 export const DEVICES = ["cpu", "cuda", "dml", "coreml", "webgpu"] as const;
 export type Device = (typeof DEVICES)[number];
@@ -86,90 +84,17 @@ export function isFastModel(model: LogitsModel): model is FastModel {
   return typeof (model as FastModel).run === "function" && (model as FastModel).features !== undefined;
 }
 
-function workerUrl(): URL {
-  const here = new URL("./ort-worker.mjs", import.meta.url);
-  if (here.protocol === "file:" && existsSync(fileURLToPath(here))) return here;
-  // Bundled builds: the worker file stays in the package's source tree.
-  const fallback = join(PACKAGE_ROOT, "engine", "dllm", "runtime", "ort-worker.mjs");
-  if (existsSync(fallback)) return new URL(`file://${fallback}`);
-  throw new Error(`ONNX worker script not found (looked for ${fileURLToPath(here)} and ${fallback})`);
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-}
-
-let spare: WorkerClient | null = null;
-
-/**
- * Starts an ONNX worker thread now (it imports onnxruntime-node, a few hundred milliseconds) for
- * the next DllmModel.load to take, so a CLI can overlap that with loading its own modules. An
- * unused spare keeps nothing alive.
- */
-export function prewarmWorker(): void {
-  spare ??= new WorkerClient();
-}
-
-function takeWorker(): WorkerClient {
-  const w = spare;
-  spare = null;
-  return w && !w.isDead ? w : new WorkerClient();
-}
-
-/** Request/response over one worker; the worker keeps the process alive only while a request is pending. */
-class WorkerClient {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private dead: Error | null = null;
-
-  constructor() {
-    this.worker = new Worker(workerUrl());
-    this.worker.unref();
-    // An unref() before the thread is online does not hold in Node 20: repeat it then, unless a request is pending.
-    this.worker.once("online", () => this.pending.size === 0 && this.worker.unref());
-    this.worker.on("message", (msg: { id: number; ok: boolean; value?: unknown; error?: string }) => {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.settle(msg.id);
-      if (msg.ok) p.resolve(msg.value);
-      else p.reject(new Error(msg.error));
-    });
-    this.worker.on("error", (err) => this.fail(err));
-    this.worker.on("exit", (code) => this.fail(new Error(`the ONNX worker thread exited (code ${code})`)));
-  }
-
-  get isDead(): boolean {
-    return this.dead !== null;
-  }
-
-  private settle(id: number): void {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
-  }
-
-  private fail(err: Error): void {
-    this.dead ??= err;
-    for (const [id, p] of this.pending) {
-      this.settle(id);
-      p.reject(err);
-    }
-  }
-
-  call<T>(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.dead) return Promise.reject(new Error(`the model's worker is gone: ${this.dead.message}`));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...message, id }, transfer);
-    });
-  }
-
-  async terminate(): Promise<void> {
-    this.dead ??= new Error("disposed");
-    await this.worker.terminate();
+/** A session preloadSession() created for this file, device and thread count; null if none or if it failed (the caller then loads afresh and reports the error). */
+async function adopt(onnxPath: string, device: Device, threads: number): Promise<{ client: WorkerClient; graph: GraphInfo } | null> {
+  const pre = takePreloaded(onnxPath, device, threads);
+  if (!pre) return null;
+  try {
+    const { graph } = await pre.loaded;
+    preloadStats.adopted++;
+    return { client: pre.client, graph };
+  } catch {
+    await pre.client.terminate();
+    return null;
   }
 }
 
@@ -202,11 +127,13 @@ export class DllmModel implements FastModel {
     device: Device,
     threads: number,
   ): Promise<DllmModel> {
-    const client = takeWorker();
+    const pre = "path" in source ? await adopt(source.path, device, threads) : null;
+    const client = pre?.client ?? takeWorker();
     try {
       const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
+      const { graph } = pre ?? (await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads }, transfer));
       const { inputs, outputs } = folder.manifest;
-      const { graph } = await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads, inputs, outputs }, transfer);
+      await client.call({ op: "roles", inputs, outputs });
       checkGraph(folder, graph);
       return new DllmModel(folder, client, key, device, threads, graph);
     } catch (err) {

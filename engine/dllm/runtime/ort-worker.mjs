@@ -5,8 +5,8 @@
 // file must load without a TypeScript loader, from source, from a bundle and under vitest.
 //
 // Protocol (one request in flight per message id; replies carry the same id):
-//   {op:"load", path? | bytes?, device, threads, inputs, outputs}
-//                                                   -> {graph: {inputNames, outputNames, inputMetadata, outputMetadata}}
+//   {op:"load", path? | bytes?, device, threads}   -> {graph: {inputNames, outputNames, inputMetadata, outputMetadata}}
+//   {op:"roles", inputs, outputs}                   -> {} (maskflow.json's role -> graph name maps, sent after load)
 //   {op:"forward", ids: Int32Array, batch, seq, rows?: Int32Array, want?: "logits" | "top",
 //    cfgScale?, offset?, cache?: {use?: id, store?: {id, keep: [from, to][]}}}
 //      want "logits" (default) -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}
@@ -17,10 +17,9 @@
 //      offset: position of ids[:, 0] (the cached prefix's length). cache.use feeds a stored past_kv;
 //      cache.store keeps present_kv's positions in [from, to) ranges (of the fed window) under an id.
 //   {op:"drop-cache", cacheId}                      -> {}
-// `inputs`/`outputs` are maskflow.json's role -> graph name maps. Graphs exported with
-// models/train/export.py --graph full (graph.py) have more inputs than input_ids; onnxruntime-node
-// wants every input fed, so they get their neutral values here (no KV cache, offset 0, no CFG),
-// and when rows are asked for, the `decide` input and `head_logits` output return just those rows.
+// Graphs exported with models/train/export.py --graph full (graph.py) have more inputs than
+// input_ids; onnxruntime-node wants every input fed, so they get their neutral values here (no KV
+// cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits` output return just those rows.
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { parentPort } from "node:worker_threads";
@@ -87,8 +86,6 @@ async function load(msg) {
   const options = { graphOptimizationLevel: "all", ...executionProviders(device) };
   if (msg.threads > 0) options.intraOpNumThreads = msg.threads;
   const source = msg.path ?? msg.label ?? "the ONNX bytes";
-  inputRoles = msg.inputs ?? inputRoles;
-  outputRoles = msg.outputs ?? outputRoles;
   try {
     session = msg.path ? await ort.InferenceSession.create(msg.path, options) : await ort.InferenceSession.create(msg.bytes, options);
   } catch (err) {
@@ -249,6 +246,11 @@ parentPort?.on("message", async (msg) => {
   const reply = (value, transfer = []) => parentPort?.postMessage({ id, ok: true, value }, transfer);
   try {
     if (op === "load") reply(await load(msg));
+    else if (op === "roles") {
+      inputRoles = msg.inputs ?? inputRoles;
+      outputRoles = msg.outputs ?? outputRoles;
+      reply({});
+    }
     else if (op === "forward") await forward(msg, reply);
     else if (op === "drop-cache") {
       caches.delete(msg.cacheId);

@@ -1,0 +1,62 @@
+// Start-up overlap: the CLI reads a workflow and creates its models' sessions before loading the
+// rest of Maskflow; DllmModel.load adopts them. Adoption must be invisible in results and errors.
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { modelsToPreload } from "../../engine/cli/preload.js";
+import { DeviceError, DllmModel } from "../../engine/dllm/runtime/model.js";
+import { preloadSession, preloadStats } from "../../engine/dllm/runtime/worker-client.js";
+import { MODEL_DIR, ROOT } from "./fixtures.js";
+
+const ONNX = join(MODEL_DIR, "model.onnx");
+const hello = readFileSync(join(ROOT, "workflows", "hello.maskflow.json"), "utf8");
+
+describe("preloading a workflow's models", () => {
+  it("finds each LoadModel's model file, device and threads, with --set applied", () => {
+    expect(modelsToPreload(hello, [])).toEqual([{ onnxPath: ONNX, device: "cpu", threads: 0 }]);
+    expect(modelsToPreload(hello, ["model.threads=1", "model.device=webgpu"])).toEqual([{ onnxPath: ONNX, device: "webgpu", threads: 1 }]);
+    // Nothing to preload: another folder that does not exist, a path that is a link, unreadable JSON.
+    expect(modelsToPreload(hello, ["model.path=no/such/folder"])).toEqual([]);
+    const doc = JSON.parse(hello);
+    doc.nodes.model.inputs.path = { from: "prompt", output: "text" };
+    expect(modelsToPreload(JSON.stringify(doc), [])).toEqual([]);
+    expect(modelsToPreload("{ not json", [])).toEqual([]);
+    // A folder whose maskflow.json names another graph file.
+    const dir = mkdtempSync(join(tmpdir(), "maskflow-preload-"));
+    mkdirSync(join(dir, "m"));
+    writeFileSync(join(dir, "m", "maskflow.json"), JSON.stringify({ model: "graph.onnx" }));
+    copyFileSync(ONNX, join(dir, "m", "graph.onnx"));
+    expect(modelsToPreload(hello, [`model.path=${JSON.stringify(join(dir, "m"))}`])).toEqual([{ onnxPath: join(dir, "m", "graph.onnx"), device: "cpu", threads: 0 }]);
+  });
+
+  it("a load adopts the preloaded session of its file, device and threads, and computes the same logits", async () => {
+    const plain = await DllmModel.load(MODEL_DIR, { threads: 1 });
+    const before = { ...preloadStats };
+    preloadSession(ONNX, "cpu", 1);
+    preloadSession(ONNX, "cpu", 1); // idempotent
+    const adopted = await DllmModel.load(MODEL_DIR, { threads: 1 });
+    expect(preloadStats).toEqual({ started: before.started + 1, adopted: before.adopted + 1 });
+    const ids = plain.tokenizer.encode("He looked at the door and");
+    const padded = [...ids, 1, 1, 1];
+    expect(await adopted.forward(padded, 1, padded.length)).toEqual(await plain.forward(padded, 1, padded.length));
+    // Another thread count is another session: not adopted.
+    preloadSession(ONNX, "cpu", 2);
+    const other = await DllmModel.load(MODEL_DIR, { threads: 1 });
+    expect(preloadStats.adopted).toBe(before.adopted + 1);
+    await Promise.all([plain.dispose(), adopted.dispose(), other.dispose()]);
+  });
+
+  it("a preload that failed is not adopted: the load reports its own error as usual", async () => {
+    const before = { ...preloadStats };
+    preloadSession(ONNX, "dml", 0); // not in this build on Linux
+    await expect(DllmModel.load(MODEL_DIR, { device: "dml" })).rejects.toBeInstanceOf(DeviceError);
+    expect(preloadStats.adopted).toBe(before.adopted);
+
+    const dir = mkdtempSync(join(tmpdir(), "maskflow-preload-"));
+    for (const f of ["maskflow.json", "tokenizer.json", "tokenizer_config.json", "config.json", "weights.json"]) copyFileSync(join(MODEL_DIR, f), join(dir, f));
+    writeFileSync(join(dir, "model.onnx"), "not a graph");
+    preloadSession(join(dir, "model.onnx"), "cpu", 0);
+    await expect(DllmModel.load(dir)).rejects.toThrow(/onnxruntime could not load it/);
+  });
+});
