@@ -32,7 +32,7 @@ const LoadModel: NodeDefinition = {
       default: 0,
       min: 0,
       max: 256,
-      description: "CPU threads for ONNX Runtime; 0 lets it use every core.",
+      description: "CPU threads for ONNX Runtime; 0 uses one per CPU core.",
     },
   },
   outputs: { model: { socket: "MODEL", description: "The loaded model: session, tokenizer and manifest." } },

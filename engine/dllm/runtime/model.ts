@@ -21,7 +21,7 @@ export class DeviceError extends Error {
 export interface LoadOptions {
   /** Execution provider; `cpu` by default. */
   device?: Device;
-  /** ORT intra-op threads; 0 or absent lets ORT choose (all cores). */
+  /** ORT intra-op threads; 0 or absent: one per CPU the process may use (os.availableParallelism()). */
   threads?: number;
 }
 

@@ -1,6 +1,7 @@
-// Start-up overlap: the CLI reads a workflow and creates its models' sessions before loading the
-// rest of Maskflow; DllmModel.load adopts them. Adoption must be invisible in results and errors.
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+// Start-up: the CLI reads a workflow and creates its models' sessions before loading the rest of
+// Maskflow, and DllmModel.load adopts them; CPU sessions start from onnxruntime's optimized copy of
+// the graph, cached per model file. Neither may show in results or errors.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -58,5 +59,39 @@ describe("preloading a workflow's models", () => {
     writeFileSync(join(dir, "model.onnx"), "not a graph");
     preloadSession(join(dir, "model.onnx"), "cpu", 0);
     await expect(DllmModel.load(dir)).rejects.toThrow(/onnxruntime could not load it/);
+  });
+});
+
+describe("the optimized-graph cache", () => {
+  it("writes onnxruntime's optimized copy once, loads from it with the same logits, and replaces a broken copy", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "maskflow-graphs-"));
+    const saved = process.env.MASKFLOW_CACHE_DIR;
+    const load = async (dir: string | undefined) => {
+      process.env.MASKFLOW_CACHE_DIR = dir; // a worker copies the environment when it starts
+      try {
+        return await DllmModel.load(MODEL_DIR, { threads: 1 });
+      } finally {
+        if (saved === undefined) delete process.env.MASKFLOW_CACHE_DIR;
+        else process.env.MASKFLOW_CACHE_DIR = saved;
+      }
+    };
+    const copies = () => readdirSync(join(cache, "ort-graphs"));
+    const plain = await load("off");
+    expect(existsSync(join(cache, "ort-graphs"))).toBe(false);
+    const first = await load(cache); // writes the copy
+    expect(copies()).toHaveLength(1);
+    expect(copies()[0]).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}\.onnx$/);
+    const written = statSync(join(cache, "ort-graphs", copies()[0])).mtimeMs;
+    const second = await load(cache); // reads it, writes nothing
+    expect(statSync(join(cache, "ort-graphs", copies()[0])).mtimeMs).toBe(written);
+    writeFileSync(join(cache, "ort-graphs", copies()[0]), "not a graph");
+    const third = await load(cache); // falls back and rewrites it
+    expect(copies()).toHaveLength(1);
+    expect(readFileSync(join(cache, "ort-graphs", copies()[0])).length).toBeGreaterThan(1e6);
+
+    const ids = [...plain.tokenizer.encode("The jury said that"), 1, 1, 1, 1];
+    const want = await plain.forward(ids, 1, ids.length);
+    for (const m of [first, second, third]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
+    await Promise.all([plain, first, second, third].map((m) => m.dispose()));
   });
 });
