@@ -6,7 +6,7 @@ import { peakRssMb } from "./machine.js";
 import type { ReferenceClient } from "./reference-client.js";
 import type { VariantResult, WorkloadResult } from "./report.js";
 import { SCORE_SAMPLES, meanScore, type Scorer } from "./score.js";
-import { detect, generateBatchFn, generateFn, type VariantPlan } from "./variants.js";
+import { detect, dynamicRule, generateBatchFn, generateFn, type VariantPlan } from "./variants.js";
 import type { VariantName, Workload } from "./workloads.js";
 
 export const log = (line: string) => process.stderr.write(line + "\n");
@@ -67,15 +67,8 @@ export function baseOptions(w: Workload): SamplerOptions {
 }
 
 /** Variants that change outputs by design: their Score is compared with the exact run's. */
-export const CHANGES_OUTPUT: ReadonlySet<VariantName> = new Set([
-  "threshold",
-  "threshold-0.7",
-  "threshold-0.5",
-  "factor",
-  "cache-prefix",
-  "cache-dual",
-  "threshold+prefix",
-]);
+export const CHANGES_OUTPUT = (name: VariantName): boolean =>
+  dynamicRule(name) !== null || name === "half-steps" || name === "cache-prefix" || name === "cache-dual" || name === "threshold+prefix";
 
 const EXACT: VariantPlan = { options: (o) => o, model: (m) => m, rows: "sequential", via: "exact" };
 
@@ -122,7 +115,7 @@ export function plan(ctx: Context, workloads: Workload[]): void {
     const variants = ctx.variants ? w.variants : [];
     ctx.progress.remaining.maskflow += u * w.repeats * (1 + variants.length);
     if (ctx.reference) ctx.progress.remaining.reference += u * w.repeats;
-    const scored = variants.filter((v) => CHANGES_OUTPUT.has(v)).length;
+    const scored = variants.filter((v) => CHANGES_OUTPUT(v)).length;
     if (ctx.scorer?.ok && scored) ctx.progress.remaining.maskflow += scoreUnits(w) * (1 + scored);
   }
 }
@@ -249,7 +242,7 @@ export async function measureVariants(ctx: Context, w: Workload, res: WorkloadRe
     res.variants.push(v);
   }
   // What the changed outputs are worth: Score per token, exact vs variant.
-  const changed = res.variants.filter((v) => v.maskflow && CHANGES_OUTPUT.has(v.name));
+  const changed = res.variants.filter((v) => v.maskflow && CHANGES_OUTPUT(v.name));
   if (scorer?.ok && changed.length) {
     log(progress.line(`${tag}: Score of ${1 + changed.length} outputs`));
     const t = performance.now();

@@ -97,7 +97,23 @@ function cacheReason(model: DllmModel, base: SamplerOptions): string | null {
   return null;
 }
 
+/** "threshold" (τ 0.9), "threshold-<τ>", "factor" (f 1), "factor-<f>": Fast-dLLM's dynamic schedules. */
+export function dynamicRule(name: VariantName): { kind: "threshold" | "factor"; value: number } | null {
+  const m = /^(threshold|factor)(?:-(\d+(?:\.\d+)?))?$/.exec(name);
+  if (!m) return null;
+  const kind = m[1] as "threshold" | "factor";
+  return { kind, value: m[2] !== undefined ? Number(m[2]) : kind === "threshold" ? THRESHOLD_TAU : FACTOR_F };
+}
+
 export function detect(name: VariantName, model: DllmModel, base: SamplerOptions, w: Workload): Detected {
+  const rule = dynamicRule(name);
+  if (rule) {
+    const reason = scheduleKind(rule.kind);
+    if (reason) return { ok: false, reason };
+    const extra = rule.kind === "threshold" ? { kind: rule.kind, threshold: rule.value } : { kind: rule.kind, factor: rule.value };
+    const label = rule.kind === "threshold" ? `τ = ${rule.value}` : `f = ${rule.value}`;
+    return plan({ via: `schedule kind "${rule.kind}", ${label}`, options: (o) => withSchedule(o, extra) });
+  }
   switch (name) {
     case "head-off": {
       const isFast = (dllm as Record<string, unknown>).isFastModel as ((m: LogitsModel) => boolean) | undefined;
@@ -115,17 +131,9 @@ export function detect(name: VariantName, model: DllmModel, base: SamplerOptions
       const cache = name === "cache-prefix" ? "prefix" : "dual";
       return plan({ via: `SamplerOptions.cache = "${cache}"`, options: (o) => ({ ...o, cache }) as SamplerOptions });
     }
-    case "threshold":
-    case "threshold-0.7":
-    case "threshold-0.5":
-    case "factor": {
-      const kind = name === "factor" ? "factor" : "threshold";
-      const reason = scheduleKind(kind);
-      if (reason) return { ok: false, reason };
-      const tau = name === "threshold" ? THRESHOLD_TAU : Number(name.slice("threshold-".length));
-      const extra = kind === "threshold" ? { kind, threshold: tau } : { kind, factor: FACTOR_F };
-      const label = kind === "threshold" ? `τ = ${tau}` : `f = ${FACTOR_F}`;
-      return plan({ via: `schedule kind "${kind}", ${label}`, options: (o) => withSchedule(o, extra) });
+    case "half-steps": {
+      const steps = Math.max(1, Math.round(w.steps / 2));
+      return plan({ via: `schedule "${base.schedule.kind}", steps ${steps} (two tokens per step)`, options: (o) => withSchedule(o, { steps }) });
     }
     case "threshold+prefix": {
       const reason = scheduleKind("threshold") ?? cacheReason(model, base);
@@ -142,5 +150,7 @@ export function detect(name: VariantName, model: DllmModel, base: SamplerOptions
       if (batching === true) return plan({ via: "concurrent generate() calls, joined into batched forwards by the runtime (DllmModel.batching)", rows: "concurrent" });
       return { ok: false, reason: "the engine has no generateBatch and its model does not join concurrent forwards (DllmModel.batching)" };
     }
+    default:
+      return { ok: false, reason: `unknown variant "${name}"` };
   }
 }

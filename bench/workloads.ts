@@ -12,9 +12,10 @@ export type VariantName =
   | "cache-prefix"
   | "cache-dual"
   | "threshold"
-  | "threshold-0.7"
-  | "threshold-0.5"
+  | `threshold-${number}`
   | "factor"
+  | `factor-${number}`
+  | "half-steps"
   | "threshold+prefix"
   | "batched";
 
@@ -90,7 +91,22 @@ function def(
 }
 
 /** The headline workload gets every variant: the in-graph head's effect and the ways to take fewer steps. */
-const HEADLINE: VariantName[] = ["head-off", "full-logits", "threshold", "threshold-0.7", "threshold-0.5", "factor", "cache-prefix", "cache-dual", "threshold+prefix"];
+// Fewer steps: Fast-dLLM's τ 0.9 and f 1, then lower thresholds and a larger factor until the
+// forwards halve, and plain half steps (two tokens per step) as the same budget without a rule.
+const HEADLINE: VariantName[] = [
+  "head-off",
+  "full-logits",
+  "threshold",
+  "threshold-0.5",
+  "threshold-0.3",
+  "threshold-0.1",
+  "factor",
+  "factor-3",
+  "half-steps",
+  "cache-prefix",
+  "cache-dual",
+  "threshold+prefix",
+];
 
 /**
  * About 6-8 minutes on an idle 2-core machine (both sides, variants included). p8-g128-s128-b32 is
