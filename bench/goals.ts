@@ -37,7 +37,8 @@ export function goals(results: WorkloadResult[], start: Results["startup"], with
   const thr = perStep.flatMap((w) => fewer(w).filter((v) => v.name === "threshold").map((v) => ({ w, v })));
   if (thr.length) {
     const score = (w: WorkloadResult, v: WorkloadResult["variants"][number]) =>
-      v.score_delta != null ? `, Score ${v.score_delta >= 0 ? "+" : ""}${v.score_delta.toFixed(3)} (${v.score_per_token} vs ${w.score_per_token})` : "";
+      (v.score_delta != null ? `, Score ${v.score_delta >= 0 ? "+" : ""}${v.score_delta.toFixed(3)} (${v.score_per_token} vs ${w.score_per_token})` : "") +
+      (v.eos_tokens != null && w.eos_tokens != null ? `, EOS ${v.eos_tokens} vs ${w.eos_tokens}` : "");
     const label = (name: string) => {
       const r = dynamicRule(name as never);
       return r ? (r.kind === "threshold" ? `τ ${r.value}` : `factor f ${r.value}`) : "half steps";

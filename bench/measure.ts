@@ -13,6 +13,11 @@ export const log = (line: string) => process.stderr.write(line + "\n");
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
+/** EOS tokens per output row, mean over the rows. */
+function eosPerRow(tokens: number[][], eos: number): number {
+  return round2(tokens.reduce((n, row) => n + row.filter((t) => t === eos).length, 0) / Math.max(1, tokens.length));
+}
+
 /** Estimated cost of one run of a workload on one side, in (forward x positions) units. */
 export function units(w: Workload): number {
   const rows = w.promptIds.length * (w.cfgScale > 0 ? 2 : 1);
@@ -212,6 +217,7 @@ export async function measureVariants(ctx: Context, w: Workload, res: WorkloadRe
   const G = w.genLength * w.promptIds.length;
   const base = baseOptions(w);
   const variantTokens = new Map<VariantName, number[][]>();
+  res.eos_tokens = eosPerRow(exact, model.manifest.eos_token_id);
   for (const name of w.variants) {
     const found = detect(name, model, base, w);
     if (!found.ok) {
@@ -232,6 +238,7 @@ export async function measureVariants(ctx: Context, w: Workload, res: WorkloadRe
       v.differ_from_exact = { ...countDiffering(runs[runs.length - 1].tokens, exact), of: G };
       v.speedup_vs_exact = round2(v.maskflow.tokens_per_s / res.maskflow!.tokens_per_s);
       variantTokens.set(name, runs[runs.length - 1].tokens);
+      v.eos_tokens = eosPerRow(runs[runs.length - 1].tokens, model.manifest.eos_token_id);
       log(`${tag}: ${name}: ${v.maskflow.tokens_per_s.toFixed(1)} tok/s, ${v.maskflow.forwards} forwards, ${v.differ_from_exact.tokens} tokens differ from exact`);
     } catch (err) {
       v.available = false;

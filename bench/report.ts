@@ -18,6 +18,8 @@ export interface VariantResult {
   /** Score (per-token ELBO) of this variant's outputs, and minus the exact run's. */
   score_per_token?: number;
   score_delta?: number;
+  /** EOS tokens per output, mean over the rows (the Score counts them: an output that ends sooner scores higher). */
+  eos_tokens?: number;
 }
 
 export interface WorkloadResult {
@@ -50,6 +52,8 @@ export interface WorkloadResult {
   variants: VariantResult[];
   /** Score (per-token ELBO, nats) of the exact run's outputs, where variants changed outputs. */
   score_per_token?: number;
+  /** EOS tokens per output of the exact run, mean over the rows (where variants were run). */
+  eos_tokens?: number;
 }
 
 export interface Goal {
@@ -154,22 +158,24 @@ export function markdown(r: Results): string {
     if (sc && "via" in sc) L.push(`Score = ${sc.unit}, ${sc.samples} samples, seed ${sc.seed}, by ${sc.via}.`);
     else if (sc) L.push(`No Score: ${sc.unavailable}.`);
     L.push("");
-    L.push("| workload | variant | tok/s | vs exact | forwards | ms/step (model + other) | tokens differing from exact | Score (Δ) | how |");
-    L.push("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    L.push("Score counts every generated token, EOS included: an output that ends sooner (more EOS) scores higher without being better text, so each row gives its EOS count.");
+    L.push("");
+    L.push("| workload | variant | tok/s | vs exact | forwards | ms/step (model + other) | tokens differing from exact | EOS / output | Score (Δ) | how |");
+    L.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
     const seen = new Set<string>();
     for (const { w, v } of variants) {
       if (!seen.has(w.name) && w.maskflow) {
         seen.add(w.name);
-        L.push(`| ${w.name} | exact | ${num(w.maskflow.tokens_per_s)} | 1.00× | ${w.maskflow.forwards} | ${step(w.maskflow)} | – | ${num(w.score_per_token, 3)} | |`);
+        L.push(`| ${w.name} | exact | ${num(w.maskflow.tokens_per_s)} | 1.00× | ${w.maskflow.forwards} | ${step(w.maskflow)} | – | ${num(w.eos_tokens, 1)} | ${num(w.score_per_token, 3)} | |`);
       }
       if (!v.available || !v.maskflow) {
-        L.push(`| ${w.name} | ${v.name} | – | – | – | – | – | – | not run: ${v.reason ?? "?"} |`);
+        L.push(`| ${w.name} | ${v.name} | – | – | – | – | – | – | – | not run: ${v.reason ?? "?"} |`);
         continue;
       }
       const d = v.differ_from_exact;
       L.push(
         `| ${w.name} | ${v.name} | ${num(v.maskflow.tokens_per_s)} | ${num(v.speedup_vs_exact, 2)}× | ${v.maskflow.forwards} | ${step(v.maskflow)} | ` +
-          `${d ? `${d.tokens} / ${d.of}` : "–"} | ${v.score_per_token == null ? "–" : `${num(v.score_per_token, 3)} (${v.score_delta! >= 0 ? "+" : ""}${num(v.score_delta, 3)})`} | ${v.via ?? ""} |`,
+          `${d ? `${d.tokens} / ${d.of}` : "–"} | ${num(v.eos_tokens, 1)} | ${v.score_per_token == null ? "–" : `${num(v.score_per_token, 3)} (${v.score_delta! >= 0 ? "+" : ""}${num(v.score_delta, 3)})`} | ${v.via ?? ""} |`,
       );
     }
     L.push("");

@@ -139,6 +139,10 @@ describe("rows that cannot reach the top k are not decided", () => {
     { temperature: 0.7, algTemp: 0.5, schedule: { kind: "cosine" as const, steps: 10, blockLength: 24 } },
     { temperature: 0.9, confidenceEosEotInf: true, seed: 11 },
     { temperature: 0, logitsEosInf: true, seed: 2 },
+    // The head's top-k bound, with EOS forbidden and not.
+    { temperature: 0.8, logitsEosInf: true, seed: 5 },
+    { temperature: 1.5, logitsEosInf: true, seed: 3, schedule: { kind: "linear" as const, steps: 16, blockLength: 16 } },
+    { temperature: 0.6, seed: 9, schedule: { kind: "linear" as const, steps: 32, blockLength: 32 } },
   ]) {
     it(JSON.stringify(o), async () => {
       const { samplerTuning } = await import("../../engine/dllm/samplers/generate.js");
@@ -153,4 +157,39 @@ describe("rows that cannot reach the top k are not decided", () => {
       }
     });
   }
+});
+
+describe("topBound", () => {
+  // An upper bound on a row's largest probability (EOS removed and the rest renormalised when it is
+  // forbidden) from float32 top-k log-probabilities, as the graph's head returns them.
+  it("is never below the exact largest probability, over 600 rows with EOS first, among the top k, and beyond them", async () => {
+    const { topBound } = await import("../../engine/dllm/samplers/generate.js");
+    const V = 64;
+    const K = 8;
+    const EOS = 2;
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let tight = 0;
+    for (let n = 0; n < 600; n++) {
+      const row = Float32Array.from({ length: V }, () => (rand() - 0.5) * (n % 3 === 0 ? 30 : 6));
+      if (n % 4 === 0) row[EOS] = Math.max(...row) + rand() * 4; // EOS the likeliest
+      if (n % 4 === 1) row[EOS] = -50; // EOS far outside the top k
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((a, l) => a + Math.exp(l - max), 0));
+      const order = [...row.keys()].sort((a, b) => row[b] - row[a]);
+      const ids = Int32Array.from(order.slice(0, K));
+      const logp = Float32Array.from(order.slice(0, K), (v) => row[v] - lse);
+      for (const eos of [-1, EOS]) {
+        let m2 = -Infinity;
+        for (let v = 0; v < V; v++) if (v !== eos && row[v] > m2) m2 = row[v];
+        let sum = 0;
+        for (let v = 0; v < V; v++) if (v !== eos) sum += Math.exp(row[v] - m2);
+        const exact = 1 / sum;
+        const bound = topBound(ids, logp, 0, K, eos);
+        expect(bound, `row ${n}, eos ${eos}`).toBeGreaterThanOrEqual(exact);
+        if (bound < exact * 1.01) tight++;
+      }
+    }
+    expect(tight).toBeGreaterThan(600); // and close to it where the top k says enough
+  });
 });

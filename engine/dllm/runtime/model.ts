@@ -56,6 +56,7 @@ export interface ForwardRequest {
 }
 
 export interface ForwardResult {
+  /** want "logits": the rows' logits; with rows, a graph with a head and no cfgScale, topIds/topLogp/k come too. */
   logits?: Float32Array;
   /** [rows' batch, R, k] candidate ids, best first, and their log-softmax values (float32, in-graph). */
   topIds?: Int32Array;
@@ -269,14 +270,11 @@ export class DllmModel implements FastModel {
       });
       this.runNow({ ids, batch: n, seq, rows: [...rows], want, offset }, true).then(
         (out) => {
+          const part = <T extends Int32Array | Float32Array>(a: T | undefined, i: number) => (a ? (a.subarray((i * a.length) / n, ((i + 1) * a.length) / n) as T) : undefined);
           group.forEach(({ resolve }, i) => {
-            if (out.logits) {
-              const per = out.logits.length / n;
-              resolve({ logits: out.logits.subarray(i * per, (i + 1) * per) });
-            } else {
-              const per = out.topIds!.length / n;
-              resolve({ topIds: out.topIds!.subarray(i * per, (i + 1) * per), topLogp: out.topLogp!.subarray(i * per, (i + 1) * per), k: out.k });
-            }
+            const split: ForwardResult = { logits: part(out.logits, i), topIds: part(out.topIds, i), topLogp: part(out.topLogp, i), k: out.k };
+            for (const key of Object.keys(split) as (keyof ForwardResult)[]) if (split[key] === undefined) delete split[key];
+            resolve(split);
           });
         },
         (err) => group.forEach(({ reject }) => reject(err)),

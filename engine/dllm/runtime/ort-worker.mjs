@@ -9,7 +9,8 @@
 //   {op:"roles", inputs, outputs}                   -> {} (maskflow.json's role -> graph name maps, sent after load)
 //   {op:"forward", ids: Int32Array, batch, seq, rows?: Int32Array, want?: "logits" | "top",
 //    cfgScale?, offset?, cache?: {use?: id, store?: {id, keep: [from, to][]}}}
-//      want "logits" (default) -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}
+//      want "logits" (default) -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}, and
+//                                 with rows on a graph with a head and no cfgScale also the top-k below
 //      want "top"              -> {topIds: Int32Array, topLogp: Float32Array [rows' batch, R, k], k, ms}
 //      With cfgScale the batch is [conditional rows; unconditional rows] and the result covers the
 //      first half: the graph combines u + (cfgScale + 1)(c - u) before its head.
@@ -263,6 +264,9 @@ async function forward(msg, reply) {
     if (fetch.some((f) => !f)) throw new Error(`this graph has no ${prefix}_top_ids/${prefix}_top_logp head`);
   } else {
     fetch.push(useRowsHead ? outputRoles.head_logits : outputRoles.logits);
+    // The rows' top-k log-probabilities come along (a few bytes): a sampler bounds each row's
+    // confidence with them and prepares only the rows it must decide.
+    if (useRowsHead && cfg === undefined && outputRoles.head_top_ids && outputRoles.head_top_logp) fetch.push(outputRoles.head_top_ids, outputRoles.head_top_logp);
   }
   if (msg.cache?.store) {
     if (!outputRoles.present_kv) throw new Error("this graph has no present_kv output (export it with the KV cache)");
@@ -277,15 +281,21 @@ async function forward(msg, reply) {
     present.dispose?.();
   }
 
-  if (want === "top") {
-    const idsT = out[fetch[0]];
-    const lpT = out[fetch[1]];
+  /** @param {string} idsName @param {string} logpName */
+  const top = (idsName, logpName) => {
+    const idsT = out[idsName];
+    const lpT = out[logpName];
     const k = /** @type {number[]} */ (idsT.dims).at(-1) ?? 0;
     const topIds = Int32Array.from(/** @type {BigInt64Array} */ (idsT.data), (v) => Number(v));
     const topLogp = /** @type {Float32Array} */ (lpT.data).slice();
-    reply({ topIds, topLogp, k, ms }, [/** @type {ArrayBuffer} */ (topIds.buffer), /** @type {ArrayBuffer} */ (topLogp.buffer)]);
+    return { topIds, topLogp, k };
+  };
+  if (want === "top") {
+    const t = top(fetch[0], fetch[1]);
+    reply({ ...t, ms }, [/** @type {ArrayBuffer} */ (t.topIds.buffer), /** @type {ArrayBuffer} */ (t.topLogp.buffer)]);
     return;
   }
+  const withTop = fetch.includes(outputRoles.head_top_logp) && want === "logits" ? top(outputRoles.head_top_ids, outputRoles.head_top_logp) : null;
   const tensor = out[fetch[0]];
   const all = /** @type {Float32Array} */ (tensor.data);
   /** @type {Float32Array} */
@@ -306,7 +316,8 @@ async function forward(msg, reply) {
     logits = all.slice();
   }
   tensor.dispose?.();
-  reply({ logits, ms }, [/** @type {ArrayBuffer} */ (logits.buffer)]);
+  if (withTop) reply({ logits, ...withTop, ms }, [/** @type {ArrayBuffer} */ (logits.buffer), /** @type {ArrayBuffer} */ (withTop.topIds.buffer), /** @type {ArrayBuffer} */ (withTop.topLogp.buffer)]);
+  else reply({ logits, ms }, [/** @type {ArrayBuffer} */ (logits.buffer)]);
 }
 
 parentPort?.on("message", async (msg) => {

@@ -143,9 +143,11 @@ export function decide(
 ): Decision {
   const V = row.length;
   const T = s.temperature;
+  // z = logits / T, what Dream's filters and rules look at (LLaDA's rules never need it).
   const z = scratch.z;
-  for (let v = 0; v < V; v++) z[v] = T > 0 ? row[v] / T : row[v];
-  const filtered = filter(z, s, scratch);
+  const needZ = DREAM_RULES.has(s.remasking) || (s.topP !== null && s.topP < 1) || (s.topK !== null && s.topK > 0);
+  if (needZ) for (let v = 0; v < V; v++) z[v] = T > 0 ? row[v] / T : row[v];
+  const filtered = needZ && filter(z, s, scratch);
   const kept = scratch.kept;
 
   // The token: argmax of the logits, with Gumbel noise when T > 0, among the kept tokens.

@@ -23,7 +23,7 @@ import { randomUUID } from "node:crypto";
 import { Stream, CounterRng, gumbel } from "../rng.js";
 import { dynamicCommitCount, isDynamic, planBlocks, unmaskCounts } from "../schedules.js";
 import { cloneCanvas, commitStep, refreshCanvas, type Canvas, type CanvasDecoder } from "../canvas.js";
-import { isFastModel, type ForwardRequest, type LogitsModel, type ModelFeatures } from "../runtime/model.js";
+import { isFastModel, type ForwardRequest, type ForwardResult, type LogitsModel, type ModelFeatures } from "../runtime/model.js";
 import { decide, rowStats, Scratch, type Decision, type DecideSettings } from "./decide.js";
 import { guidedRow, unconditional } from "./cfg.js";
 import { validateOptions, type Remasking, type SamplerOptions } from "./options.js";
@@ -179,9 +179,11 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     }
 
     let logits: Float32Array;
+    let top: ForwardResult | null = null;
     if (fast) {
       const out = await unlessAborted(fast.run({ ids, batch, seq, rows, want: "logits", offset: from, cache }), signal, step, total);
       logits = out.logits!;
+      if (out.topLogp && out.topIds && out.k && out.k >= 2 && cfg === 0 && opts.head !== false) top = out;
     } else {
       logits = await unlessAborted(model.forward(ids, batch, seq, rows), signal, step, total);
     }
@@ -200,17 +202,26 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     // Bounds first, then exact decisions in order of bound, skipping rows that cannot enter the
     // top `commit` of what is decided so far (so cannot enter the final top `commit` either): the
     // committed positions are exactly those of deciding every row. low_confidence has two bounds:
-    // one from a histogram of (max - logit) in half-nat bins (no exponential per token: each
-    // token's e^(l - max) is at least its bin's lower edge, so p(x0) <= 1 / sum of the edges),
-    // then the exact max probability 1 / sum(e^(l - max)).
+    // a first one, from the head's top-k log-probabilities when the graph sent them (topBound),
+    // else from a histogram of (max - logit) in half-nat bins (no exponential per token: each
+    // token's e^(l - max) is at least its bin's lower edge, so p(x0) <= 1 / sum of the edges);
+    // then the exact max probability 1 / sum(e^(l - max)). A row's logits are prepared (CFG, EOS
+    // rule) only when a bound needs them or it is decided.
     if (rowsBuf.length < R * V) rowsBuf = new Float32Array(R * V);
     const random = opts.remasking === "random";
-    const bounds = candidates.map((pos, r) => {
+    const prepared = new Uint8Array(R);
+    const rowOf = (r: number) => {
       const into = rowsBuf.subarray(r * V, (r + 1) * V);
-      prepare(r, into);
+      if (!prepared[r]) prepare(r, into);
+      prepared[r] = 1;
+      return into;
+    };
+    const bounds = candidates.map((pos, r) => {
       let bound: number;
       if (random) bound = rng.uniform(Stream.REMASK_RANDOM, step, pos, 0);
+      else if (top) bound = topBound(top.topIds!, top.topLogp!, r * top.k!, top.k!, opts.logitsEosInf ? m.eos_token_id : -1);
       else {
+        const into = rowOf(r);
         let max = -Infinity;
         for (let v = 0; v < V; v++) if (into[v] > max) max = into[v];
         bins.fill(0);
@@ -229,7 +240,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     const beats = (key: number, pos: number) => !kth || key > kth.key || (key === kth.key && pos < kth.pos);
     for (const b of bounds) {
       if (!beats(b.key, b.pos)) break; // sorted: no later row can either
-      const into = rowsBuf.subarray(b.r * V, (b.r + 1) * V);
+      const into = rowOf(b.r);
       const stats = rowStats(into);
       if (!random && !beats(nanLow(keyOf(b.pos, 1 / stats.sum)), b.pos)) continue;
       rank(b.pos, decide(into, step, b.pos, settings, scratch, stats));
@@ -306,6 +317,25 @@ export function decideFromTop(ids: Int32Array, logp: Float32Array, at: number, s
 
 /** Switches for exact shortcuts, so tests can compare them with the plain computation. */
 export const samplerTuning = { boundRows: true };
+
+/**
+ * An upper bound on a row's largest probability from the head's top-k log-probabilities (float32:
+ * 0.1% of margin, far above its rounding). With EOS forbidden (`eos` >= 0) the row is renormalised
+ * without it, p' = p / (1 - p(EOS)), and p(EOS) is at most the k-th probability when EOS is not
+ * among the top k. Not finite (a row of -Infinity logits): 1, so the row is decided exactly.
+ */
+export function topBound(ids: Int32Array, logp: Float32Array, at: number, k: number, eos: number): number {
+  let best = -1;
+  let pEos = eos < 0 ? 0 : -1;
+  for (let j = 0; j < k; j++) {
+    const p = Math.exp(logp[at + j]);
+    if (ids[at + j] === eos) pEos = p;
+    else if (best < 0) best = p;
+  }
+  if (pEos < 0) pEos = Math.exp(logp[at + k - 1]);
+  const bound = (best / (1 - pEos)) * 1.001;
+  return Number.isFinite(bound) && bound >= 0 && bound < 1 ? bound : 1;
+}
 
 /** e^(-(b + 1) / 2): the lower edge of e^(logit - max) for tokens in half-nat bin b below the max. */
 const BIN_EDGES = Float64Array.from({ length: 32 }, (_, b) => Math.exp(-(b + 1) / 2));
