@@ -24,6 +24,8 @@ export const Stream = {
   POSITION_SAMPLE: 2,
 } as const;
 
+import { philoxRow } from "./philox-wasm.js";
+
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
@@ -98,6 +100,14 @@ export class CounterRng {
     philox4x32(block, position, step, stream, this.k0, this.k1, w);
     out[0] = toUnit(w[0], w[1]);
     out[1] = toUnit(w[2], w[3]);
+  }
+
+  /**
+   * `uniform(stream, step, position, i)` for i in [0, length), computed in WebAssembly
+   * (philox-wasm.ts); a view that the next call overwrites.
+   */
+  row(stream: number, step: number, position: number, length: number): Float64Array {
+    return philoxRow(this.k0, this.k1, stream, step, position, length);
   }
 
   /** `out[i] = uniform(stream, step, position, i)` for i in [0, out.length). */

@@ -48,6 +48,26 @@ describe("CounterRng", () => {
     row.forEach((u, i) => expect(u).toBe(rng.uniform(Stream.GUMBEL, 3, 17, i)));
   });
 
+  it("row() (WebAssembly) equals fill() (JavaScript) bit for bit, at edge counters and keys, any length", () => {
+    for (const seed of [0, 1, 42, 2 ** 32 - 1, 2 ** 32, 123456789012, 2 ** 53 - 1]) {
+      const rng = new CounterRng(seed);
+      for (const [stream, step, position, length] of [
+        [0, 0, 0, 1],
+        [0, 3, 17, 4096],
+        [1, 0xffffffff, 0xffffffff, 7],
+        [2, 1023, 0x80000000, 4095],
+        [0, 9, 5, 126464], // a LLaDA-sized vocabulary: the module's memory grows
+      ]) {
+        const want = rng.fill(stream, step, position, new Float64Array(length));
+        const got = rng.row(stream, step, position, length);
+        expect(got.length).toBe(length);
+        let differ = 0;
+        for (let i = 0; i < length; i++) if (got[i] !== want[i]) differ++;
+        expect(differ, `seed ${seed} stream ${stream} step ${step} position ${position}`).toBe(0);
+      }
+    }
+  });
+
   it("is in [0, 1) with a plausible mean and streams that differ", () => {
     const rng = new CounterRng(7);
     const u = rng.fill(0, 0, 0, new Float64Array(20000));

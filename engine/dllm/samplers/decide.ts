@@ -24,8 +24,6 @@ const DREAM_RULES: ReadonlySet<Remasking> = new Set(["maskgit_plus", "topk_margi
 
 /** Scratch buffers reused across rows (one per vocabulary size). */
 export class Scratch {
-  /** One Philox block's two uniforms. */
-  readonly pair = new Float64Array(2);
   readonly z: Float64Array;
   readonly kept: Uint8Array;
   readonly order: Uint32Array;
@@ -67,25 +65,20 @@ function provablyLoses(u: number, c: number): boolean {
 /**
  * argmax over the kept v of noisyLogit(row[v], T, u_v) (the first index among equal values), with
  * u_v = the GUMBEL uniform of (step, position, v). Equal to scanning every v; faster because the
- * most likely winner is scored first and the logarithms of tokens that provably lose are skipped.
+ * row's uniforms come from WebAssembly in one call, the most likely winner is scored first and the
+ * logarithms of tokens that provably lose are skipped.
  */
-function gumbelArgmax(row: Float32Array, T: number, step: number, position: number, s: DecideSettings, kept: Uint8Array | null, pair: Float64Array): number {
+function gumbelArgmax(row: Float32Array, T: number, step: number, position: number, s: DecideSettings, kept: Uint8Array | null): number {
   const V = row.length;
   let token = -1;
   for (let v = 0; v < V; v++) if ((!kept || kept[v]) && (token < 0 || row[v] > row[token])) token = v;
   if (token < 0) return -1;
-  s.rng.pair(Stream.GUMBEL, step, position, token >> 1, pair);
-  let best = noisyLogit(row[token], T, pair[token & 1]);
-  let block = -1;
+  const u = s.rng.row(Stream.GUMBEL, step, position, V);
+  let best = noisyLogit(row[token], T, u[token]);
   for (let v = 0; v < V; v++) {
     if ((kept && !kept[v]) || v === token) continue;
-    if (v >> 1 !== block) {
-      block = v >> 1;
-      s.rng.pair(Stream.GUMBEL, step, position, block, pair);
-    }
-    const u = pair[v & 1];
-    if (provablyLoses(u, (best - row[v]) / T)) continue;
-    const n = noisyLogit(row[v], T, u);
+    if (provablyLoses(u[v], (best - row[v]) / T)) continue;
+    const n = noisyLogit(row[v], T, u[v]);
     if (n > best || (n === best && v < token)) {
       best = n;
       token = v;
@@ -153,7 +146,7 @@ export function decide(
   // The token: argmax of the logits, with Gumbel noise when T > 0, among the kept tokens.
   let token = -1;
   if (T > 0) {
-    token = gumbelArgmax(row, T, step, position, s, filtered ? kept : null, scratch.pair);
+    token = gumbelArgmax(row, T, step, position, s, filtered ? kept : null);
   } else {
     let best = -Infinity;
     for (let v = 0; v < V; v++) {
