@@ -48,7 +48,8 @@ const HINTS = {
     "the same version as onnxruntime-node) next to its binding in node_modules/onnxruntime-node/bin/napi-v6/linux/x64/. " +
     "On a machine with internet access run `node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install` " +
     "(or with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 set), or copy both files from the Microsoft.ML.OnnxRuntime.Gpu.Linux NuGet " +
-    "package of the same version. They load the CUDA runtime, cuBLAS and cuDNN 9 from LD_LIBRARY_PATH (recent builds need " +
+    "package of the same version (for 1.29.0, also from the npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, " +
+    "Plugins/Linux/x64/). They load the CUDA runtime, cuBLAS and cuDNN 9 from LD_LIBRARY_PATH (recent builds need " +
     "CUDA 13: check with `ldd libonnxruntime_providers_cuda.so`). See models/README.md.",
   dml: "DirectML ships inside onnxruntime-node on Windows (x64, arm64) only.",
   coreml: "CoreML ships inside onnxruntime-node on macOS arm64 only.",
