@@ -1,7 +1,7 @@
 // Start-up: the CLI reads a workflow and creates its models' sessions before loading the rest of
 // Maskflow, and DllmModel.load adopts them; CPU sessions start from onnxruntime's optimized copy of
 // the graph, cached per model file. Neither may show in results or errors.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -81,17 +81,29 @@ describe("the optimized-graph cache", () => {
     const first = await load(cache); // writes the copy
     expect(copies()).toHaveLength(1);
     expect(copies()[0]).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}\.onnx$/);
-    const written = statSync(join(cache, "ort-graphs", copies()[0])).mtimeMs;
-    const second = await load(cache); // reads it, writes nothing
-    expect(statSync(join(cache, "ort-graphs", copies()[0])).mtimeMs).toBe(written);
+    const written = statSync(join(cache, "ort-graphs", copies()[0])).ino;
+    const second = await load(cache); // reads it, writes nothing (a new copy would be a new file)
+    expect(statSync(join(cache, "ort-graphs", copies()[0])).ino).toBe(written);
     writeFileSync(join(cache, "ort-graphs", copies()[0]), "not a graph");
     const third = await load(cache); // falls back and rewrites it
     expect(copies()).toHaveLength(1);
     expect(readFileSync(join(cache, "ort-graphs", copies()[0])).length).toBeGreaterThan(1e6);
 
+    // The folder keeps the 8 most recently used copies: 9 older ones (of other model files) are cut to 7.
+    const dir = join(cache, "ort-graphs");
+    const old = (i: number) => `${String(i).padStart(16, "0")}-${"0".repeat(16)}.onnx`;
+    for (let i = 0; i < 9; i++) {
+      writeFileSync(join(dir, old(i)), "old");
+      utimesSync(join(dir, old(i)), new Date(2020, 0, 1 + i), new Date(2020, 0, 1 + i));
+    }
+    const ours = copies().find((n) => !n.endsWith(`-${"0".repeat(16)}.onnx`))!;
+    rmSync(join(dir, ours)); // so the next load writes a copy, and trims
+    const fourth = await load(cache);
+    expect(copies().sort()).toEqual([...[2, 3, 4, 5, 6, 7, 8].map(old), ours].sort());
+
     const ids = [...plain.tokenizer.encode("The jury said that"), 1, 1, 1, 1];
     const want = await plain.forward(ids, 1, ids.length);
-    for (const m of [first, second, third]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
-    await Promise.all([plain, first, second, third].map((m) => m.dispose()));
+    for (const m of [first, second, third, fourth]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
+    await Promise.all([plain, first, second, third, fourth].map((m) => m.dispose()));
   });
 });

@@ -24,7 +24,7 @@
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parentPort, threadId } from "node:worker_threads";
@@ -102,6 +102,35 @@ function graphCacheDir() {
   }
 }
 
+/** Model files up to this size get an optimized copy; the cache keeps this many copies, the most recently used. */
+const CACHE_MAX_BYTES = 512 * 1024 * 1024;
+const CACHE_MAX_COPIES = 8;
+
+/**
+ * Drops the older copies of the same model file (`prefix`), then the least recently used copies
+ * beyond CACHE_MAX_COPIES (temporary model folders, such as tests make, would otherwise pile up).
+ * @param {string} dir @param {string} prefix @param {string} keep
+ */
+function trimCache(dir, prefix, keep) {
+  const copies = readdirSync(dir)
+    .filter((name) => name.endsWith(".onnx"))
+    .map((name) => join(dir, name))
+    .filter((path) => {
+      if (path === keep || !path.startsWith(join(dir, prefix))) return true;
+      rmSync(path, { force: true });
+      return false;
+    })
+    .map((path) => {
+      try {
+        return { path, used: statSync(path).mtimeMs };
+      } catch {
+        return { path, used: Infinity }; // just removed by another process
+      }
+    })
+    .sort((a, b) => b.used - a.used);
+  for (const { path } of copies.slice(CACHE_MAX_COPIES)) if (path !== keep) rmSync(path, { force: true });
+}
+
 /**
  * A CPU session for the model file at `path` created from onnxruntime's own optimized copy of its
  * graph, written by the first load (in the user's cache folder): graph optimisation is about a fifth
@@ -109,8 +138,9 @@ function graphCacheDir() {
  * instead of once per process. The copy is keyed by the file (path, size, times, inode) and by
  * onnxruntime's version; it is only read on the machine that wrote it (an "all"-level graph may hold
  * CPU-specific fusions); the computation is the same graph, so results are identical (the parity
- * tests run through it). Null when there is no usable copy yet: then this load writes one, and any
- * trouble with the cache falls back to a plain load.
+ * tests run through it). Only for files up to CACHE_MAX_BYTES, and the folder keeps the
+ * CACHE_MAX_COPIES most recently used copies. Null when there is no usable copy yet: then this load
+ * writes one, and any trouble with the cache falls back to a plain load.
  * @param {string} path @param {import("onnxruntime-node").InferenceSession.SessionOptions} options
  */
 async function fromOptimizedCopy(path, options) {
@@ -123,13 +153,17 @@ async function fromOptimizedCopy(path, options) {
   } catch {
     return null; // the plain load says what is wrong
   }
+  if (st.size > CACHE_MAX_BYTES) return null; // a big model's copy would cost as much disk again, for a smaller share of its load
   const hash = (/** @type {string} */ text) => createHash("sha256").update(text).digest("hex").slice(0, 16);
   const prefix = `${hash(abs)}-`;
   // ctime and inode too: a file replaced by another of the same size with its mtime kept still changes them.
   const copy = join(dir, `${prefix}${hash(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${ort.env.versions.node}`)}.onnx`);
   if (existsSync(copy)) {
     try {
-      return await ort.InferenceSession.create(copy, { ...options, graphOptimizationLevel: "disabled" });
+      const session = await ort.InferenceSession.create(copy, { ...options, graphOptimizationLevel: "disabled" });
+      const now = new Date();
+      utimesSync(copy, now, now); // recently used: kept when the folder is trimmed
+      return session;
     } catch {
       rmSync(copy, { force: true }); // unreadable: make a new one below
     }
@@ -139,7 +173,7 @@ async function fromOptimizedCopy(path, options) {
     // Warnings off: onnxruntime warns that an "all"-level copy is for this machine only, which it is.
     const session = await ort.InferenceSession.create(abs, { ...options, optimizedModelFilePath: tmp, logSeverityLevel: 3 });
     renameSync(tmp, copy);
-    for (const name of readdirSync(dir)) if (name.startsWith(prefix) && join(dir, name) !== copy && !name.endsWith(".tmp")) rmSync(join(dir, name), { force: true });
+    trimCache(dir, prefix, copy);
     return session;
   } catch {
     rmSync(tmp, { force: true });
