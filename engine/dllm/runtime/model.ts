@@ -79,6 +79,8 @@ export interface FastModel extends LogitsModel {
   readonly features: ModelFeatures;
   run(req: ForwardRequest): Promise<ForwardResult>;
   dropCache(id: string): Promise<void>;
+  /** Hands back the buffer of a run()'s logits the caller is done with (it must not touch them again), for reuse. */
+  recycle?(buffer: ArrayBuffer): void;
 }
 
 export function isFastModel(model: LogitsModel): model is FastModel {
@@ -237,13 +239,24 @@ export class DllmModel implements FastModel {
   private async runNow(req: ForwardRequest, rowsPerRow = false): Promise<ForwardResult> {
     const ids = Int32Array.from(req.ids);
     const rows = Int32Array.from(req.rows);
+    const recycle = this.returned.splice(0);
     const result = await this.client.call<ForwardResult & { ms: number }>(
-      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache },
-      [ids.buffer, rows.buffer],
+      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, recycle },
+      [ids.buffer, rows.buffer, ...recycle],
     );
     this.stats.forwards++;
     this.stats.ms += result.ms;
+    // A batch joined from several runs shares one buffer: only a caller's own buffer may come back.
+    if (result.logits && !rowsPerRow) this.lent.add(result.logits.buffer as ArrayBuffer);
     return result;
+  }
+
+  private readonly lent = new WeakSet<ArrayBuffer>();
+  private returned: ArrayBuffer[] = [];
+
+  recycle(buffer: ArrayBuffer): void {
+    if (!this.lent.delete(buffer) || this.returned.length >= 4) return;
+    this.returned.push(buffer);
   }
 
   private flush(): void {

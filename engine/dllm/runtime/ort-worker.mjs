@@ -15,6 +15,7 @@
 //      With cfgScale the batch is [conditional rows; unconditional rows] and the result covers the
 //      first half: the graph combines u + (cfgScale + 1)(c - u) before its head.
 //      rowsPerRow: rows holds K positions for each batch row ([batch * K]) instead of K shared ones.
+//      recycle: ArrayBuffers of earlier logits the main thread is done with, reused for head outputs.
 //      offset: position of ids[:, 0] (the cached prefix's length). cache.use feeds a stored past_kv;
 //      cache.store keeps present_kv's positions in [from, to) ranges (of the fed window) under an id.
 //   {op:"drop-cache", cacheId}                      -> {}
@@ -206,6 +207,10 @@ async function load(msg) {
   return { graph };
 }
 
+/** Logits buffers handed back by the main thread, for the next forwards' head output. */
+/** @type {ArrayBuffer[]} */
+const spareBuffers = [];
+
 /** Stored KV caches: id -> past_kv tensor [layers, 2, batch, heads, positions, head_dim]. */
 /** @type {Map<string, import("onnxruntime-node").Tensor>} */
 const caches = new Map();
@@ -307,8 +312,27 @@ async function forward(msg, reply) {
     if (!outputRoles.present_kv) throw new Error("this graph has no present_kv output (export it with the KV cache)");
     fetch.push(outputRoles.present_kv);
   }
+  /** @type {string[] | Record<string, import("onnxruntime-node").Tensor | null>} */
+  let fetchSpec = fetch;
+  // The head's logits rows are written into a buffer the main thread handed back (`recycle`) when
+  // one is large enough: a sampled step otherwise allocates, and later collects, R x V floats.
+  for (const b of msg.recycle ?? []) if (spareBuffers.length < 4) spareBuffers.push(b);
+  const headMeta = useRowsHead && want === "logits" ? session.outputMetadata.find((m) => m.name === outputRoles.head_logits) : undefined;
+  const V = headMeta && "shape" in headMeta ? headMeta.shape[2] : undefined;
+  /** @type {Float32Array | null} */
+  let into = null;
+  if (rows && typeof V === "number") {
+    const K = msg.rowsPerRow ? rows.length / batch : rows.length;
+    const n = batch * K * V;
+    const at = spareBuffers.findIndex((b) => b.byteLength >= n * 4);
+    into = new Float32Array(at >= 0 ? spareBuffers.splice(at, 1)[0] : new ArrayBuffer(n * 4), 0, n);
+    /** @type {Record<string, import("onnxruntime-node").Tensor | null>} */
+    const preallocated = Object.fromEntries(fetch.map((name) => [name, null]));
+    preallocated[fetch[0]] = new ort.Tensor("float32", into, [batch, K, V]);
+    fetchSpec = preallocated;
+  }
   const t0 = performance.now();
-  const out = await session.run(feeds, fetch);
+  const out = await session.run(feeds, fetchSpec);
   const ms = performance.now() - t0;
   if (msg.cache?.store) {
     const present = out[outputRoles.present_kv];
@@ -335,7 +359,9 @@ async function forward(msg, reply) {
   const all = /** @type {Float32Array} */ (tensor.data);
   /** @type {Float32Array} */
   let logits;
-  if (rows && !useRowsHead) {
+  if (into) {
+    logits = into;
+  } else if (rows && !useRowsHead) {
     const V = all.length / (batch * seq);
     const K = msg.rowsPerRow ? rows.length / batch : rows.length;
     logits = new Float32Array(batch * K * V);

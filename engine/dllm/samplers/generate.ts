@@ -192,12 +192,17 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
       guidedRow(into, logits.subarray(r * V, (r + 1) * V), un, cfg);
       if (opts.logitsEosInf) into[m.eos_token_id] = -Infinity;
     };
+    // Done with the logits rows: their buffer goes back to the model for the next forward.
+    const done = () => {
+      fast?.recycle?.(logits.buffer as ArrayBuffer);
+      return decisions;
+    };
     if (!boundable || commit >= R || !samplerTuning.boundRows) {
       for (let r = 0; r < R; r++) {
         prepare(r, row);
         rank(candidates[r], decide(row, step, candidates[r], settings, scratch));
       }
-      return decisions;
+      return done();
     }
     // Bounds first, then exact decisions in order of bound, skipping rows that cannot enter the
     // top `commit` of what is decided so far (so cannot enter the final top `commit` either): the
@@ -249,7 +254,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
         kth = { pos: t.pos, key: nanLow(t.key) };
       }
     }
-    return decisions;
+    return done();
   };
 
   let step = 0;
