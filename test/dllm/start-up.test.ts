@@ -80,24 +80,29 @@ describe("the optimized-graph cache", () => {
     expect(existsSync(join(cache, "ort-graphs"))).toBe(false);
     const first = await load(cache); // writes the copy
     expect(copies()).toHaveLength(1);
-    expect(copies()[0]).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}\.onnx$/);
-    const written = statSync(join(cache, "ort-graphs", copies()[0])).ino;
+    expect(copies()[0]).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}$/);
+    const graph = () => join(cache, "ort-graphs", copies()[0], "model.onnx");
+    expect(readdirSync(join(cache, "ort-graphs", copies()[0])).sort()).toEqual(["model.onnx", "model.onnx.data"]);
+    expect(statSync(`${graph()}.data`).size).toBeGreaterThan(20e6); // the weights, beside a small graph
+    const written = statSync(graph()).ino;
     const second = await load(cache); // reads it, writes nothing (a new copy would be a new file)
-    expect(statSync(join(cache, "ort-graphs", copies()[0])).ino).toBe(written);
-    writeFileSync(join(cache, "ort-graphs", copies()[0]), "not a graph");
+    expect(statSync(graph()).ino).toBe(written);
+    writeFileSync(graph(), "not a graph");
     const third = await load(cache); // falls back and rewrites it
     expect(copies()).toHaveLength(1);
-    expect(readFileSync(join(cache, "ort-graphs", copies()[0])).length).toBeGreaterThan(1e6);
+    expect(statSync(graph()).size).toBeGreaterThan(1000);
+    expect(statSync(graph()).ino).not.toBe(written);
 
     // The folder keeps the 8 most recently used copies: 9 older ones (of other model files) are cut to 7.
     const dir = join(cache, "ort-graphs");
-    const old = (i: number) => `${String(i).padStart(16, "0")}-${"0".repeat(16)}.onnx`;
+    const old = (i: number) => `${String(i).padStart(16, "0")}-${"0".repeat(16)}`;
     for (let i = 0; i < 9; i++) {
-      writeFileSync(join(dir, old(i)), "old");
+      mkdirSync(join(dir, old(i)));
+      writeFileSync(join(dir, old(i), "model.onnx"), "old");
       utimesSync(join(dir, old(i)), new Date(2020, 0, 1 + i), new Date(2020, 0, 1 + i));
     }
-    const ours = copies().find((n) => !n.endsWith(`-${"0".repeat(16)}.onnx`))!;
-    rmSync(join(dir, ours)); // so the next load writes a copy, and trims
+    const ours = copies().find((n) => !n.endsWith(`-${"0".repeat(16)}`))!;
+    rmSync(join(dir, ours), { recursive: true }); // so the next load writes a copy, and trims
     const fourth = await load(cache);
     expect(copies().sort()).toEqual([...[2, 3, 4, 5, 6, 7, 8].map(old), ours].sort());
 
