@@ -13,6 +13,9 @@ export const log = (line: string) => process.stderr.write(line + "\n");
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
+/** Pause before each timed run of the exact turn-taking, so neither side runs beside the other's spinning threads. */
+const SETTLE_MS = 300;
+
 /** EOS tokens per output row, mean over the rows. */
 function eosPerRow(tokens: number[][], eos: number): number {
   return round2(tokens.reduce((n, row) => n + row.filter((t) => t === eos).length, 0) / Math.max(1, tokens.length));
@@ -153,7 +156,10 @@ export async function measureWorkload(ctx: Context, w: Workload, tag: string): P
     mismatch: null,
     variants: [],
   };
-  // The two sides take turns repeat by repeat, so both see the same machine load.
+  // The two sides take turns repeat by repeat, so both see the same machine load, each after a
+  // pause: the idle reference keeps a core busy for ~130 ms after it answers (its OpenMP/OpenBLAS
+  // threads spin before they sleep), which would otherwise be charged to the next Maskflow run.
+  const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
   const mRuns: Repeat[] = [];
   const rRuns: Repeat[] = [];
   let refPeak = 0;
@@ -161,6 +167,7 @@ export async function measureWorkload(ctx: Context, w: Workload, tag: string): P
     if (!res.maskflow_error) {
       log(progress.line(`${tag}: maskflow repeat ${r + 1}/${w.repeats}`));
       try {
+        await settle();
         const run = await maskflowOnce(model, w, EXACT);
         mRuns.push(run);
         progress.record("maskflow", u, run.wallMs);
@@ -171,6 +178,7 @@ export async function measureWorkload(ctx: Context, w: Workload, tag: string): P
     }
     if (reference && !res.reference_error) {
       try {
+        await settle();
         const out = await reference.run(w, 1);
         rRuns.push(...fromReference(out));
         refPeak = out.peak_rss_mb;
