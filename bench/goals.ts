@@ -2,6 +2,7 @@
 import type { Timed } from "./machine.js";
 import type { Goal, Results, WorkloadResult } from "./report.js";
 import { dynamicRule } from "./variants.js";
+import type { VariantName } from "./workloads.js";
 
 export function goals(results: WorkloadResult[], start: Results["startup"], withReference: boolean): Goal[] {
   const out: Goal[] = [];
@@ -39,8 +40,8 @@ export function goals(results: WorkloadResult[], start: Results["startup"], with
     const score = (w: WorkloadResult, v: WorkloadResult["variants"][number]) =>
       (v.score_delta != null ? `, Score ${v.score_delta >= 0 ? "+" : ""}${v.score_delta.toFixed(3)} (${v.score_per_token} vs ${w.score_per_token})` : "") +
       (v.eos_tokens != null && w.eos_tokens != null ? `, EOS ${v.eos_tokens} vs ${w.eos_tokens}` : "");
-    const label = (name: string) => {
-      const r = dynamicRule(name as never);
+    const label = (name: VariantName) => {
+      const r = dynamicRule(name);
       return r ? (r.kind === "threshold" ? `τ ${r.value}` : `factor f ${r.value}`) : "half steps";
     };
     const parts = thr.map(({ w, v }) => `τ 0.9 on ${w.name}: ${v.maskflow!.forwards} vs ${w.maskflow!.forwards} forwards${score(w, v)}`);

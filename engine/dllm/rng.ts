@@ -13,6 +13,7 @@
 //   u = ((hi >>> 5) * 2^26 + (lo >>> 6)) / 2^53               53 bits, u in [0, 1)
 // Gumbel noise (LLaDA's add_gumbel_noise in log space, float64): l - T * log(-log u); u = 0
 // gives -Infinity (that token can never win), which is what the formula means at the limit.
+import { philoxRow } from "./philox-wasm.js";
 
 /** Named streams, so different uses of the same (step, position) never share numbers. */
 export const Stream = {
@@ -23,8 +24,6 @@ export const Stream = {
   /** Dream's alg_temp: Gumbel noise per (step, position) for choosing positions to commit. */
   POSITION_SAMPLE: 2,
 } as const;
-
-import { philoxRow } from "./philox-wasm.js";
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;

@@ -21,7 +21,8 @@
 //   {op:"drop-cache", cacheId}                      -> {}
 // Graphs exported with models/train/export.py --graph full (graph.py) have more inputs than
 // input_ids; onnxruntime-node wants every input fed, so they get their neutral values here (no KV
-// cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits` output return just those rows.
+// cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits`
+// output return just those rows.
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { createHash } from "node:crypto";
@@ -228,6 +229,9 @@ async function load(msg) {
   return { graph };
 }
 
+/** The vocabulary axis of the head_logits output, when the graph has one of fixed size (else 0). */
+let headVocab = 0;
+
 /** Logits buffers handed back by the main thread, for the next forwards' head output. */
 /** @type {ArrayBuffer[]} */
 const spareBuffers = [];
@@ -338,11 +342,10 @@ async function forward(msg, reply) {
   // The head's logits rows are written into a buffer the main thread handed back (`recycle`) when
   // one is large enough: a sampled step otherwise allocates, and later collects, R x V floats.
   for (const b of msg.recycle ?? []) if (spareBuffers.length < 4) spareBuffers.push(b);
-  const headMeta = useRowsHead && want === "logits" ? session.outputMetadata.find((m) => m.name === outputRoles.head_logits) : undefined;
-  const V = headMeta && "shape" in headMeta ? headMeta.shape[2] : undefined;
+  const V = headVocab;
   /** @type {Float32Array | null} */
   let into = null;
-  if (rows && typeof V === "number") {
+  if (rows && useRowsHead && want === "logits" && V > 0) {
     const K = msg.rowsPerRow ? rows.length / batch : rows.length;
     const n = batch * K * V;
     const at = spareBuffers.findIndex((b) => b.byteLength >= n * 4);
@@ -398,8 +401,8 @@ async function forward(msg, reply) {
     logits = all.slice();
   }
   tensor.dispose?.();
-  if (withTop) reply({ logits, ...withTop, ms }, [/** @type {ArrayBuffer} */ (logits.buffer), /** @type {ArrayBuffer} */ (withTop.topIds.buffer), /** @type {ArrayBuffer} */ (withTop.topLogp.buffer)]);
-  else reply({ logits, ms }, [/** @type {ArrayBuffer} */ (logits.buffer)]);
+  const transfer = [logits, ...(withTop ? [withTop.topIds, withTop.topLogp] : [])].map((a) => /** @type {ArrayBuffer} */ (a.buffer));
+  reply({ logits, ...withTop, ms }, transfer);
 }
 
 parentPort?.on("message", async (msg) => {
@@ -411,6 +414,9 @@ parentPort?.on("message", async (msg) => {
     else if (op === "roles") {
       inputRoles = msg.inputs ?? inputRoles;
       outputRoles = msg.outputs ?? outputRoles;
+      const head = session?.outputMetadata.find((m) => m.name === outputRoles.head_logits);
+      const v = head && "shape" in head ? head.shape[2] : undefined;
+      headVocab = typeof v === "number" ? v : 0;
       reply({});
     }
     else if (op === "forward") await forward(msg, reply);

@@ -87,6 +87,11 @@ function gumbelArgmax(row: Float32Array, T: number, step: number, position: numb
   return token;
 }
 
+/** Which of Dream's filters change anything at vocabulary size V. */
+function filters(s: DecideSettings, V: number): { useP: boolean; useK: boolean } {
+  return { useP: s.topP !== null && s.topP < 1, useK: s.topK !== null && s.topK > 0 && s.topK < V };
+}
+
 /**
  * Dream's top_p then top_k filters over z (= logits / T); marks kept tokens in `kept`.
  * Returns false when nothing is filtered (all kept).
@@ -94,8 +99,7 @@ function gumbelArgmax(row: Float32Array, T: number, step: number, position: numb
 function filter(z: Float64Array, s: DecideSettings, scratch: Scratch): boolean {
   const V = z.length;
   const kept = scratch.kept;
-  const useP = s.topP !== null && s.topP < 1;
-  const useK = s.topK !== null && s.topK > 0 && s.topK < V;
+  const { useP, useK } = filters(s, V);
   if (!useP && !useK) return false;
   kept.fill(1);
   if (useP) {
@@ -138,7 +142,8 @@ export function decide(
   const T = s.temperature;
   // z = logits / T, what Dream's filters and rules look at (LLaDA's rules never need it).
   const z = scratch.z;
-  const needZ = DREAM_RULES.has(s.remasking) || (s.topP !== null && s.topP < 1) || (s.topK !== null && s.topK > 0);
+  const { useP, useK } = filters(s, V);
+  const needZ = DREAM_RULES.has(s.remasking) || useP || useK;
   if (needZ) for (let v = 0; v < V; v++) z[v] = T > 0 ? row[v] / T : row[v];
   const filtered = needZ && filter(z, s, scratch);
   const kept = scratch.kept;
