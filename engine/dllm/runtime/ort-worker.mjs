@@ -37,8 +37,6 @@ const require = createRequire(import.meta.url);
 
 /** @type {import("onnxruntime-node").InferenceSession | null} */
 let session = null;
-/** @type {"int64" | "int32"} */
-let idsType = "int64";
 /** @type {Record<string, string>} */
 let inputRoles = { input_ids: "input_ids" };
 /** @type {Record<string, string>} */
@@ -220,6 +218,7 @@ async function load(msg) {
     const hint = device === "cpu" ? "" : ` ${HINTS[/** @type {keyof typeof HINTS} */ (device)] ?? ""}`;
     throw new Error(`${source}: onnxruntime could not load it${device === "cpu" ? "" : ` on device "${device}"`}: ${message(err)}${hint}`);
   }
+  feedPlan = null;
   const graph = {
     inputNames: [...session.inputNames],
     outputNames: [...session.outputNames],
@@ -241,21 +240,42 @@ const spareBuffers = [];
 const caches = new Map();
 
 /**
+ * How each graph input is fed, worked out once per session and roles message rather than on every
+ * forward: input_ids' element type, and [name, role, shape] of every other input.
+ * @typedef {{ idsName: string, idsType: "int64" | "int32", others: { name: string, role: string | undefined, shape: readonly (number | string)[] }[] }} FeedPlan
+ */
+/** @type {FeedPlan | null} */
+let feedPlan = null;
+
+/** @returns {FeedPlan} */
+function planFeeds() {
+  if (!session) throw new Error("no model loaded");
+  if (feedPlan) return feedPlan;
+  const s = session;
+  const roleOf = Object.fromEntries(Object.entries(inputRoles).map(([role, name]) => [name, role]));
+  const meta = (/** @type {string} */ name) => s.inputMetadata.find((m) => m.name === name);
+  const idsName = inputRoles.input_ids;
+  const idsMeta = meta(idsName);
+  const others = s.inputNames
+    .filter((name) => roleOf[name] !== "input_ids")
+    .map((name) => {
+      const m = meta(name);
+      return { name, role: roleOf[name], shape: m && "shape" in m ? m.shape : [] };
+    });
+  feedPlan = { idsName, idsType: idsMeta && "type" in idsMeta && idsMeta.type === "int32" ? "int32" : "int64", others };
+  return feedPlan;
+}
+
+/**
  * Values for the graph inputs other than input_ids (graph.py's contract): neutral ones (no KV cache,
  * offset 0, no CFG) unless the request sets them.
- * @param {number} batch @param {Int32Array | undefined} rows
+ * @param {FeedPlan} plan @param {number} batch @param {Int32Array | undefined} rows
  * @param {{cfgScale?: number, offset?: number, past?: import("onnxruntime-node").Tensor, perRow?: boolean}} [opts]
  */
-function extraFeeds(batch, rows, opts = {}) {
-  if (!session) throw new Error("no model loaded");
+function extraFeeds(plan, batch, rows, opts = {}) {
   /** @type {Record<string, import("onnxruntime-node").Tensor>} */
   const feeds = {};
-  const roleOf = Object.fromEntries(Object.entries(inputRoles).map(([role, name]) => [name, role]));
-  for (const name of session.inputNames) {
-    const role = roleOf[name];
-    if (role === "input_ids") continue;
-    const meta = session.inputMetadata.find((m) => m.name === name);
-    const shape = meta && "shape" in meta ? meta.shape : [];
+  for (const { name, role, shape } of plan.others) {
     if (role === "past_kv" && opts.past) {
       feeds[name] = opts.past;
     } else if (role === "past_kv") {
@@ -309,16 +329,14 @@ async function forward(msg, reply) {
   const rows = msg.rows;
   const want = msg.want ?? "logits";
   const cfg = msg.cfgScale;
-  const input = inputRoles.input_ids;
-  const inputMeta = session.inputMetadata.find((m) => m.name === input);
-  idsType = inputMeta && "type" in inputMeta && inputMeta.type === "int32" ? "int32" : "int64";
-  const data = idsType === "int32" ? ids : BigInt64Array.from(ids, (v) => BigInt(v));
+  const plan = planFeeds();
+  const data = plan.idsType === "int32" ? ids : BigInt64Array.from(ids, (v) => BigInt(v));
   let past;
   if (msg.cache?.use) {
     past = caches.get(msg.cache.use);
     if (!past) throw new Error(`no KV cache "${msg.cache.use}" in this model's worker`);
   }
-  const feeds = { [input]: new ort.Tensor(idsType, data, [batch, seq]), ...extraFeeds(batch, rows, { cfgScale: cfg, offset: msg.offset, past, perRow: msg.rowsPerRow }) };
+  const feeds = { [plan.idsName]: new ort.Tensor(plan.idsType, data, [batch, seq]), ...extraFeeds(plan, batch, rows, { cfgScale: cfg, offset: msg.offset, past, perRow: msg.rowsPerRow }) };
 
   /** @type {string[]} */
   const fetch = [];
@@ -414,6 +432,7 @@ parentPort?.on("message", async (msg) => {
     else if (op === "roles") {
       inputRoles = msg.inputs ?? inputRoles;
       outputRoles = msg.outputs ?? outputRoles;
+      feedPlan = null;
       const head = session?.outputMetadata.find((m) => m.name === outputRoles.head_logits);
       const v = head && "shape" in head ? head.shape[2] : undefined;
       headVocab = typeof v === "number" ? v : 0;
