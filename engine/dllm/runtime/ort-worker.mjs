@@ -105,6 +105,8 @@ function graphCacheDir() {
 /** Model files up to this size get an optimized copy; the cache keeps this many copies, the most recently used. */
 const CACHE_MAX_BYTES = 512 * 1024 * 1024;
 const CACHE_MAX_COPIES = 8;
+/** What a copy holds; part of its key, so a change here rewrites older copies. 2: prepacked weights. */
+const COPY_FORMAT = 2;
 
 /**
  * Drops the older copies of the same model file (`prefix`), then the least recently used copies
@@ -144,9 +146,10 @@ function trimCache(dir, prefix, keep) {
 /**
  * A CPU session for the model file at `path` created from onnxruntime's own optimized copy of its
  * graph, written by the first load into the user's cache folder, with the weights in a file of
- * their own beside the graph: creating the default model's session from it takes ~200 ms instead
- * of ~450 (no graph optimisation, and a small protobuf to parse), paid once per model file instead
- * of once per process. The copy is keyed by the file (path, size, times, inode) and by
+ * their own beside the graph, their matrix-multiply layouts included (prepacked, as the CPU kernels
+ * want them): creating the default model's session from it takes ~150 ms instead of ~450 (no graph
+ * optimisation, a small protobuf to parse, no repacking), paid once per model file instead of once
+ * per process. The weights file holds both layouts, about twice the model's size. The copy is keyed by the file (path, size, times, inode) and by
  * onnxruntime's version; it is only read on the machine that wrote it (an "all"-level graph may hold
  * CPU-specific fusions); the computation is the same graph, so results are identical (the parity
  * tests run through it). Only for files up to CACHE_MAX_BYTES, and the folder keeps the
@@ -164,11 +167,12 @@ async function fromOptimizedCopy(path, options) {
   } catch {
     return null; // the plain load says what is wrong
   }
-  if (st.size > CACHE_MAX_BYTES) return null; // a big model's copy would cost as much disk again, for a smaller share of its load
+  if (st.size > CACHE_MAX_BYTES) return null; // a big model's copy would cost twice its size in disk, for a smaller share of its load
   const hash = (/** @type {string} */ text) => createHash("sha256").update(text).digest("hex").slice(0, 16);
   const prefix = `${hash(abs)}-`;
   // ctime and inode too: a file replaced by another of the same size with its mtime kept still changes them.
-  const copy = join(dir, `${prefix}${hash(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${ort.env.versions.node}`)}`);
+  // COPY_FORMAT: copies written by an earlier Maskflow (without prepacked weights) are replaced.
+  const copy = join(dir, `${prefix}${hash(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${ort.env.versions.node}:${COPY_FORMAT}`)}`);
   if (existsSync(join(copy, "model.onnx"))) {
     try {
       const session = await ort.InferenceSession.create(join(copy, "model.onnx"), { ...options, graphOptimizationLevel: "disabled" });
@@ -186,7 +190,13 @@ async function fromOptimizedCopy(path, options) {
     const session = await ort.InferenceSession.create(abs, {
       ...options,
       optimizedModelFilePath: join(tmp, "model.onnx"),
-      extra: { session: { optimized_model_external_initializers_file_name: "model.onnx.data", optimized_model_external_initializers_min_size_in_bytes: "1024" } },
+      extra: {
+        session: {
+          optimized_model_external_initializers_file_name: "model.onnx.data",
+          optimized_model_external_initializers_min_size_in_bytes: "1024",
+          save_external_prepacked_constant_initializers: "1",
+        },
+      },
       logSeverityLevel: 3, // onnxruntime warns that an "all"-level copy is for this machine only, which it is
     });
     try {
