@@ -1,8 +1,11 @@
 import { resolveResource } from "../engine/paths.js";
-import { LoraError, loadAdapter } from "../engine/dllm/lora/adapter.js";
-import { applyLora } from "../engine/dllm/lora/apply.js";
 import { DllmModel } from "../engine/dllm/runtime/model.js";
 import type { NodeDefinition } from "../engine/types.js";
+
+// The merging machinery (the ONNX protobuf schema, onnxruntime on the main thread for the low-rank
+// products) loads when an Apply LoRA node first runs: a workflow without one, the CLI and the
+// server start ~0.1 s sooner without it.
+const lora = () => Promise.all([import("../engine/dllm/lora/adapter.js"), import("../engine/dllm/lora/apply.js")]);
 
 const ApplyLora: NodeDefinition = {
   type: "ApplyLora",
@@ -29,6 +32,7 @@ const ApplyLora: NodeDefinition = {
     if (!(model instanceof DllmModel)) ctx.fail("model", "expected a loaded model (connect Load Model's output)");
     if (typeof strength !== "number" || !Number.isFinite(strength)) ctx.fail("strength", `strength must be a finite number, got ${String(strength)}`);
     if (typeof path !== "string" || path.trim() === "") ctx.fail("path", "no adapter path given");
+    const [{ LoraError, loadAdapter }, { applyLora }] = await lora();
     try {
       const adapter = loadAdapter(resolveResource(path as string));
       ctx.signal.throwIfAborted();

@@ -1,6 +1,7 @@
 // Start-up: the CLI reads a workflow and creates its models' sessions before loading the rest of
 // Maskflow, and DllmModel.load adopts them; CPU sessions start from onnxruntime's optimized copy of
 // the graph, cached per model file. Neither may show in results or errors.
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,5 +111,21 @@ describe("the optimized-graph cache", () => {
     const want = await plain.forward(ids, 1, ids.length);
     for (const m of [first, second, third, fourth]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
     await Promise.all([plain, first, second, third, fourth].map((m) => m.dispose()));
+  });
+});
+
+describe("what the CLI loads on its main thread", () => {
+  it("not onnxruntime-node: only model workers load it (Apply LoRA loads it when it runs)", () => {
+    const script = [
+      `await import(${JSON.stringify(join(ROOT, "engine", "cli", "main.ts"))});`,
+      `const { createRequire } = await import("node:module");`,
+      `const cache = Object.keys(createRequire(import.meta.url).cache);`,
+      `console.log(JSON.stringify({ modules: cache.length, ort: cache.filter((k) => k.includes("onnxruntime")) }));`,
+    ].join("\n");
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, timeout: 60_000, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = JSON.parse(r.stdout) as { modules: number; ort: string[] };
+    expect(loaded.modules).toBeGreaterThan(0); // CommonJS packages (commander) do show here
+    expect(loaded.ort).toEqual([]);
   });
 });
