@@ -149,11 +149,12 @@ function trimCache(dir, prefix, keep) {
  * their own beside the graph, their matrix-multiply layouts included (prepacked, as the CPU kernels
  * want them): creating the default model's session from it takes ~150 ms instead of ~450 (no graph
  * optimisation, a small protobuf to parse, no repacking), paid once per model file instead of once
- * per process. The weights file holds both layouts, about twice the model's size. The copy is keyed by the file (path, size, times, inode) and by
- * onnxruntime's version; it is only read on the machine that wrote it (an "all"-level graph may hold
- * CPU-specific fusions); the computation is the same graph, so results are identical (the parity
- * tests run through it). Only for files up to CACHE_MAX_BYTES, and the folder keeps the
- * CACHE_MAX_COPIES most recently used copies. Null when there is no usable copy yet: then this load
+ * per process. The weights file holds both layouts, about twice the model's size. The copy is
+ * keyed by the file (path, size, times, inode), onnxruntime's version and COPY_FORMAT; it is only
+ * read on the machine that wrote it (an "all"-level graph may hold CPU-specific fusions); the
+ * computation is the same graph, so results are identical (the parity tests run through it). Only
+ * for files up to CACHE_MAX_BYTES, and the folder keeps the CACHE_MAX_COPIES most recently used
+ * copies. Null when there is no usable copy yet: then this load
  * writes one, and any trouble with the cache falls back to a plain load.
  * @param {string} path @param {import("onnxruntime-node").InferenceSession.SessionOptions} options
  */
