@@ -2,9 +2,9 @@
 // Maskflow, and DllmModel.load adopts them; CPU sessions start from onnxruntime's optimized copy of
 // the graph, cached per model file. Neither may show in results or errors.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { modelsToPreload } from "../../engine/cli/preload.js";
 import { DeviceError, DllmModel } from "../../engine/dllm/runtime/model.js";
@@ -111,6 +111,43 @@ describe("the optimized-graph cache", () => {
     const want = await plain.forward(ids, 1, ids.length);
     for (const m of [first, second, third, fourth]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
     await Promise.all([plain, first, second, third, fourth].map((m) => m.dispose()));
+  });
+});
+
+describe("the optimized-graph cache and the files beside a model", () => {
+  it("a change to any of them (external data) makes a new copy; a folder over 512 MB gets none", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "maskflow-graphs-"));
+    const model = join(mkdtempSync(join(tmpdir(), "maskflow-model-")), "m");
+    cpSync(MODEL_DIR, model, { recursive: true });
+    const saved = process.env.MASKFLOW_CACHE_DIR;
+    const load = async () => {
+      process.env.MASKFLOW_CACHE_DIR = cache;
+      try {
+        return await DllmModel.load(model, { threads: 1 });
+      } finally {
+        if (saved === undefined) delete process.env.MASKFLOW_CACHE_DIR;
+        else process.env.MASKFLOW_CACHE_DIR = saved;
+      }
+    };
+    const copies = () => readdirSync(join(cache, "ort-graphs"));
+    const first = await load();
+    const [one] = copies();
+    writeFileSync(join(model, "model.onnx.data"), "weights that changed"); // the graph file itself untouched
+    const second = await load();
+    expect(copies()).toHaveLength(1); // the stale copy is replaced, not reused
+    const [two] = copies();
+    expect(two).not.toBe(one);
+    writeFileSync(join(model, "big.bin"), "");
+    truncateSync(join(model, "big.bin"), 600 * 2 ** 20); // sparse: 600 MB beside the graph, no disk used
+    const third = await load();
+    expect(copies()).toEqual([two]); // nothing written for it
+
+    const ids = [...first.tokenizer.encode("The jury said that"), 1, 1, 1, 1];
+    const want = await first.forward(ids, 1, ids.length);
+    for (const m of [second, third]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
+    await Promise.all([first, second, third].map((m) => m.dispose()));
+    rmSync(cache, { recursive: true, force: true });
+    rmSync(dirname(model), { recursive: true, force: true });
   });
 });
 

@@ -102,7 +102,7 @@ function graphCacheDir() {
   }
 }
 
-/** Model files up to this size get an optimized copy; the cache keeps this many copies, the most recently used. */
+/** Models up to this size (graph and files beside it) get an optimized copy; the cache keeps this many copies, the most recently used. */
 const CACHE_MAX_BYTES = 512 * 1024 * 1024;
 const CACHE_MAX_COPIES = 8;
 /** What a copy holds; part of its key, so a change here rewrites older copies. 2: prepacked weights. */
@@ -144,17 +144,45 @@ function trimCache(dir, prefix, keep) {
 }
 
 /**
+ * The model file and the files beside it, where its external data lives when it has any (the graph
+ * names them; reading the graph to find out would cost what the cache saves): their total size,
+ * and a key that changes when any of them changes. Size, mtime, ctime and inode: a file replaced
+ * by another of the same size with its mtime kept still changes the last two. Null when the model
+ * file cannot be read.
+ * @param {string} abs
+ */
+function modelFiles(abs) {
+  const folder = dirname(abs);
+  try {
+    const main = statSync(abs);
+    let bytes = main.size;
+    const parts = [`${main.size}:${main.mtimeMs}:${main.ctimeMs}:${main.ino}`];
+    for (const name of readdirSync(folder).sort()) {
+      const path = join(folder, name);
+      if (path === abs) continue;
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
+      bytes += st.size;
+      parts.push(`${name}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`);
+    }
+    return { bytes, key: parts.join("|") };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * A CPU session for the model file at `path` created from onnxruntime's own optimized copy of its
  * graph, written by the first load into the user's cache folder, with the weights in a file of
  * their own beside the graph, their matrix-multiply layouts included (prepacked, as the CPU kernels
  * want them): creating the default model's session from it takes ~150 ms instead of ~450 (no graph
  * optimisation, a small protobuf to parse, no repacking), paid once per model file instead of once
  * per process. The weights file holds both layouts, about twice the model's size. The copy is
- * keyed by the file (path, size, times, inode), onnxruntime's version and COPY_FORMAT; it is only
+ * keyed by the model's files (modelFiles), onnxruntime's version and COPY_FORMAT; it is only
  * read on the machine that wrote it (an "all"-level graph may hold CPU-specific fusions); the
  * computation is the same graph, so results are identical (the parity tests run through it). Only
- * for files up to CACHE_MAX_BYTES, and the folder keeps the CACHE_MAX_COPIES most recently used
- * copies. Null when there is no usable copy yet: then this load
+ * for models whose folder holds up to CACHE_MAX_BYTES (a graph with gigabytes of external data is
+ * a small file), and the cache keeps the CACHE_MAX_COPIES most recently used copies. Null when there is no usable copy yet: then this load
  * writes one, and any trouble with the cache falls back to a plain load.
  * @param {string} path @param {import("onnxruntime-node").InferenceSession.SessionOptions} options
  */
@@ -162,18 +190,13 @@ async function fromOptimizedCopy(path, options) {
   const dir = graphCacheDir();
   if (!dir) return null;
   const abs = resolve(path);
-  let st;
-  try {
-    st = statSync(abs);
-  } catch {
-    return null; // the plain load says what is wrong
-  }
-  if (st.size > CACHE_MAX_BYTES) return null; // a big model's copy would cost twice its size in disk, for a smaller share of its load
+  const files = modelFiles(abs);
+  if (!files) return null; // the plain load says what is wrong
+  if (files.bytes > CACHE_MAX_BYTES) return null; // a big model's copy would cost twice its size in disk, for a smaller share of its load
   const hash = (/** @type {string} */ text) => createHash("sha256").update(text).digest("hex").slice(0, 16);
   const prefix = `${hash(abs)}-`;
-  // ctime and inode too: a file replaced by another of the same size with its mtime kept still changes them.
   // COPY_FORMAT: copies written by an earlier Maskflow (without prepacked weights) are replaced.
-  const copy = join(dir, `${prefix}${hash(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${ort.env.versions.node}:${COPY_FORMAT}`)}`);
+  const copy = join(dir, `${prefix}${hash(`${files.key}:${ort.env.versions.node}:${COPY_FORMAT}`)}`);
   if (existsSync(join(copy, "model.onnx"))) {
     try {
       const session = await ort.InferenceSession.create(join(copy, "model.onnx"), { ...options, graphOptimizationLevel: "disabled" });
