@@ -30,6 +30,7 @@ describe("preloading a workflow's models", () => {
     writeFileSync(join(dir, "m", "maskflow.json"), JSON.stringify({ model: "graph.onnx" }));
     copyFileSync(ONNX, join(dir, "m", "graph.onnx"));
     expect(modelsToPreload(hello, [`model.path=${JSON.stringify(join(dir, "m"))}`])).toEqual([{ onnxPath: join(dir, "m", "graph.onnx"), device: "cpu", threads: 0 }]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a load adopts the preloaded session of its file, device and threads, and computes the same logits", async () => {
@@ -60,6 +61,7 @@ describe("preloading a workflow's models", () => {
     writeFileSync(join(dir, "model.onnx"), "not a graph");
     preloadSession(join(dir, "model.onnx"), "cpu", 0);
     await expect(DllmModel.load(dir)).rejects.toThrow(/onnxruntime could not load it/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
@@ -111,6 +113,7 @@ describe("the optimized-graph cache", () => {
     const want = await plain.forward(ids, 1, ids.length);
     for (const m of [first, second, third, fourth]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
     await Promise.all([plain, first, second, third, fourth].map((m) => m.dispose()));
+    rmSync(cache, { recursive: true, force: true });
   });
 });
 

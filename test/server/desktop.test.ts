@@ -2,7 +2,7 @@
 // engine start-up, navigation rules, the menu, the file handlers, the preload bridge, and
 // that the shell bundles.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -166,6 +166,7 @@ describe("packaging", () => {
     const preload = readFileSync(join(out, "preload.cjs"), "utf8");
     expect(preload).toContain('require("electron")');
     expect(preload).toContain("maskflowDesktop");
+    rmSync(out, { recursive: true, force: true });
   });
 
   it("has an electron-builder config for Linux, Windows and macOS", () => {
