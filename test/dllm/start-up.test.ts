@@ -65,19 +65,22 @@ describe("preloading a workflow's models", () => {
   });
 });
 
+/** DllmModel.load with MASKFLOW_CACHE_DIR set to `cache` ("off" disables it) while its worker starts: a worker copies the environment then. */
+async function loadWithCache(dir: string, cache: string): Promise<DllmModel> {
+  const saved = process.env.MASKFLOW_CACHE_DIR;
+  process.env.MASKFLOW_CACHE_DIR = cache;
+  try {
+    return await DllmModel.load(dir, { threads: 1 });
+  } finally {
+    if (saved === undefined) delete process.env.MASKFLOW_CACHE_DIR;
+    else process.env.MASKFLOW_CACHE_DIR = saved;
+  }
+}
+
 describe("the optimized-graph cache", () => {
   it("writes onnxruntime's optimized copy once, loads from it with the same logits, and replaces a broken copy", async () => {
     const cache = mkdtempSync(join(tmpdir(), "maskflow-graphs-"));
-    const saved = process.env.MASKFLOW_CACHE_DIR;
-    const load = async (dir: string | undefined) => {
-      process.env.MASKFLOW_CACHE_DIR = dir; // a worker copies the environment when it starts
-      try {
-        return await DllmModel.load(MODEL_DIR, { threads: 1 });
-      } finally {
-        if (saved === undefined) delete process.env.MASKFLOW_CACHE_DIR;
-        else process.env.MASKFLOW_CACHE_DIR = saved;
-      }
-    };
+    const load = (dir: string) => loadWithCache(MODEL_DIR, dir);
     const copies = () => readdirSync(join(cache, "ort-graphs"));
     const plain = await load("off");
     expect(existsSync(join(cache, "ort-graphs"))).toBe(false);
@@ -122,16 +125,7 @@ describe("the optimized-graph cache and the files beside a model", () => {
     const cache = mkdtempSync(join(tmpdir(), "maskflow-graphs-"));
     const model = join(mkdtempSync(join(tmpdir(), "maskflow-model-")), "m");
     cpSync(MODEL_DIR, model, { recursive: true });
-    const saved = process.env.MASKFLOW_CACHE_DIR;
-    const load = async () => {
-      process.env.MASKFLOW_CACHE_DIR = cache;
-      try {
-        return await DllmModel.load(model, { threads: 1 });
-      } finally {
-        if (saved === undefined) delete process.env.MASKFLOW_CACHE_DIR;
-        else process.env.MASKFLOW_CACHE_DIR = saved;
-      }
-    };
+    const load = () => loadWithCache(model, cache);
     const copies = () => readdirSync(join(cache, "ort-graphs"));
     const first = await load();
     const [one] = copies();
