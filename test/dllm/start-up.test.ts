@@ -1,6 +1,7 @@
 // Start-up: the CLI reads a workflow and creates its models' sessions before loading the rest of
 // Maskflow, and DllmModel.load adopts them; CPU sessions start from onnxruntime's optimized copy of
-// the graph, cached per model file. Neither may show in results or errors.
+// the graph, cached per model (its folder's files). Neither may show in results or errors. The
+// CLI's main thread never loads onnxruntime itself.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
