@@ -111,7 +111,7 @@ const COPY_FORMAT = 2;
 /**
  * Drops the older copies of the same model file (`prefix`), then the least recently used copies
  * beyond CACHE_MAX_COPIES (temporary model folders, such as tests make, would otherwise pile up).
- * Each copy is a folder: model.onnx (the graph) and model.onnx.data (its weights).
+ * Each copy is a folder: model.onnx (the graph) and model.onnx.data (its weights, also prepacked).
  * @param {string} dir @param {string} prefix @param {string} keep
  */
 function trimCache(dir, prefix, keep) {
@@ -182,8 +182,9 @@ function modelFiles(abs) {
  * read on the machine that wrote it (an "all"-level graph may hold CPU-specific fusions); the
  * computation is the same graph, so results are identical (the parity tests run through it). Only
  * for models whose folder holds up to CACHE_MAX_BYTES (a graph with gigabytes of external data is
- * a small file), and the cache keeps the CACHE_MAX_COPIES most recently used copies. Null when there is no usable copy yet: then this load
- * writes one, and any trouble with the cache falls back to a plain load.
+ * a small file), and the cache keeps the CACHE_MAX_COPIES most recently used copies. Null when
+ * there is no usable copy yet: then this load writes one, and any trouble with the cache falls
+ * back to a plain load.
  * @param {string} path @param {import("onnxruntime-node").InferenceSession.SessionOptions} options
  */
 async function fromOptimizedCopy(path, options) {
