@@ -49,6 +49,12 @@ export const manifestSchema = z.object({
     .default(null),
   /** Weight manifest (names, shapes, layouts) for LoRA merging, relative to the folder. */
   weights: z.string().optional(),
+  /** How the weights are stored (fp32, fp16, int8, int4), for listings; written by `maskflow convert`. */
+  dtype: z.string().optional(),
+  /** Parameter count, for listings. */
+  parameters: z.number().int().nonnegative().optional(),
+  /** Where the model came from (a Hugging Face repo id or a checkpoint folder). */
+  source: z.string().optional(),
 });
 export type ModelManifest = z.infer<typeof manifestSchema>;
 

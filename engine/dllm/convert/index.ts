@@ -1,0 +1,272 @@
+// `maskflow convert`: a Hugging Face checkpoint folder (or a hub repo id, downloaded first) into a
+// Maskflow model folder (model.onnx + model.onnx.data, tokenizer.json, tokenizer_config.json,
+// maskflow.json, weights.json, config.json), with no Python. The family module (families/) reads
+// the config; decoder.ts writes the graph; weights.ts stores each tensor in the chosen dtype as it
+// is read, so memory holds about one tensor (plus its converted copy) at a time.
+//
+// The folder is written under a temporary name beside the target and renamed into place at the
+// end: an interrupted or failed conversion leaves no half-written model behind.
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { GraphBuilder } from "../onnx/builder.js";
+import { ExternalDataWriter } from "../onnx/external.js";
+import { PROTOBUF_LIMIT } from "../onnx/model.js";
+import { loadAdapter } from "../lora/adapter.js";
+import { applyTerms, planMerge, type LoraLayer, type MergeTarget, type WeightEntry } from "../lora/merge.js";
+import { DllmTokenizer } from "../tokenizer.js";
+import { Checkpoint } from "./checkpoint.js";
+import { buildDecoder, HEAD_TOP_K, INPUT_NAMES, OUTPUT_NAMES } from "./decoder.js";
+import type { DecoderSpec, FamilyModel } from "./family.js";
+import { familyFor } from "./families/index.js";
+import { readTokenizerFiles, tokenizerConfig, tokenizerJson } from "./tokenizer.js";
+import { CONVERT_DTYPES, WeightWriter, type ConvertDtype, type Storage, type WeightPlan } from "./weights.js";
+
+export { CONVERT_DTYPES, type ConvertDtype } from "./weights.js";
+export { Checkpoint, CheckpointError } from "./checkpoint.js";
+export { FAMILIES, familyFor } from "./families/index.js";
+
+export interface ConvertOptions {
+  out: string;
+  dtype: ConvertDtype;
+  /** MatMulNBits block size (default 32) */
+  blockSize?: number;
+  /** MatMulNBits accuracy_level (default 4: int8 products, the fastest on CPUs) */
+  accuracyLevel?: number;
+  /** storage of the embedding / output head; defaults by dtype (see defaultPlan) */
+  embedding?: Storage;
+  head?: Storage;
+  /** LoRA adapters merged into the float weights before they are stored (and quantised) */
+  loras?: { path: string; strength: number }[];
+  /** the name maskflow.json gives the model (default: the checkpoint folder's name) */
+  name?: string;
+  /** where the model came from (a hub id), recorded in maskflow.json */
+  source?: string;
+  /** replace an existing folder at `out` */
+  force?: boolean;
+  /** override the family's max_length */
+  maxLength?: number;
+  /** write RMSNorm as onnxruntime's fused SimplifiedLayerNormalization (default false: plain ops, which onnxruntime fuses itself) */
+  fusedNorm?: boolean;
+  onProgress?: (p: ConvertProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ConvertProgress {
+  /** bytes of checkpoint tensors converted so far, of `total` */
+  done: number;
+  total: number;
+  tensor: string;
+}
+
+export interface ConvertResult {
+  dir: string;
+  family: string;
+  dtype: ConvertDtype;
+  parameters: number;
+  /** bytes on disk of the model folder */
+  bytes: number;
+  warnings: string[];
+  seconds: number;
+}
+
+/** Embedding and head storage per dtype. The head projects the few decided rows: int8 keeps it close to fp32 at a quarter of the size. */
+export function defaultPlan(dtype: ConvertDtype): Pick<WeightPlan, "embedding" | "head"> {
+  if (dtype === "int4") return { embedding: "q4", head: "q8" };
+  if (dtype === "int8") return { embedding: "q8", head: "q8" };
+  return { embedding: "float", head: "float" };
+}
+
+/** Every tensor the decoder reads, with its shape. */
+export function expectedTensors(spec: DecoderSpec): Map<string, number[]> {
+  const { hidden: d, heads: H, kvHeads: Hkv, headDim: D, intermediate: I, vocab: V } = spec;
+  const out = new Map<string, number[]>([[spec.embed, [V, d]], [spec.finalNorm, [d]], [spec.head, [V, d]]]);
+  for (let i = 0; i < spec.layers; i++) {
+    const t = spec.layer(i);
+    const add = (name: string | undefined, shape: number[]) => name && out.set(name, shape);
+    add(t.attnNorm, [d]);
+    add(t.q, [H * D, d]);
+    add(t.k, [Hkv * D, d]);
+    add(t.v, [Hkv * D, d]);
+    add(t.qBias, [H * D]);
+    add(t.kBias, [Hkv * D]);
+    add(t.vBias, [Hkv * D]);
+    add(t.o, [d, H * D]);
+    add(t.mlpNorm, [d]);
+    add(t.gate, [I, d]);
+    add(t.up, [I, d]);
+    add(t.down, [d, I]);
+  }
+  return out;
+}
+
+function bytesPer(storage: Storage | ConvertDtype, blockSize: number): number {
+  if (storage === "q4" || storage === "int4") return 0.5 + 5 / blockSize; // + a float scale and a zero point per block
+  if (storage === "q8" || storage === "int8") return 1 + 5 / blockSize;
+  return storage === "fp16" ? 2 : 4;
+}
+
+function fmtBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** Bytes the converted weights will take: to check the disk before writing anything. */
+export function estimateBytes(spec: DecoderSpec, plan: WeightPlan): number {
+  const floatBytes = plan.dtype === "fp16" ? 2 : 4;
+  const storageBytes = (s: Storage) => (s === "float" ? floatBytes : bytesPer(s, plan.blockSize));
+  let n = 0;
+  for (const [name, shape] of expectedTensors(spec)) {
+    const numel = shape.reduce((a, b) => a * b, 1);
+    if (shape.length === 1) n += numel * 4;
+    else if (name === spec.embed) n += numel * storageBytes(plan.embedding) * (name === spec.head ? 2 : 1);
+    else if (name === spec.head) n += numel * storageBytes(plan.head);
+    else n += numel * (plan.dtype === "fp32" || plan.dtype === "fp16" ? floatBytes : bytesPer(plan.dtype, plan.blockSize));
+  }
+  return Math.ceil(n);
+}
+
+export async function convertCheckpoint(source: string, options: ConvertOptions): Promise<ConvertResult> {
+  const t0 = performance.now();
+  if (!CONVERT_DTYPES.includes(options.dtype)) throw new Error(`--dtype ${options.dtype} is not one of ${CONVERT_DTYPES.join(", ")}`);
+  const ckpt = Checkpoint.open(source);
+  const tok = readTokenizerFiles(ckpt.dir);
+  const family = familyFor(ckpt.config, ckpt.dir);
+  const model: FamilyModel = family.describe(ckpt, tok);
+  const spec = model.decoder;
+  const warnings: string[] = [];
+
+  // Check every tensor's presence, dtype and shape before writing anything.
+  const expected = expectedTensors(spec);
+  let parameters = 0;
+  let total = 0;
+  for (const [name, shape] of expected) {
+    const info = ckpt.expect(name, shape);
+    parameters += shape.reduce((a, b) => a * b, 1);
+    total += shape.reduce((a, b) => a * b, 1) * (info.dtype === "F32" ? 4 : 2);
+  }
+  const unused = ckpt.names().filter((n) => !expected.has(n) && !/rotary_emb\.inv_freq$/.test(n));
+  if (unused.length) warnings.push(`${unused.length} checkpoint tensor(s) are not part of the ${family.id} graph and were skipped: ${unused.slice(0, 3).join(", ")}`);
+
+  const tokens = model.tokens;
+  for (const [field, id] of Object.entries(tokens)) {
+    if (id !== undefined && (id < 0 || id >= spec.vocab)) throw new Error(`${ckpt.dir}: the ${field} token id ${id} is outside the model's ${spec.vocab} embedding rows`);
+  }
+
+  const blockSize = options.blockSize ?? 32;
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new Error(`--block-size ${blockSize}: MatMulNBits needs a power of two, at least 16`);
+  const plan: WeightPlan = {
+    dtype: options.dtype,
+    blockSize,
+    accuracyLevel: options.accuracyLevel ?? 4,
+    ...defaultPlan(options.dtype),
+    ...(options.embedding ? { embedding: options.embedding } : {}),
+    ...(options.head ? { head: options.head } : {}),
+  };
+  if (options.dtype === "fp16" && (plan.embedding !== "float" || plan.head !== "float")) throw new Error("fp16 conversions keep the embedding and head in fp16 (--embedding/--head float)");
+
+  // LoRA adapters, merged into the float weights before anything is stored or quantised
+  const merges = new Map<string, MergeTarget>();
+  if (options.loras?.length) {
+    const linear = new Map<string, WeightEntry>();
+    for (const [name, shape] of expected) if (shape.length === 2 && name !== spec.embed) linear.set(name, { name, onnx: name, shape, dtype: "float32", layout: "out_in" });
+    const layers: LoraLayer[] = options.loras.map((l) => ({ adapter: loadAdapter(l.path), strength: l.strength }));
+    for (const t of planMerge(linear, layers, options.name ?? basename(ckpt.dir))) merges.set(t.weight.name, t);
+  }
+
+  // The output folder: refuse to overwrite by accident, check the disk.
+  const out = resolve(options.out);
+  if (existsSync(out) && !options.force) throw new Error(`${out} already exists (pass --force to replace it)`);
+  const parent = dirname(out);
+  mkdirSync(parent, { recursive: true });
+  const needed = estimateBytes(spec, plan) + 64 * 2 ** 20;
+  const fs = statfsSync(parent);
+  const free = Number(fs.bavail) * Number(fs.bsize);
+  if (free < needed) throw new Error(`not enough disk space at ${parent}: the ${options.dtype} model needs about ${fmtBytes(needed)}, ${fmtBytes(free)} is free`);
+
+  const tmp = join(parent, `.${basename(out)}.partial-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    const external = new ExternalDataWriter(tmp, "model.onnx.data");
+    const g = new GraphBuilder({ external });
+    let done = 0;
+    const seen = new Set<string>();
+    const writer = new WeightWriter(g, plan, (name, shape) => {
+      options.signal?.throwIfAborted();
+      const values = ckpt.read(name, shape);
+      const merge = merges.get(name);
+      if (merge) applyTerms(values, merge);
+      for (const v of [values[0], values[values.length - 1]]) if (!Number.isFinite(v)) throw new Error(`${ckpt.info(name).file}: tensor "${name}" holds values that are not finite`);
+      if (!seen.has(name)) {
+        seen.add(name);
+        done += ckpt.info(name).dtype === "F32" ? values.length * 4 : values.length * 2;
+      }
+      options.onProgress?.({ done, total, tensor: name });
+      return values;
+    });
+    buildDecoder(g, spec, writer, { fusedNorm: options.fusedNorm ?? false, head: plan.head });
+    external.close();
+    const graph = g.encode({ producer: "maskflow convert", doc: `${family.id} from ${options.source ?? ckpt.dir}, ${options.dtype}` });
+    if (graph.byteLength > PROTOBUF_LIMIT) throw new Error("the graph's protobuf exceeds 2 GiB (too many inline tensors)");
+    writeFileSync(join(tmp, "model.onnx"), graph);
+
+    const tokJson = tokenizerJson(tok, model.slowTokenizer, ckpt.dir);
+    const tokConfig = tokenizerConfig(tok, model.chatTemplate);
+    writeJson(join(tmp, "tokenizer.json"), tokJson, false);
+    writeJson(join(tmp, "tokenizer_config.json"), tokConfig);
+    // The tokenizer must load here and fit the logits, or the folder is useless.
+    const tokenizer = new DllmTokenizer(tokJson, tokConfig);
+    if (tokenizer.vocabSize > spec.vocab) throw new Error(`the tokenizer has ${tokenizer.vocabSize} ids but the model has ${spec.vocab} embedding rows`);
+    if (tokenizer.piece(tokens.mask) === "") warnings.push(`the mask token id ${tokens.mask} has no text in the tokenizer`);
+
+    writeJson(join(tmp, "config.json"), ckpt.config);
+    writeJson(join(tmp, "weights.json"), { format: 1, weights: writer.manifest });
+    const manifest = {
+      format: 1,
+      family: family.id,
+      name: options.name ?? basename(ckpt.dir),
+      mask_token_id: tokens.mask,
+      eos_token_id: tokens.eos,
+      ...(tokens.eot !== undefined ? { eot_token_id: tokens.eot } : {}),
+      ...(tokens.pad !== undefined ? { pad_token_id: tokens.pad } : {}),
+      vocab_size: spec.vocab,
+      max_length: options.maxLength ?? model.maxLength,
+      shift_logits: model.shiftLogits,
+      inputs: Object.fromEntries(INPUT_NAMES.map((n) => [n, n])),
+      outputs: Object.fromEntries(OUTPUT_NAMES.map((n) => [n, n])),
+      heads: ["argmax", "top_k", "entropy", "logits_at", "cfg"],
+      head_top_k: HEAD_TOP_K,
+      kv_cache: { layers: spec.layers, heads: spec.kvHeads, head_dim: spec.headDim, layout: "L,2,B,H,P,D" },
+      weights: "weights.json",
+      dtype: options.dtype,
+      parameters,
+      source: options.source ?? ckpt.dir,
+      convert: {
+        block_size: plan.dtype.startsWith("int") || plan.embedding !== "float" ? plan.blockSize : undefined,
+        accuracy_level: plan.dtype.startsWith("int") ? plan.accuracyLevel : undefined,
+        embedding: plan.embedding,
+        head: plan.head,
+        loras: options.loras?.map((l) => ({ path: resolve(l.path), strength: l.strength })),
+      },
+    };
+    writeJson(join(tmp, "maskflow.json"), manifest);
+
+    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
+    renameSync(tmp, out);
+    return {
+      dir: out,
+      family: family.id,
+      dtype: options.dtype,
+      parameters,
+      bytes: g.weightBytes + graph.byteLength,
+      warnings,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function writeJson(path: string, value: unknown, pretty = true): void {
+  writeFileSync(path, JSON.stringify(value, null, pretty ? 2 : undefined) + "\n");
+}

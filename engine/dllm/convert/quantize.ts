@@ -1,0 +1,94 @@
+// Block-wise weight-only quantisation in the layout of onnxruntime's MatMulNBits (com.microsoft):
+// a weight W [N, K] (nn.Linear's [out, in]) is cut along K into blocks of `blockSize`; each block
+// keeps a float scale and an unsigned zero point, and each value q = clamp(round(w / scale) + zp,
+// 0, 2^bits - 1), so w ~= (q - zp) * scale. Round to nearest, asymmetric (the block's range is
+// stretched to include 0, as onnxruntime's own quantiser does, so 0 stays exact).
+//
+// Layout (MatMulNBits and GatherBlockQuantized read the same bytes):
+//   data        uint8 [N, kBlocks, blockSize * bits / 8]; 4 bits: value 2j in the low nibble of byte j
+//   scales      float [N * kBlocks]
+//   zeroPoints  uint8 [N * ceil(kBlocks * bits / 8)]; 4 bits: block 2j in the low nibble
+// A last partial block is padded with zeros (which quantise exactly).
+
+export type QuantBits = 4 | 8;
+
+export interface QuantizedMatrix {
+  bits: QuantBits;
+  blockSize: number;
+  /** rows (N) and columns (K) of the original matrix */
+  rows: number;
+  cols: number;
+  kBlocks: number;
+  data: Uint8Array;
+  scales: Float32Array;
+  zeroPoints: Uint8Array;
+}
+
+export function quantizeRows(w: Float32Array, rows: number, cols: number, bits: QuantBits, blockSize: number): QuantizedMatrix {
+  if (w.length !== rows * cols) throw new Error(`quantize: ${w.length} values, expected ${rows} x ${cols}`);
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new Error(`quantize: block size ${blockSize} must be a power of two >= 16`);
+  const kBlocks = Math.ceil(cols / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const qmax = (1 << bits) - 1;
+  const data = new Uint8Array(rows * kBlocks * blob);
+  const scales = new Float32Array(rows * kBlocks);
+  const zpRow = Math.ceil((kBlocks * bits) / 8);
+  const zeroPoints = new Uint8Array(rows * zpRow);
+  const q = new Uint8Array(blockSize);
+  for (let n = 0; n < rows; n++) {
+    const rowBase = n * cols;
+    for (let b = 0; b < kBlocks; b++) {
+      const from = b * blockSize;
+      const to = Math.min(cols, from + blockSize);
+      let lo = 0;
+      let hi = 0;
+      for (let k = from; k < to; k++) {
+        const v = w[rowBase + k];
+        if (v < lo) lo = v;
+        else if (v > hi) hi = v;
+      }
+      if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+      // Scales are stored as float32: round first, then derive the zero point from the stored scale.
+      let scale = Math.fround((hi - lo) / qmax);
+      if (scale === 0) scale = 1; // an all-zero block: any scale, zero point 0 maps to 0
+      const zp = Math.min(qmax, Math.max(0, Math.round(-lo / scale)));
+      const inv = 1 / scale;
+      q.fill(0);
+      for (let k = from; k < to; k++) {
+        const v = Math.round(w[rowBase + k] * inv) + zp;
+        q[k - from] = v < 0 ? 0 : v > qmax ? qmax : v;
+      }
+      // padding past `cols` must dequantise to 0: store the zero point there
+      for (let k = to - from; k < blockSize; k++) q[k] = zp;
+      const out = (n * kBlocks + b) * blob;
+      if (bits === 8) data.set(q, out);
+      else for (let j = 0; j < blob; j++) data[out + j] = q[2 * j] | (q[2 * j + 1] << 4);
+      scales[n * kBlocks + b] = scale;
+      if (bits === 8) zeroPoints[n * zpRow + b] = zp;
+      else zeroPoints[n * zpRow + (b >> 1)] |= b & 1 ? zp << 4 : zp;
+    }
+  }
+  return { bits, blockSize, rows, cols, kBlocks, data, scales, zeroPoints };
+}
+
+/** The float values a quantised matrix stands for, [rows, cols] (for tests and error measurements). */
+export function dequantizeRows(m: QuantizedMatrix): Float32Array {
+  const { bits, blockSize, rows, cols, kBlocks, data, scales, zeroPoints } = m;
+  const blob = (blockSize * bits) / 8;
+  const zpRow = Math.ceil((kBlocks * bits) / 8);
+  const out = new Float32Array(rows * cols);
+  for (let n = 0; n < rows; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const scale = scales[n * kBlocks + b];
+      const zpByte = zeroPoints[n * zpRow + (bits === 8 ? b : b >> 1)];
+      const zp = bits === 8 ? zpByte : b & 1 ? zpByte >> 4 : zpByte & 15;
+      const base = (n * kBlocks + b) * blob;
+      for (let k = b * blockSize; k < Math.min(cols, (b + 1) * blockSize); k++) {
+        const j = k - b * blockSize;
+        const v = bits === 8 ? data[base + j] : j & 1 ? data[base + (j >> 1)] >> 4 : data[base + (j >> 1)] & 15;
+        out[n * cols + k] = (v - zp) * scale;
+      }
+    }
+  }
+  return out;
+}
