@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,16 +15,32 @@ export const PACKAGE_ROOT = (() => {
 })();
 
 /**
+ * The user's models directory: where `maskflow convert` writes and `maskflow models` looks.
+ * MASKFLOW_MODELS, else ~/.maskflow/models.
+ */
+export function userModelsDir(): string {
+  return process.env.MASKFLOW_MODELS ? resolve(process.env.MASKFLOW_MODELS) : join(homedir(), ".maskflow", "models");
+}
+
+/** The folders a relative resource path is looked up in, in order. */
+export function resourceRoots(): string[] {
+  return [process.cwd(), PACKAGE_ROOT, userModelsDir()];
+}
+
+/**
  * Resolves a path a workflow names (a model folder, an adapter): absolute paths as they are,
- * relative ones against the working directory first, then the package root, so the bundled
- * `models/default` works from anywhere.
+ * relative ones against the working directory first, then the package root (so the bundled
+ * `models/default` works from anywhere), then the user's models directory (so a converted model
+ * can be named by its folder name).
  */
 export function resolveResource(path: string): string {
   if (isAbsolute(path)) return path;
   const fromCwd = resolve(process.cwd(), path);
-  if (existsSync(fromCwd)) return fromCwd;
-  const fromRoot = resolve(PACKAGE_ROOT, path);
-  return existsSync(fromRoot) ? fromRoot : fromCwd;
+  for (const root of resourceRoots()) {
+    const candidate = resolve(root, path);
+    if (existsSync(candidate)) return candidate;
+  }
+  return fromCwd;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEVICES, DeviceError, DllmModel, type Device } from "../engine/dllm/index.js";
-import { PACKAGE_ROOT, resolveResource } from "../engine/paths.js";
+import { resolveResource, resourceRoots } from "../engine/paths.js";
 import type { NodeDefinition } from "../engine/types.js";
 
 const LoadModel: NodeDefinition = {
@@ -17,7 +17,8 @@ const LoadModel: NodeDefinition = {
       widget: "file",
       file: true,
       default: "models/default",
-      description: "Model folder. Relative paths are looked up in the working directory, then in the Maskflow package (the bundled models/default).",
+      description:
+        "Model folder. Relative paths are looked up in the working directory, then in the Maskflow package (the bundled models/default), then in your models directory (MASKFLOW_MODELS, default ~/.maskflow/models), where `maskflow convert` writes.",
     },
     device: {
       kind: "string",
@@ -39,7 +40,7 @@ const LoadModel: NodeDefinition = {
   async execute({ path, device, threads }, ctx) {
     const dir = resolveResource(path as string);
     if (!existsSync(dir)) {
-      const tried = [resolve(process.cwd(), path as string), resolve(PACKAGE_ROOT, path as string)];
+      const tried = resourceRoots().map((root) => resolve(root, path as string));
       return ctx.fail("path", `model folder "${path}" not found (looked in ${[...new Set(tried)].join(" and ")})`);
     }
     try {

@@ -5,6 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { createDefaultRegistry, Executor, formatIssue, loadWorkflowFile, parseSetFlag, validateWorkflow, WorkflowError } from "../index.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
+import { addConvertCommands } from "./convert.js";
 import { RunProgress } from "./progress.js";
 import { EXIT, UsageError } from "./exit.js";
 import { printOutputs } from "./print.js";
@@ -139,6 +140,8 @@ export function buildProgram(): Command {
       await serve(opts);
       await new Promise(() => undefined); // serve until SIGINT/SIGTERM (serve() exits the process)
     });
+
+  addConvertCommands(program);
 
   program
     .command("schema")

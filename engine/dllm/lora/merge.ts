@@ -91,6 +91,14 @@ export function planMerge(weights: Map<string, WeightEntry>, layers: LoraLayer[]
     }
     for (const m of adapter.modules) {
       const w = weights.get(`${m.module}.weight`)!;
+      if (w.layout === "matmulnbits" || w.layout === "gather_block_quantized") {
+        throw new LoraError(
+          "model",
+          `this model's ${w.name} is stored quantised (${w.dtype}, ${w.layout}), and adapters merge into float weights: ` +
+            `convert the checkpoint with the adapter merged before quantising (maskflow convert <checkpoint> --lora ${adapter.dir}[:strength]), ` +
+            `or apply it to an fp32/fp16 conversion`,
+        );
+      }
       if (w.layout !== "out_in" && w.layout !== "in_out") {
         throw new LoraError("path", `${adapter.tensorsPath}: ${m.module} adapts ${w.name}, which is not a linear layer's weight (layout "${w.layout}" in weights.json)`);
       }
