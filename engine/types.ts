@@ -28,6 +28,8 @@ export interface InputDef {
   file?: boolean;
   /** A knob most runs leave alone: the editor folds it away until asked. */
   advanced?: boolean;
+  /** The editor offers a list to pick from ("models": the model folders GET /api/models finds); free text stays allowed. */
+  suggest?: "models";
 }
 
 export interface OutputDef {

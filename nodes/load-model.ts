@@ -16,6 +16,7 @@ const LoadModel: NodeDefinition = {
       kind: "string",
       widget: "file",
       file: true,
+      suggest: "models",
       default: "models/default",
       description:
         "Model folder. Relative paths are looked up in the working directory, then in the Maskflow package (the bundled models/default), then in your models directory (MASKFLOW_MODELS, default ~/.maskflow/models), where `maskflow convert` writes.",

@@ -26,7 +26,7 @@ import {
   type PointerEvent as ReactPointerEvent,
 } from "react";
 import { ApiError, type ApiClient } from "./api/client.js";
-import type { ExampleSummary, Issue, NodeCatalogEntry, WorkflowDoc } from "./api/types.js";
+import type { ExampleSummary, Issue, ModelListing, NodeCatalogEntry, WorkflowDoc } from "./api/types.js";
 import { copySelection, parseClipboard, pasteFragment } from "./graph/clipboard.js";
 import { checkConnection } from "./graph/connect.js";
 import { History } from "./graph/history.js";
@@ -393,7 +393,18 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
     return map;
   }, [edges]);
 
-  const editorView = useMemo<EditorView>(() => ({ catalog, linked, used, actions }), [catalog, linked, used, actions]);
+  // Load Model's picker: the model folders the server finds, read again when the window regains
+  // focus (a conversion may have finished meanwhile).
+  const [models, setModels] = useState<readonly ModelListing[]>([]);
+  useEffect(() => {
+    const load = () => void api.models().then(setModels, () => undefined);
+    load();
+    window.addEventListener("focus", load);
+    return () => window.removeEventListener("focus", load);
+  }, [api]);
+  const suggestions = useMemo(() => ({ models }), [models]);
+
+  const editorView = useMemo<EditorView>(() => ({ catalog, linked, used, actions, suggestions }), [catalog, linked, used, actions, suggestions]);
 
   const undo = useCallback(() => {
     const previous = history.current.undo(graphRef.current);

@@ -11,6 +11,7 @@ import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
 import type { RunQueue } from "./run-queue.js";
+import { listModels } from "../dllm/convert/models.js";
 
 const runBody = z
   .object({
@@ -66,6 +67,10 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
 
   router.get("/nodes", (_req, res) => {
     res.json(registry.catalog());
+  });
+
+  router.get("/models", (_req, res) => {
+    res.json(listModels());
   });
 
   router.get("/workflows", async (_req, res) => {

@@ -1,6 +1,6 @@
 // HTTP and WebSocket access to the engine server. When the server requires a token, the page is
 // opened as `/?token=...`; the token is then kept for this tab and sent with every request.
-import type { ApiErrorBody, ExampleSummary, Issue, NodeCatalogEntry, RunDetail, RunEvent, RunSummary, ServerMessage, WorkflowDoc } from "./types.js";
+import type { ApiErrorBody, ExampleSummary, ModelListing, Issue, NodeCatalogEntry, RunDetail, RunEvent, RunSummary, ServerMessage, WorkflowDoc } from "./types.js";
 
 const TOKEN_KEY = "maskflow.token";
 
@@ -53,6 +53,11 @@ export class ApiClient {
 
   nodes(): Promise<NodeCatalogEntry[]> {
     return this.request("GET", "/api/nodes");
+  }
+
+  /** The model folders the server finds (bundled and in the user's models directory), for Load Model's picker. */
+  models(): Promise<ModelListing[]> {
+    return this.request("GET", "/api/models");
   }
 
   examples(): Promise<ExampleSummary[]> {

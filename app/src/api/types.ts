@@ -12,6 +12,7 @@ export type {
 } from "../../../engine/types.js";
 
 export type { Issue } from "../../../engine/workflow/issues.js";
+export type { ModelListing } from "../../../engine/dllm/convert/models.js";
 export type { ApiErrorBody, RunDetail, RunError, RunStatus, RunSummary, ServerMessage } from "../../../engine/server/protocol.js";
 
 /** An input is a constant or a link to another node's named output. */

@@ -85,7 +85,7 @@ function InputRow({
   linked: boolean;
   issues: Issue[];
 }) {
-  const { actions } = useEditor();
+  const { actions, suggestions } = useEditor();
   const sockets = inputSockets(def);
   const invalid = issues.length > 0;
   const widget = hasWidget(def) && !linked;
@@ -105,6 +105,7 @@ function InputRow({
             invalid={invalid}
             onChange={(next) => actions.setValue(nodeId, name, next)}
             browseFile={actions.browseFile}
+            suggestions={def.suggest === "models" ? suggestions.models.map((m) => ({ value: m.path, label: `${m.name} · ${m.family} · ${m.dtype}` })) : undefined}
           />
         ) : (
           sockets.length > 0 && <span className="mf-socket-name" style={{ color: socketColor(sockets[0]) }}>{sockets.join(" | ")}</span>

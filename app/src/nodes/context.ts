@@ -2,7 +2,7 @@
 // the current run's state and the validation issues. Kept in context so node data stays
 // exactly what the workflow file stores.
 import { createContext, useContext } from "react";
-import type { Issue } from "../api/types.js";
+import type { Issue, ModelListing } from "../api/types.js";
 import type { NodeRunState } from "../run/runState.js";
 import type { Catalog } from "../graph/workflow.js";
 
@@ -21,6 +21,8 @@ export interface EditorView {
   /** nodeId -> names of its outputs that have links (drawn even for node types the catalog lacks). */
   used: ReadonlyMap<string, ReadonlySet<string>>;
   actions: EditorActions;
+  /** Lists inputs can offer (InputDef.suggest): the model folders the server finds. */
+  suggestions: { models: readonly ModelListing[] };
 }
 
 export interface RunDisplay {

@@ -32,6 +32,8 @@ interface WidgetProps {
   onChange(value: unknown): void;
   invalid?: boolean;
   browseFile?: (current: string) => Promise<string | null>;
+  /** Values to pick from (free text stays allowed): a datalist under a text or file field. */
+  suggestions?: readonly { value: string; label: string }[];
 }
 
 /** A number field that lets people type intermediate text ("-", "0.") and commits parsed numbers. */
@@ -122,9 +124,17 @@ export function WidgetInput(props: WidgetProps) {
             aria-label={name}
             spellCheck={false}
             placeholder="path"
+            list={props.suggestions?.length ? `${id}-list` : undefined}
             value={typeof value === "string" ? value : ""}
             onChange={(e) => onChange(e.target.value)}
           />
+          {props.suggestions?.length ? (
+            <datalist id={`${id}-list`} data-testid={`${name}-choices`}>
+              {props.suggestions.map((s) => (
+                <option key={s.value} value={s.value} label={s.label} />
+              ))}
+            </datalist>
+          ) : null}
           {props.browseFile && (
             <button
               type="button"

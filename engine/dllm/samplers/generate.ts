@@ -98,7 +98,6 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const cacheMode = opts.cache ?? "none";
   if (cacheMode !== "none") {
     if (!fast?.features.kvCache) throw new Error(`cache "${cacheMode}" needs a model exported with a KV cache (models/train/export.py --graph full)`);
-    if (shift) throw new Error(`cache "${cacheMode}" is not supported with shifted logits`);
   }
   const cacheId = cacheMode === "none" ? "" : `generate-${randomUUID()}`;
 
@@ -142,11 +141,14 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     let to = S;
     let cache: ForwardRequest["cache"];
     if (cacheMode !== "none") {
+      // Shifted logits (Dream): position bs is decided by output row bs - 1, so the fed window
+      // starts one position earlier and the cache ends there.
+      const start = shift && bs > 0 ? bs - 1 : bs;
       if (cachedBlock !== blockIndex) {
-        cache = { store: { id: cacheId, keep: cacheMode === "dual" ? [[0, bs], [be, S]] : [[0, bs]] } };
+        cache = { store: { id: cacheId, keep: cacheMode === "dual" ? [[0, start], [be, S]] : [[0, start]] } };
         cachedBlock = blockIndex;
       } else {
-        [from, to] = cacheMode === "dual" ? [bs, be] : [bs, S];
+        [from, to] = cacheMode === "dual" ? [start, be] : [start, S];
         cache = { use: cacheId };
       }
     }
@@ -156,6 +158,8 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
     ids.set(x.subarray(from, to), 0);
     if (cfg > 0) ids.set(unX.subarray(from, to), seq);
     const rows = candidates.map((p) => (shift ? Math.max(p - 1, 0) : p) - from);
+    // GatherND would take a negative row from the window's end: never let one through
+    if (rows.some((r) => r < 0 || r >= seq)) throw new Error(`internal: rows [${rows}] fall outside the fed window [${from}, ${to})`);
     const R = rows.length;
     const decisions: { pos: number; d: Decision; key: number }[] = [];
     // Dream's alg_temp: sample positions without replacement ~ softmax(score / alg_temp), as Gumbel-top-k.
