@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { modelsToPreload } from "../../engine/cli/preload.js";
 import { DeviceError, DllmModel } from "../../engine/dllm/runtime/model.js";
 import { preloadSession, preloadStats } from "../../engine/dllm/runtime/worker-client.js";
+import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
 import { MODEL_DIR, ROOT } from "./fixtures.js";
 
 const ONNX = join(MODEL_DIR, "model.onnx");
@@ -120,6 +121,25 @@ describe("the optimized-graph cache", () => {
     for (const m of [first, second, third, fourth]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
     await Promise.all([plain, first, second, third, fourth].map((m) => m.dispose()));
     rmSync(cache, { recursive: true, force: true });
+  });
+});
+
+describe("the optimized-graph cache and quantised models", () => {
+  it("an int8 conversion loads from its copy with the same logits (onnxruntime's prepacked MatMulNBits weights read back as NaN, so they are not saved)", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "maskflow-graphs-"));
+    const out = join(mkdtempSync(join(tmpdir(), "maskflow-model-")), "q");
+    await convertCheckpoint(join(ROOT, "test", "fixtures", "convert", "llada-tiny"), { out, dtype: "int8" });
+    const plain = await loadWithCache(out, "off");
+    const first = await loadWithCache(out, cache); // writes the copy
+    const second = await loadWithCache(out, cache); // reads it
+    expect(readdirSync(join(cache, "ort-graphs"))).toHaveLength(1);
+    const ids = [5, 6, 7, 8, 9, 10, 11, 12];
+    const want = await plain.forward(ids, 1, ids.length);
+    expect(want.some(Number.isNaN)).toBe(false);
+    for (const m of [first, second]) expect(await m.forward(ids, 1, ids.length)).toEqual(want);
+    await Promise.all([plain, first, second].map((m) => m.dispose()));
+    rmSync(cache, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
   });
 });
 

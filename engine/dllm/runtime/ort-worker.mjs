@@ -26,7 +26,7 @@
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parentPort, threadId } from "node:worker_threads";
@@ -194,10 +194,14 @@ async function fromOptimizedCopy(path, options) {
   const files = modelFiles(abs);
   if (!files) return null; // the plain load says what is wrong
   if (files.bytes > CACHE_MAX_BYTES) return null; // a big model's copy would cost twice its size in disk, for a smaller share of its load
+  // onnxruntime 1.29's saved prepacked MatMulNBits weights (int4/int8 models from `maskflow
+  // convert`) read back as NaN (checked: the same copy without them is identical to a direct
+  // load), so quantised models keep their weights in the graph's own layout.
+  const prepack = !quantised(abs);
   const hash = (/** @type {string} */ text) => createHash("sha256").update(text).digest("hex").slice(0, 16);
   const prefix = `${hash(abs)}-`;
   // COPY_FORMAT: copies written by an earlier Maskflow (without prepacked weights) are replaced.
-  const copy = join(dir, `${prefix}${hash(`${files.key}:${ort.env.versions.node}:${COPY_FORMAT}`)}`);
+  const copy = join(dir, `${prefix}${hash(`${files.key}:${ort.env.versions.node}:${COPY_FORMAT}:${prepack}`)}`);
   if (existsSync(join(copy, "model.onnx"))) {
     try {
       const session = await ort.InferenceSession.create(join(copy, "model.onnx"), { ...options, graphOptimizationLevel: "disabled" });
@@ -219,7 +223,7 @@ async function fromOptimizedCopy(path, options) {
         session: {
           optimized_model_external_initializers_file_name: "model.onnx.data",
           optimized_model_external_initializers_min_size_in_bytes: "1024",
-          save_external_prepacked_constant_initializers: "1",
+          save_external_prepacked_constant_initializers: prepack ? "1" : "0",
         },
       },
       logSeverityLevel: 3, // onnxruntime warns that an "all"-level copy is for this machine only, which it is
@@ -234,6 +238,19 @@ async function fromOptimizedCopy(path, options) {
   } catch {
     rmSync(tmp, { recursive: true, force: true });
     return null;
+  }
+}
+
+/**
+ * Whether the model folder's maskflow.json says its weights are block-quantised (int8/int4).
+ * @param {string} onnxPath
+ */
+function quantised(onnxPath) {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dirname(onnxPath), "maskflow.json"), "utf8"));
+    return typeof manifest.dtype === "string" && manifest.dtype.startsWith("int");
+  } catch {
+    return false;
   }
 }
 
