@@ -12,6 +12,12 @@
 
 export type QuantBits = 4 | 8;
 
+/** Round to nearest, ties to even, for |x| < 2^51 (adding 1.5 * 2^52 leaves no fraction bits). */
+const MAGIC = 6755399441055744;
+function round(x: number): number {
+  return x + MAGIC - MAGIC;
+}
+
 export interface QuantizedMatrix {
   bits: QuantBits;
   blockSize: number;
@@ -34,38 +40,53 @@ export function quantizeRows(w: Float32Array, rows: number, cols: number, bits: 
   const scales = new Float32Array(rows * kBlocks);
   const zpRow = Math.ceil((kBlocks * bits) / 8);
   const zeroPoints = new Uint8Array(rows * zpRow);
-  const q = new Uint8Array(blockSize);
   for (let n = 0; n < rows; n++) {
     const rowBase = n * cols;
     for (let b = 0; b < kBlocks; b++) {
-      const from = b * blockSize;
-      const to = Math.min(cols, from + blockSize);
+      const from = rowBase + b * blockSize;
+      const to = rowBase + Math.min(cols, (b + 1) * blockSize);
       let lo = 0;
       let hi = 0;
+      let sum = 0;
       for (let k = from; k < to; k++) {
-        const v = w[rowBase + k];
-        if (v < lo) lo = v;
-        else if (v > hi) hi = v;
+        const v = w[k];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        sum += v;
       }
-      if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+      if (!Number.isFinite(sum)) throw new Error(`quantize: row ${n} holds a value that is not finite`);
       // Scales are stored as float32: round first, then derive the zero point from the stored scale.
       let scale = Math.fround((hi - lo) / qmax);
       if (scale === 0) scale = 1; // an all-zero block: any scale, zero point 0 maps to 0
       const zp = Math.min(qmax, Math.max(0, Math.round(-lo / scale)));
       const inv = 1 / scale;
-      q.fill(0);
-      for (let k = from; k < to; k++) {
-        const v = Math.round(w[rowBase + k] * inv) + zp;
-        q[k - from] = v < 0 ? 0 : v > qmax ? qmax : v;
-      }
-      // padding past `cols` must dequantise to 0: store the zero point there
-      for (let k = to - from; k < blockSize; k++) q[k] = zp;
       const out = (n * kBlocks + b) * blob;
-      if (bits === 8) data.set(q, out);
-      else for (let j = 0; j < blob; j++) data[out + j] = q[2 * j] | (q[2 * j + 1] << 4);
+      const count = to - from;
+      if (bits === 8) {
+        for (let j = 0; j < count; j++) {
+          const q = round(w[from + j] * inv) + zp;
+          data[out + j] = q < 0 ? 0 : q > 255 ? 255 : q;
+        }
+        // values past `cols` (a last partial block) are stored as the zero point: they dequantise to 0
+        for (let j = count; j < blockSize; j++) data[out + j] = zp;
+        zeroPoints[n * zpRow + b] = zp;
+      } else {
+        const pairs = count >> 1;
+        for (let j = 0; j < pairs; j++) {
+          let q0 = round(w[from + 2 * j] * inv) + zp;
+          let q1 = round(w[from + 2 * j + 1] * inv) + zp;
+          q0 = q0 < 0 ? 0 : q0 > 15 ? 15 : q0;
+          q1 = q1 < 0 ? 0 : q1 > 15 ? 15 : q1;
+          data[out + j] = q0 | (q1 << 4);
+        }
+        if (count & 1) {
+          const q0 = round(w[from + count - 1] * inv) + zp;
+          data[out + pairs] = (q0 < 0 ? 0 : q0 > 15 ? 15 : q0) | (zp << 4);
+        }
+        for (let j = (count + 1) >> 1; j < blob; j++) data[out + j] = zp | (zp << 4);
+        zeroPoints[n * zpRow + (b >> 1)] |= b & 1 ? zp << 4 : zp;
+      }
       scales[n * kBlocks + b] = scale;
-      if (bits === 8) zeroPoints[n * zpRow + b] = zp;
-      else zeroPoints[n * zpRow + (b >> 1)] |= b & 1 ? zp << 4 : zp;
     }
   }
   return { bits, blockSize, rows, cols, kBlocks, data, scales, zeroPoints };

@@ -114,7 +114,9 @@ export class WeightWriter {
   /** The token embedding [rows, cols]: returns a function from token ids to [..., cols] activations. */
   embedding(name: string, rows: number, cols: number): (ids: string) => string {
     const w = this.read(name, [rows, cols]);
-    if (this.plan.embedding === "float") {
+    // GatherBlockQuantized reads rows of whole blocks: a width that is not a multiple of the
+    // block size (no checkpoint read so far has one) keeps the embedding in floats.
+    if (this.plan.embedding === "float" || cols % this.plan.blockSize !== 0) {
       this.g.initializer(name, this.floatType, [rows, cols], float32ToBytes(w, this.floatType));
       this.manifest.push({ name, onnx: name, shape: [rows, cols], dtype: this.typeName, layout: "plain" });
       return (ids) => this.g.op1("Gather", [name, ids], { axis: attr.i(0) }, { stem: "embed" });

@@ -1,0 +1,164 @@
+// Random checkpoints with the real shapes of LLaDA-8B and Dream-7B (widths, heads, vocabulary, MLP,
+// names, bf16 shards with an index, the tokenizer kinds), any number of layers: random weights of
+// the real shapes cost what real ones do, without a 16 GB download. The tokenizer comes from the
+// tiny fixtures (it has fewer ids than the model's rows, as the real ones do).
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const FIXTURES = join(ROOT, "test", "fixtures", "convert");
+
+export const SHAPES = {
+  /** GSAI-ML/LLaDA-8B-Instruct's config.json (shared reference real-models.md section 1) */
+  llada8b: { family: "llada", hidden: 4096, heads: 32, kvHeads: 32, intermediate: 12288, vocab: 126464, layers: 32 },
+  /** Dream-v0-Instruct-7B's shape (real-models.md section 4: 7,615,616,512 parameters) */
+  dream7b: { family: "dream", hidden: 3584, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 152064, layers: 28 },
+} as const;
+export type ShapeName = keyof typeof SHAPES;
+
+/** xorshift128+ -> roughly normal values (sum of three uniforms), fast enough for billions. */
+class Noise {
+  private s0 = 0x9e3779b9;
+  private s1 = 0x7f4a7c15;
+  constructor(seed: number) {
+    this.s0 ^= seed;
+    this.s1 ^= seed * 31;
+  }
+  fill(out: Float32Array, std: number, mean = 0): void {
+    let a = this.s0 | 0;
+    let b = this.s1 | 0;
+    const k = (std * 2) / 2 ** 32; // three uniforms on [-0.5, 0.5): variance 1/4
+    for (let i = 0; i < out.length; i++) {
+      let t = a;
+      a = b;
+      t ^= t << 11;
+      t ^= t >>> 8;
+      b = t ^ b ^ (b >>> 19);
+      const u1 = a >>> 0;
+      const u2 = b >>> 0;
+      const u3 = (a ^ (b << 7)) >>> 0;
+      out[i] = mean + (u1 + u2 + u3 - 1.5 * 2 ** 32) * k;
+    }
+    this.s0 = a;
+    this.s1 = b;
+  }
+}
+
+function toBf16(values: Float32Array): Uint8Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i];
+    out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+interface TensorSpec {
+  name: string;
+  shape: number[];
+  std: number;
+  mean?: number;
+}
+
+function tensors(shape: ShapeName, layers: number): TensorSpec[] {
+  const s = SHAPES[shape];
+  const d = s.hidden;
+  const hd = d / s.heads;
+  const lin = (name: string, out: number, inp: number): TensorSpec => ({ name, shape: [out, inp], std: inp ** -0.5 });
+  const norm = (name: string): TensorSpec => ({ name, shape: [d], std: 0.1, mean: 1 });
+  const out: TensorSpec[] = [];
+  if (s.family === "llada") {
+    const p = "model.transformer";
+    out.push({ name: `${p}.wte.weight`, shape: [s.vocab, d], std: 1 });
+    for (let i = 0; i < layers; i++) {
+      const b = `${p}.blocks.${i}`;
+      out.push(norm(`${b}.attn_norm.weight`), lin(`${b}.q_proj.weight`, d, d), lin(`${b}.k_proj.weight`, s.kvHeads * hd, d), lin(`${b}.v_proj.weight`, s.kvHeads * hd, d));
+      out.push(lin(`${b}.attn_out.weight`, d, d), norm(`${b}.ff_norm.weight`), lin(`${b}.ff_proj.weight`, s.intermediate, d), lin(`${b}.up_proj.weight`, s.intermediate, d), lin(`${b}.ff_out.weight`, d, s.intermediate));
+    }
+    out.push(norm(`${p}.ln_f.weight`), { name: `${p}.ff_out.weight`, shape: [s.vocab, d], std: 2 * d ** -0.5 });
+  } else {
+    out.push({ name: "model.embed_tokens.weight", shape: [s.vocab, d], std: 1 });
+    for (let i = 0; i < layers; i++) {
+      const b = `model.layers.${i}`;
+      out.push(norm(`${b}.input_layernorm.weight`));
+      for (const [n, o] of [["q_proj", d], ["k_proj", s.kvHeads * hd], ["v_proj", s.kvHeads * hd]] as const) {
+        out.push(lin(`${b}.self_attn.${n}.weight`, o, d), { name: `${b}.self_attn.${n}.bias`, shape: [o], std: 0.1 });
+      }
+      out.push(lin(`${b}.self_attn.o_proj.weight`, d, d), norm(`${b}.post_attention_layernorm.weight`));
+      out.push(lin(`${b}.mlp.gate_proj.weight`, s.intermediate, d), lin(`${b}.mlp.up_proj.weight`, s.intermediate, d), lin(`${b}.mlp.down_proj.weight`, d, s.intermediate));
+    }
+    out.push(norm("model.norm.weight"), { name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
+  }
+  return out;
+}
+
+function config(shape: ShapeName, layers: number): Record<string, unknown> {
+  const s = SHAPES[shape];
+  const base = JSON.parse(readFileSync(join(FIXTURES, `${s.family}-tiny`, "config.json"), "utf8")) as Record<string, unknown>;
+  if (s.family === "llada") {
+    return { ...base, d_model: s.hidden, n_heads: s.heads, n_kv_heads: s.kvHeads, n_layers: layers, mlp_hidden_size: s.intermediate, embedding_size: s.vocab, vocab_size: s.vocab, mask_token_id: 126336, eos_token_id: 126081, pad_token_id: 126081, max_sequence_length: 4096 };
+  }
+  return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: layers, intermediate_size: s.intermediate, vocab_size: s.vocab, mask_token_id: 151666, eos_token_id: 151643, pad_token_id: 151643 };
+}
+
+/** Writes the checkpoint (once: an existing complete one is reused); returns its folder and size. */
+export function makeCheckpoint(shape: ShapeName, layers: number, dir: string, log = (_: string) => undefined): { dir: string; bytes: number; parameters: number } {
+  const specs = tensors(shape, layers);
+  const parameters = specs.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  const done = join(dir, ".complete");
+  if (existsSync(done)) return { dir, bytes: parameters * 2, parameters };
+  mkdirSync(dir, { recursive: true });
+  // shards of up to 4 GiB, in order (the converter follows weight_map either way)
+  const shards: TensorSpec[][] = [[]];
+  let size = 0;
+  for (const t of specs) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 2;
+    if (size + bytes > 4 * 2 ** 30 && shards.at(-1)!.length) {
+      shards.push([]);
+      size = 0;
+    }
+    shards.at(-1)!.push(t);
+    size += bytes;
+  }
+  const names = shards.map((_, i) => `model-${String(i + 1).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.safetensors`);
+  const noise = new Noise(shape.length * 7919 + layers);
+  const weightMap: Record<string, string> = {};
+  shards.forEach((list, i) => {
+    const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+    let offset = 0;
+    for (const t of list) {
+      const bytes = t.shape.reduce((a, b) => a * b, 1) * 2;
+      header[t.name] = { dtype: "BF16", shape: t.shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+      weightMap[t.name] = names[i];
+    }
+    let json = JSON.stringify(header);
+    json += " ".repeat((8 - (json.length % 8)) % 8);
+    const fd = openSync(join(dir, names[i]), "w");
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, len);
+    writeSync(fd, Buffer.from(json));
+    const chunk = new Float32Array(1 << 24);
+    for (const t of list) {
+      let left = t.shape.reduce((a, b) => a * b, 1);
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        const part = chunk.subarray(0, n);
+        noise.fill(part, t.std, t.mean ?? 0);
+        writeSync(fd, toBf16(part));
+        left -= n;
+      }
+    }
+    closeSync(fd);
+    log(`  wrote ${names[i]}`);
+  });
+  writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: parameters * 2 }, weight_map: weightMap }, null, 1));
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config(shape, layers), null, 2));
+  const family = SHAPES[shape].family;
+  const tokenizerFiles = family === "llada" ? ["tokenizer.json", "tokenizer_config.json"] : ["vocab.json", "merges.txt", "tokenizer_config.json"];
+  for (const f of tokenizerFiles) copyFileSync(join(FIXTURES, `${family}-tiny`, f), join(dir, f));
+  writeFileSync(done, "");
+  return { dir, bytes: parameters * 2, parameters };
+}
