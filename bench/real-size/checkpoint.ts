@@ -103,7 +103,7 @@ function config(shape: ShapeName, layers: number): Record<string, unknown> {
 }
 
 /** Writes the checkpoint (once: an existing complete one is reused); returns its folder and size. */
-export function makeCheckpoint(shape: ShapeName, layers: number, dir: string, log = (_: string) => undefined): { dir: string; bytes: number; parameters: number } {
+export function makeCheckpoint(shape: ShapeName, layers: number, dir: string, log: (line: string) => void = () => undefined): { dir: string; bytes: number; parameters: number } {
   const specs = tensors(shape, layers);
   const parameters = specs.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
   const done = join(dir, ".complete");

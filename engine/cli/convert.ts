@@ -69,7 +69,7 @@ export function addConvertCommands(program: Command): void {
     .addOption(new Option("--dtype <dtype>", "weight storage: fp32 (exact), fp16 (GPUs), int8, int4 (CPUs)").choices([...CONVERT_DTYPES]).default("int4"))
     .addOption(new Option("--block-size <n>", "int8/int4: values per quantisation block").argParser(int("--block-size")))
     .addOption(new Option("--accuracy-level <n>", "int8/int4: MatMulNBits accuracy_level (0 float products, 4 int8 products)").argParser(int("--accuracy-level")))
-    .addOption(new Option("--embedding <storage>", "embedding storage (default: q4 for int4, q8 for int8)").choices(["float", "q8", "q4"]))
+    .addOption(new Option("--embedding <storage>", "embedding storage (default: q8 for int8 and int4)").choices(["float", "q8", "q4"]))
     .addOption(new Option("--head <storage>", "output head storage (default: q8 for int8/int4)").choices(["float", "q8", "q4"]))
     .option("--lora <adapter[:strength]>", "merge a PEFT LoRA adapter into the weights before they are stored or quantised; repeatable", (v: string, p: string[]) => [...p, v], [])
     .option("--name <name>", "the model's name in maskflow.json (default: the checkpoint's)")

@@ -69,10 +69,15 @@ export interface ConvertResult {
   seconds: number;
 }
 
-/** Embedding and head storage per dtype. The head projects the few decided rows: int8 keeps it close to fp32 at a quarter of the size. */
+/**
+ * Embedding and head storage per dtype: 8 bits for both, also in int4 models (as llama.cpp keeps
+ * its output matrix at higher precision). Measured on a LLaDA-8B-shaped 2-layer model (random
+ * weights, logits' relative RMS error against fp32): int4 layers with a q4 embedding 0.151, with
+ * a q8 one 0.116, for 0.26 GiB more at 8B; a q4 head instead of q8 0.167. Looking up 8-bit rows
+ * costs nothing measurable, and the head projects only the decided rows.
+ */
 export function defaultPlan(dtype: ConvertDtype): Pick<WeightPlan, "embedding" | "head"> {
-  if (dtype === "int4") return { embedding: "q4", head: "q8" };
-  if (dtype === "int8") return { embedding: "q8", head: "q8" };
+  if (dtype === "int4" || dtype === "int8") return { embedding: "q8", head: "q8" };
   return { embedding: "float", head: "float" };
 }
 

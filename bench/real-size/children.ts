@@ -1,0 +1,54 @@
+// The real-size bench's measurements, each in a child process of its own so that its peak RSS is
+// its own:  tsx bench/real-size/children.ts convert <checkpoint> <out> <dtype>
+//           tsx bench/real-size/children.ts steps <model folder> <repeats> <threads>
+// Each prints one JSON object on stdout.
+import { convertCheckpoint, type ConvertDtype } from "../../engine/dllm/convert/index.js";
+import { DllmModel } from "../../engine/dllm/runtime/model.js";
+
+import { BLOCK, GEN, PROMPT } from "./workload.js";
+
+const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+async function convert(src: string, out: string, dtype: ConvertDtype) {
+  const r = await convertCheckpoint(src, { out, dtype, force: true });
+  return { seconds: r.seconds, bytes: r.bytes, parameters: r.parameters, peakRssMiB: peakMiB() };
+}
+
+/**
+ * One denoising step's forward in each of the three ways Denoise runs it, for the generation
+ * above: without a cache (the whole canvas, the block's 32 rows through the head), with the prefix
+ * cache (the fed window runs from the block to the end: 128, 96, 64, 32 positions for the four
+ * blocks) and with the dual cache (the block only, everything else cached).
+ */
+async function steps(dir: string, repeats: number, threads: number) {
+  const t0 = performance.now();
+  const model = await DllmModel.load(dir, { threads });
+  const loadMs = performance.now() - t0;
+  const rssAfterLoadMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+  const S = PROMPT + GEN;
+  const ids = Int32Array.from({ length: S }, (_, i) => 3 + ((i * 7919) % 3000));
+  const rows = (from: number) => [...Array(BLOCK).keys()].map((i) => i + from);
+  const time = async (f: () => Promise<unknown>) => {
+    await f(); // warm-up
+    const t = performance.now();
+    for (let i = 0; i < repeats; i++) await f();
+    return (performance.now() - t) / repeats;
+  };
+  const full = await time(() => model.run({ ids, batch: 1, seq: S, rows: rows(PROMPT), want: "top" }));
+  const prefix: number[] = [];
+  for (let b = 0; b < GEN / BLOCK; b++) {
+    const bs = PROMPT + b * BLOCK;
+    await model.run({ ids, batch: 1, seq: S, rows: rows(bs), want: "top", cache: { store: { id: "p", keep: [[0, bs]] } } });
+    prefix.push(await time(() => model.run({ ids: ids.slice(bs), batch: 1, seq: S - bs, rows: rows(0), want: "top", offset: bs, cache: { use: "p" } })));
+  }
+  const bs = PROMPT + BLOCK; // the second block: 40 positions left of it, 96 right of it
+  await model.run({ ids, batch: 1, seq: S, rows: rows(bs), want: "top", cache: { store: { id: "d", keep: [[0, bs], [bs + BLOCK, S]] } } });
+  const dual = await time(() => model.run({ ids: ids.slice(bs, bs + BLOCK), batch: 1, seq: BLOCK, rows: rows(0), want: "top", offset: bs, cache: { use: "d" } }));
+  await model.dispose();
+  return { loadMs, rssAfterLoadMiB, peakRssMiB: peakMiB(), fullMs: full, prefixMs: prefix, dualMs: dual };
+}
+
+const [what, a, b, c] = process.argv.slice(2);
+const result = what === "convert" ? await convert(a, b, c as ConvertDtype) : await steps(a, Number(b), Number(c));
+process.stdout.write(JSON.stringify(result) + "\n");
+

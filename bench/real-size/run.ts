@@ -1,0 +1,193 @@
+// The real-size section of `npm run bench` (issue 13): LLaDA-8B- and Dream-7B-shaped checkpoints
+// (real widths, heads, MLP and vocabulary; random weights, which cost what real ones do) with few
+// layers, converted by `maskflow convert` at int4/int8, measured per denoising step without a
+// cache and with Fast-dLLM's prefix and dual caches, and projected to the full depth from two
+// depths (time and memory are a fixed part plus a per-layer part). Each conversion and each
+// measurement runs in a child process, so its peak RSS is its own.
+//
+//   npx tsx bench/real-size/run.ts [--shapes llada8b,dream7b] [--dtypes int4,int8] [--layers 2,4]
+//                                  [--full llada8b:int4] [--repeats 3] [--threads N] [--work DIR]
+// Writes bench/real-size.json and bench/real-size.md.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadAvg, machine, ROOT } from "../machine.js";
+import { makeCheckpoint, SHAPES, type ShapeName } from "./checkpoint.js";
+import { BLOCK, GEN, PROMPT } from "./workload.js";
+
+interface Steps {
+  loadMs: number;
+  rssAfterLoadMiB: number;
+  peakRssMiB: number;
+  fullMs: number;
+  prefixMs: number[];
+  dualMs: number;
+}
+interface Converted {
+  seconds: number;
+  bytes: number;
+  parameters: number;
+  peakRssMiB: number;
+}
+interface Point {
+  layers: number;
+  convert: Converted;
+  steps: Steps;
+}
+export interface RealSizeRow {
+  shape: ShapeName;
+  dtype: string;
+  points: Point[];
+  fullDepth: number;
+  projected: {
+    parameters: number;
+    diskGiB: number;
+    convertPeakRssGiB: number;
+    convertSeconds: number;
+    loadSeconds: number;
+    loadRssGiB: number;
+    stepMs: { none: number; prefix: number; dual: number };
+    tokensPerSecond: { none: number; prefix: number; dual: number };
+  };
+  /** the full-depth model itself, when it was converted and measured too */
+  measured?: Point;
+}
+
+function child(args: string[]): unknown {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", "real-size", "children.ts"), ...args], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24, env: { ...process.env, MASKFLOW_CACHE_DIR: "off" } });
+  if (r.status !== 0) throw new Error(`bench child ${args.join(" ")} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+/** y = a + b * layers through two points, evaluated at `at`. */
+function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
+  const b = (y1 - y0) / (x1 - x0);
+  return y0 + b * (at - x0);
+}
+
+/** Generation time for gen 128, block 32, one token per step, from one step's forward times. */
+function generationMs(s: { full: number; prefix: number[]; dual: number }) {
+  const blocks = GEN / BLOCK;
+  const perBlock = BLOCK; // steps per block
+  // each block's first step is a full forward that also stores the cache
+  const prefix = s.prefix.reduce((t, p) => t + s.full + (perBlock - 1) * p, 0);
+  return { none: GEN * s.full, prefix, dual: blocks * (s.full + (perBlock - 1) * s.dual) };
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string[]; layers: [number, number]; full: string[]; repeats: number; threads: number; work: string; log: (s: string) => void }): Promise<RealSizeRow[]> {
+  const rows: RealSizeRow[] = [];
+  const [L0, L1] = options.layers;
+  for (const shape of options.shapes) {
+    const depth = SHAPES[shape].layers;
+    for (const dtype of options.dtypes) {
+      const points: Point[] = [];
+      const measureAt = (layers: number): Point => {
+        const ckpt = makeCheckpoint(shape, layers, join(options.work, "checkpoints", `${shape}-L${layers}`), options.log);
+        const out = join(options.work, "models", `${shape}-L${layers}-${dtype}`);
+        options.log(`${shape}, ${layers} layers, ${dtype}: converting`);
+        const convert = child(["convert", ckpt.dir, out, dtype]) as Converted;
+        options.log(`  ${round(convert.seconds)} s, peak RSS ${convert.peakRssMiB} MiB; measuring steps`);
+        const steps = child(["steps", out, String(options.repeats), String(options.threads)]) as Steps;
+        options.log(`  load ${round(steps.loadMs / 1000)} s, full step ${round(steps.fullMs)} ms, dual ${round(steps.dualMs)} ms`);
+        rmSync(out, { recursive: true, force: true });
+        return { layers, convert, steps };
+      };
+      points.push(measureAt(L0), measureAt(L1));
+      const [p0, p1] = points;
+      const at = (f: (p: Point) => number) => project(L0, f(p0), L1, f(p1), depth);
+      const stepMs = {
+        full: at((p) => p.steps.fullMs),
+        prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
+        dual: at((p) => p.steps.dualMs),
+      };
+      const gen = generationMs(stepMs);
+      const row: RealSizeRow = {
+        shape,
+        dtype,
+        points,
+        fullDepth: depth,
+        projected: {
+          parameters: Math.round(at((p) => p.convert.parameters)),
+          diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
+          // streaming: the peak is the largest tensor's, whatever the depth
+          convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
+          convertSeconds: round(at((p) => p.convert.seconds), 0),
+          loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
+          loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
+          stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
+          tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
+        },
+      };
+      if (options.full.includes(`${shape}:${dtype}`)) row.measured = measureAt(depth);
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machine>, settings: string): string {
+  const gib = (mib: number) => (mib / 1024).toFixed(2);
+  const lines = [
+    "# Real-size bench: LLaDA-8B- and Dream-7B-shaped models on this machine",
+    "",
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.ram_gb} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}; load average ${m.load_avg_start.join(" / ")} at the start, ${(m.load_avg_end ?? []).join(" / ")} at the end.`,
+    `Settings: ${settings}. Generation: prompt ${PROMPT}, gen ${GEN}, block ${BLOCK}, one token per step (steps = gen): without a cache every step is a full forward over ${PROMPT + GEN} positions; with Fast-dLLM's prefix cache a block's first step is a full forward and the others feed the block and what follows it; with the dual cache, the block only. Every forward sends the block's ${BLOCK} rows through the in-graph head (top-k), as Denoise does.`,
+    "Checkpoints: random weights with the real widths, heads, MLP and vocabulary (bench/real-size/checkpoint.ts), bf16, converted by `maskflow convert`. Full-depth figures are projected from two depths: each is a fixed part (embedding, head, overhead) plus a part per layer.",
+    "",
+    "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | ms/step, no cache | prefix | dual | tok/s, no cache | prefix | dual |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    const p = r.projected;
+    lines.push(
+      `| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${p.stepMs.none} | ${p.stepMs.prefix} | ${p.stepMs.dual} | ${p.tokensPerSecond.none} | ${p.tokensPerSecond.prefix} | ${p.tokensPerSecond.dual} |`,
+    );
+    if (r.measured) {
+      const s = r.measured.steps;
+      const g = generationMs({ full: s.fullMs, prefix: s.prefixMs, dual: s.dualMs });
+      lines.push(
+        `| ${r.shape} (${r.fullDepth} layers, **measured**) | ${r.dtype} | ${(r.measured.convert.parameters / 1e9).toFixed(2)}B | ${(r.measured.convert.bytes / 2 ** 30).toFixed(2)} GiB | ${Math.round(r.measured.convert.seconds)} s, ${gib(r.measured.convert.peakRssMiB)} GiB | ${(s.loadMs / 1000).toFixed(1)} s, ${gib(s.peakRssMiB)} GiB | ${Math.round(s.fullMs)} | ${Math.round(s.prefixMs.reduce((a, b) => a + b, 0) / s.prefixMs.length)} | ${Math.round(s.dualMs)} | ${round((GEN / g.none) * 1000, 3)} | ${round((GEN / g.prefix) * 1000, 3)} | ${round((GEN / g.dual) * 1000, 3)} |`,
+      );
+    }
+  }
+  lines.push("", "Measured points (what the projections come from):", "", "| model | layers | dtype | convert s | convert peak RSS MiB | load s | RSS after load MiB | full step ms | prefix step ms (blocks 1-4) | dual step ms |", "|---|---:|---|---:|---:|---:|---:|---:|---|---:|");
+  for (const r of rows) {
+    for (const p of [...r.points, ...(r.measured ? [r.measured] : [])]) {
+      lines.push(`| ${r.shape} | ${p.layers} | ${r.dtype} | ${round(p.convert.seconds)} | ${p.convert.peakRssMiB} | ${round(p.steps.loadMs / 1000)} | ${p.steps.rssAfterLoadMiB} | ${round(p.steps.fullMs)} | ${p.steps.prefixMs.map((x) => Math.round(x)).join(", ")} | ${round(p.steps.dualMs)} |`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      shapes: { type: "string", default: "llada8b,dream7b" },
+      dtypes: { type: "string", default: "int4,int8" },
+      layers: { type: "string", default: "2,4" },
+      full: { type: "string", default: "" },
+      repeats: { type: "string", default: "3" },
+      threads: { type: "string", default: String(os.availableParallelism()) },
+      work: { type: "string", default: join(ROOT, "bench", "results", "real-size") },
+      out: { type: "string", default: join(ROOT, "bench") },
+    },
+  });
+  const m = machine();
+  const layers = values.layers!.split(",").map(Number) as [number, number];
+  const shapes = values.shapes!.split(",") as ShapeName[];
+  for (const s of shapes) if (!SHAPES[s]) throw new Error(`--shapes: unknown shape ${s} (${Object.keys(SHAPES).join(", ")})`);
+  mkdirSync(values.work!, { recursive: true });
+  const rows = await runRealSize({ shapes, dtypes: values.dtypes!.split(","), layers, full: values.full ? values.full.split(",") : [], repeats: Number(values.repeats), threads: Number(values.threads), work: values.work!, log: (s) => process.stderr.write(s + "\n") });
+  m.load_avg_end = loadAvg();
+  const settings = `${values.threads} threads, ${values.repeats} timed forwards per figure after a warm-up, MatMulNBits block 32, accuracy_level 4, int4 embedding q4 / head q8, int8 both q8`;
+  writeFileSync(join(values.out!, "real-size.json"), JSON.stringify({ machine: m, settings, rows }, null, 1) + "\n");
+  writeFileSync(join(values.out!, "real-size.md"), realSizeMarkdown(rows, m, settings));
+  if (existsSync(join(values.work!, "checkpoints"))) process.stderr.write(`the random checkpoints stay in ${join(values.work!, "checkpoints")} for the next run (delete it to free the disk)\n`);
+  process.stderr.write(`wrote ${join(values.out!, "real-size.md")}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
