@@ -83,7 +83,7 @@ export async function applyLora(
     throw new LoraError(
       "model",
       `${root.dir} has no weight manifest (maskflow.json "weights", usually weights.json), so its LoRA-adaptable weights are unknown; ` +
-        `export the model with models/train/export.py, which writes one`,
+        `convert it with maskflow convert (or export it with models/train/export.py), which writes one`,
     );
   }
   const manifest = readWeightManifest(root.weightsPath);
