@@ -12,6 +12,7 @@ import { Progress, log, measureVariants, measureWorkload, plan, type Context } f
 import { ReferenceClient } from "./reference-client.js";
 import { markdown, type Results, type WorkloadResult } from "./report.js";
 import { SCORE_SAMPLES, SCORE_SEED, findScorer } from "./score.js";
+import { realSizeSection } from "./real-size/run.js";
 import { generateFn } from "./variants.js";
 import { FULL, QUICK, SMOKE, instantiate } from "./workloads.js";
 
@@ -26,6 +27,9 @@ bench/results.md. Progress goes to stderr.
   --no-reference     Maskflow only (no Python/torch needed)
   --no-startup       skip the CLI start-up figure
   --no-variants      skip the Maskflow variants (head off, cache, threshold, batched)
+  --no-real-size     skip the real-size section (LLaDA-8B- and Dream-7B-shaped models converted
+                     at int4/int8, ~20 min and ~15 GB of disk; bench/real-size.md). --quick
+                     skips it too; --smoke runs it on a tiny shape
   --json             also print the results object on stdout
   --out DIR          where to write results.json and results.md (default: bench/)
   --filter TEXT      only workloads whose name contains TEXT (comma-separated: any of them)
@@ -40,6 +44,7 @@ interface Args {
   reference: boolean;
   startup: boolean;
   variants: boolean;
+  realSize: boolean;
   json: boolean;
   out: string;
   filter: string[];
@@ -58,6 +63,7 @@ function parse(argv: string[]): Args | null {
       "no-reference": { type: "boolean", default: false },
       "no-startup": { type: "boolean", default: false },
       "no-variants": { type: "boolean", default: false },
+      "no-real-size": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       out: { type: "string", default: join(ROOT, "bench") },
       filter: { type: "string" },
@@ -81,6 +87,7 @@ function parse(argv: string[]): Args | null {
     reference: !values["no-reference"],
     startup: !values["no-startup"],
     variants: !values["no-variants"],
+    realSize: !values["no-real-size"],
     json: values.json,
     out: resolve(values.out),
     filter: values.filter ? values.filter.split(",").map((s) => s.trim()).filter(Boolean) : [],
@@ -209,6 +216,22 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(join(args.out, "results.json"), JSON.stringify(out, null, 2) + "\n");
     writeFileSync(join(args.out, "results.md"), markdown(out) + "\n");
     log(`wrote ${join(args.out, "results.json")} and results.md in ${duration(progress.elapsedS() * 1000)}`);
+    if (args.realSize && args.mode !== "quick" && !filter.length) {
+      await model.dispose();
+      const smoke = args.mode === "smoke";
+      log(smoke ? "real-size section on a tiny shape (smoke)" : "real-size section: LLaDA-8B- and Dream-7B-shaped models (about 20 minutes)");
+      await realSizeSection({
+        shapes: smoke ? ["tiny"] : ["llada8b", "dream7b"],
+        dtypes: smoke ? ["int4"] : ["int4", "int8"],
+        layers: smoke ? [1, 2] : [2, 4],
+        full: [],
+        repeats: smoke ? 1 : 3,
+        threads: args.threads,
+        work: smoke ? join(args.out, "real-size-work") : join(ROOT, "bench", "results", "real-size"),
+        out: args.out,
+        log,
+      });
+    }
     if (args.json) await new Promise<void>((done) => process.stdout.write(JSON.stringify(out, null, 2) + "\n", () => done()));
     return 0;
   } finally {

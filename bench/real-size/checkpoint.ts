@@ -13,6 +13,8 @@ export const SHAPES = {
   llada8b: { family: "llada", hidden: 4096, heads: 32, kvHeads: 32, intermediate: 12288, vocab: 126464, layers: 32 },
   /** Dream-v0-Instruct-7B's shape (real-models.md section 4: 7,615,616,512 parameters) */
   dream7b: { family: "dream", hidden: 3584, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 152064, layers: 28 },
+  /** for the bench's smoke test: seconds, measures nothing useful */
+  tiny: { family: "llada", hidden: 64, heads: 4, kvHeads: 4, intermediate: 160, vocab: 4160, layers: 4 },
 } as const;
 export type ShapeName = keyof typeof SHAPES;
 
@@ -97,7 +99,8 @@ function config(shape: ShapeName, layers: number): Record<string, unknown> {
   const s = SHAPES[shape];
   const base = JSON.parse(readFileSync(join(FIXTURES, `${s.family}-tiny`, "config.json"), "utf8")) as Record<string, unknown>;
   if (s.family === "llada") {
-    return { ...base, d_model: s.hidden, n_heads: s.heads, n_kv_heads: s.kvHeads, n_layers: layers, mlp_hidden_size: s.intermediate, embedding_size: s.vocab, vocab_size: s.vocab, mask_token_id: 126336, eos_token_id: 126081, pad_token_id: 126081, max_sequence_length: 4096 };
+    const ids = s.vocab > 126336 ? { mask_token_id: 126336, eos_token_id: 126081, pad_token_id: 126081 } : {};
+    return { ...base, d_model: s.hidden, n_heads: s.heads, n_kv_heads: s.kvHeads, n_layers: layers, mlp_hidden_size: s.intermediate, embedding_size: s.vocab, vocab_size: s.vocab, ...ids, max_sequence_length: 4096 };
   }
   return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: layers, intermediate_size: s.intermediate, vocab_size: s.vocab, mask_token_id: 151666, eos_token_id: 151643, pad_token_id: 151643 };
 }

@@ -163,6 +163,35 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
   return lines.join("\n") + "\n";
 }
 
+export interface RealSizeOptions {
+  shapes: ShapeName[];
+  dtypes: string[];
+  layers: [number, number];
+  full: string[];
+  repeats: number;
+  threads: number;
+  /** where the random checkpoints (kept for the next run) and the conversions (deleted) go */
+  work: string;
+  /** where real-size.json and real-size.md are written */
+  out: string;
+  log: (line: string) => void;
+}
+
+/** Runs the section and writes real-size.json and real-size.md. */
+export async function realSizeSection(o: RealSizeOptions): Promise<RealSizeRow[]> {
+  const m = machine();
+  mkdirSync(o.work, { recursive: true });
+  const rows = await runRealSize(o);
+  m.load_avg_end = loadAvg();
+  const settings = `${o.threads} threads, ${o.repeats} timed forwards per figure after a warm-up, MatMulNBits block 32, accuracy_level 4, embedding and head 8-bit`;
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(join(o.out, "real-size.json"), JSON.stringify({ machine: m, settings, rows }, null, 1) + "\n");
+  writeFileSync(join(o.out, "real-size.md"), realSizeMarkdown(rows, m, settings));
+  if (existsSync(join(o.work, "checkpoints"))) o.log(`the random checkpoints stay in ${join(o.work, "checkpoints")} for the next run (delete it to free the disk)`);
+  o.log(`wrote ${join(o.out, "real-size.md")}`);
+  return rows;
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -176,18 +205,19 @@ async function main() {
       out: { type: "string", default: join(ROOT, "bench") },
     },
   });
-  const m = machine();
-  const layers = values.layers!.split(",").map(Number) as [number, number];
   const shapes = values.shapes!.split(",") as ShapeName[];
   for (const s of shapes) if (!SHAPES[s]) throw new Error(`--shapes: unknown shape ${s} (${Object.keys(SHAPES).join(", ")})`);
-  mkdirSync(values.work!, { recursive: true });
-  const rows = await runRealSize({ shapes, dtypes: values.dtypes!.split(","), layers, full: values.full ? values.full.split(",") : [], repeats: Number(values.repeats), threads: Number(values.threads), work: values.work!, log: (s) => process.stderr.write(s + "\n") });
-  m.load_avg_end = loadAvg();
-  const settings = `${values.threads} threads, ${values.repeats} timed forwards per figure after a warm-up, MatMulNBits block 32, accuracy_level 4, int4 embedding q4 / head q8, int8 both q8`;
-  writeFileSync(join(values.out!, "real-size.json"), JSON.stringify({ machine: m, settings, rows }, null, 1) + "\n");
-  writeFileSync(join(values.out!, "real-size.md"), realSizeMarkdown(rows, m, settings));
-  if (existsSync(join(values.work!, "checkpoints"))) process.stderr.write(`the random checkpoints stay in ${join(values.work!, "checkpoints")} for the next run (delete it to free the disk)\n`);
-  process.stderr.write(`wrote ${join(values.out!, "real-size.md")}\n`);
+  await realSizeSection({
+    shapes,
+    dtypes: values.dtypes!.split(","),
+    layers: values.layers!.split(",").map(Number) as [number, number],
+    full: values.full ? values.full.split(",") : [],
+    repeats: Number(values.repeats),
+    threads: Number(values.threads),
+    work: values.work!,
+    out: values.out!,
+    log: (s) => process.stderr.write(s + "\n"),
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -88,6 +88,21 @@ describe("npm run bench", () => {
     expect(md).toContain("| workload | shape | Maskflow tok/s | reference tok/s | ratio |");
     expect(md).toContain("| p8-g16-s8-b16 |");
     expect(md).toContain("## Maskflow variants");
+
+    // the real-size section, on a tiny shape: convert at two depths, measure steps, project
+    const real = JSON.parse(readFileSync(join(r.out, "real-size.json"), "utf8"));
+    expect(real.rows).toHaveLength(1);
+    const [row] = real.rows;
+    expect(row).toMatchObject({ shape: "tiny", dtype: "int4", fullDepth: 4 });
+    expect(row.points.map((p: { layers: number }) => p.layers)).toEqual([1, 2]);
+    for (const p of row.points) {
+      expect(p.convert.peakRssMiB).toBeGreaterThan(0);
+      expect(p.steps.fullMs).toBeGreaterThan(0);
+      expect(p.steps.prefixMs).toHaveLength(4);
+    }
+    for (const v of Object.values(row.projected.tokensPerSecond)) expect(v as number).toBeGreaterThan(0);
+    expect(row.projected.parameters).toBeGreaterThan(row.points[1].convert.parameters);
+    expect(readFileSync(join(r.out, "real-size.md"), "utf8")).toContain("| tiny (4 layers, projected) | int4 |");
   });
 
   it.skipIf(!hasTorch)("runs the PyTorch reference side by side and compares tokens", { timeout: 180_000 }, () => {
