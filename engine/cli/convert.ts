@@ -1,6 +1,6 @@
 // `maskflow convert` and `maskflow models`: real checkpoints into model folders, and the list of
 // model folders Maskflow can load.
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
 import { CONVERT_DTYPES, convertCheckpoint, type ConvertDtype } from "../dllm/convert/index.js";
@@ -130,9 +130,10 @@ export function addConvertCommands(program: Command): void {
           process.stdout.write(JSON.stringify({ status: "ok", ...result }) + "\n");
         } else {
           for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+          const inModels = dirname(result.dir) === userModelsDir();
           process.stdout.write(
             `${result.dir}\n  ${result.family}, ${formatParameters(result.parameters)} parameters, ${result.dtype}, ${formatBytes(result.bytes)}, ${result.seconds.toFixed(1)} s\n` +
-              `  use it in a workflow: --set model.path=${result.dir}\n`,
+              `  use it in a workflow: --set model.path=${inModels ? basename(result.dir) : result.dir}\n`,
           );
         }
       } catch (err) {
@@ -165,8 +166,8 @@ export function addConvertCommands(program: Command): void {
         process.stdout.write(JSON.stringify({ modelsDir: userModelsDir(), models }, null, 2) + "\n");
         return;
       }
-      const rows = models.map((m) => [m.name, m.family, formatParameters(m.parameters), m.dtype, formatBytes(m.bytes), m.path + (m.problem ? `  (${m.problem})` : "")]);
-      const head = ["name", "family", "params", "dtype", "size", "path"];
+      const rows = models.map((m) => [m.path, m.name, m.family, formatParameters(m.parameters), m.dtype, formatBytes(m.bytes) + (m.problem ? `  (${m.problem})` : "")]);
+      const head = ["path (for Load Model)", "name", "family", "params", "dtype", "size"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
       process.stdout.write([line(head), ...rows.map(line)].join("\n") + "\n");

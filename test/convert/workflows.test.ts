@@ -77,10 +77,10 @@ describe("listing models", () => {
     const r = cli(["models"]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split("\n");
-    expect(lines[0]).toMatch(/^name +family +params +dtype +size +path$/);
-    expect(r.stdout).toMatch(/maskflow-tiny-llada +llada +6\.8M +fp32 +26\.\d MiB +models\/default/);
-    expect(r.stdout).toMatch(new RegExp(`llada-tiny +llada +627K +int4 +\\d+ KiB +${join(modelsDir, "llada-tiny-int4").replace(/[/\\]/g, "\\$&")}`));
-    expect(r.stdout).toMatch(/dream-tiny +dream +\d+K +int4/);
+    expect(lines[0]).toMatch(/^path \(for Load Model\) +name +family +params +dtype +size$/);
+    expect(r.stdout).toMatch(/models\/default +maskflow-tiny-llada +llada +6\.8M +fp32 +26\.\d MiB/);
+    expect(r.stdout).toMatch(/llada-tiny-int4 +llada-tiny +llada +627K +int4 +\d+ KiB/);
+    expect(r.stdout).toMatch(/dream-tiny-int4 +dream-tiny +dream +\d+K +int4/);
     const json = JSON.parse(cli(["models", "--json"]).stdout);
     expect(json.modelsDir).toBe(modelsDir);
     expect(json.models.map((m: { where: string; dtype: string }) => `${m.where}:${m.dtype}`)).toEqual(["bundled:fp32", "user:int4", "user:fp32", "user:int4"]);
@@ -104,6 +104,7 @@ describe("listing models", () => {
       const list = (await res.json()) as { path: string; family: string }[];
       expect(list.map((m) => m.family)).toEqual(["llada", "dream", "llada", "llada"]);
       expect(list[0].path).toBe("models/default");
+      expect(list[1]).toMatchObject({ path: "dream-tiny-int4", dir: join(modelsDir, "dream-tiny-int4") });
     });
   });
 });

@@ -2,12 +2,18 @@
 // user's models directory (where `maskflow convert` writes). `maskflow models`, the server's
 // GET /api/models and the editor's Load Model picker all read this list.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { PACKAGE_ROOT, userModelsDir } from "../../paths.js";
 
 export interface ModelListing {
-  /** what Load Model's path takes: relative to the package for bundled models, absolute otherwise */
+  /**
+   * What Load Model's path takes: relative to the package for bundled models, the folder's name for
+   * those in the user's models directory (Load Model looks there too), so a workflow that names a
+   * converted model runs on another machine that converted the same one.
+   */
   path: string;
+  /** the folder itself */
+  dir: string;
   name: string;
   family: string;
   /** fp32, fp16, int8, int4 */
@@ -46,8 +52,8 @@ function fromWeights(dir: string, manifest: Record<string, unknown>): { paramete
 export function describeModelFolder(dir: string, where: ModelListing["where"]): ModelListing | null {
   const manifestPath = join(dir, "maskflow.json");
   if (!existsSync(manifestPath)) return null;
-  const path = where === "bundled" ? relative(PACKAGE_ROOT, dir) : dir;
-  const base = { path, name: dir.split(/[\\/]/).pop() ?? dir, family: "?", dtype: "?", parameters: null, bytes: folderBytes(dir), where };
+  const path = relative(where === "bundled" ? PACKAGE_ROOT : userModelsDir(), dir);
+  const base = { path, dir, name: basename(dir), family: "?", dtype: "?", parameters: null, bytes: folderBytes(dir), where };
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, unknown>;
