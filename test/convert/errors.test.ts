@@ -172,3 +172,16 @@ describe.skipIf(!canMount)("not enough disk space", () => {
     }
   });
 });
+
+describe("values that are not numbers", () => {
+  it("a NaN anywhere in a bf16 tensor stops the conversion, naming the file and tensor", async () => {
+    const dir = copyCheckpoint("llada", fresh());
+    const shard = join(dir, "model-00002-of-00003.safetensors");
+    rewriteShard(shard, (t) => {
+      const name = Object.keys(t).find((n) => n.endsWith("blocks.0.v_proj.weight"))!;
+      t[name].data[1234] = NaN;
+    });
+    const msg = await failure(dir, { dtype: "fp16" });
+    expect(msg).toContain(`${shard}: tensor "model.transformer.blocks.0.v_proj.weight" holds NaN or infinite values`);
+  });
+});

@@ -118,7 +118,9 @@ export class Checkpoint {
     const info = this.expect(name, shape);
     const { entry } = this.tensors.get(name)!;
     const bytes = readBytes(info.file, entry.begin, entry.end - entry.begin, name);
-    return toFloat32(bytes, info.dtype);
+    const values = toFloat32(bytes, info.dtype);
+    if (values === null) throw new CheckpointError(`${info.file}: tensor "${name}" holds NaN or infinite values`);
+    return values;
   }
 
   private nearest(name: string): string {
@@ -157,19 +159,36 @@ function readBytes(file: string, offset: number, length: number, tensor: string)
   return out;
 }
 
-/** bf16 is the top half of a float32: a shift per value. f16 goes through a 64k-entry table. */
-function toFloat32(bytes: Uint8Array, dtype: string): Float32Array {
-  if (dtype === "F32") return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+/**
+ * A float tensor's bytes as float32, or null when a value is NaN or infinite (checked on the way,
+ * on the exponent bits: all ones). bf16 is the top half of a float32: a shift per value; f16 goes
+ * through a 64k-entry table.
+ */
+function toFloat32(bytes: Uint8Array, dtype: string): Float32Array | null {
+  let bad = 0;
+  if (dtype === "F32") {
+    const bits = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    for (let i = 0; i < bits.length; i++) bad |= +((bits[i] & 0x7f800000) === 0x7f800000);
+    return bad ? null : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  }
   const src = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
   const out = new Float32Array(src.length);
   if (dtype === "BF16") {
     const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
-    return out;
+    for (let i = 0; i < src.length; i++) {
+      const b = src[i];
+      bad |= +((b & 0x7f80) === 0x7f80);
+      bits[i] = b << 16;
+    }
+    return bad ? null : out;
   }
   const table = halfTable();
-  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
-  return out;
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i];
+    bad |= +((h & 0x7c00) === 0x7c00);
+    out[i] = table[h];
+  }
+  return bad ? null : out;
 }
 
 let HALF: Float32Array | null = null;
