@@ -2,12 +2,14 @@
 // Exit codes: 0 ok; 1 a run failed; 2 invalid input (missing file, bad JSON, invalid workflow, bad flag).
 import { Command, CommanderError, Option } from "commander";
 import { writeFile } from "node:fs/promises";
-import { createDefaultRegistry, Executor, formatIssue, loadWorkflowFile, parseSetFlag, validateWorkflow, WorkflowError } from "../index.js";
+import { Executor, formatIssue, loadWorkflowFile, parseSetFlag, validateWorkflow, WorkflowError } from "../index.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
 import { RunProgress } from "./progress.js";
 import { EXIT, UsageError } from "./exit.js";
 import { printOutputs } from "./print.js";
+import { cliNodes } from "./registry.js";
+import { printCatalog } from "./catalog.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -41,7 +43,7 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON object {outputs, stats} on stdout and nothing else")
     .action(async (file: string, opts: { set: string[]; json?: boolean }) => {
       const doc = await loadWorkflowFile(file);
-      const executor = new Executor(createDefaultRegistry());
+      const executor = new Executor((await cliNodes()).registry);
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
       process.once("SIGINT", onSigint);
@@ -81,7 +83,7 @@ export function buildProgram(): Command {
     .action(async (file: string, opts: { json?: boolean }) => {
       let issues;
       try {
-        issues = validateWorkflow(await loadWorkflowFile(file), createDefaultRegistry());
+        issues = validateWorkflow(await loadWorkflowFile(file), (await cliNodes()).registry);
       } catch (err) {
         if (!(err instanceof WorkflowError)) throw err;
         issues = err.issues;
@@ -94,19 +96,12 @@ export function buildProgram(): Command {
 
   program
     .command("nodes")
-    .description("list the node types this Maskflow knows")
+    .description("list the node types this Maskflow knows (built in, and from node packages) and where each comes from")
     .option("--json", "print the catalog as JSON")
-    .action((opts: { json?: boolean }) => {
-      const catalog = createDefaultRegistry().catalog();
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(catalog, null, 2) + "\n");
-        return;
-      }
-      for (const def of catalog) {
-        const ins = Object.entries(def.inputs).map(([n, d]) => `${n}${d.optional ? "?" : ""}: ${d.socket ? [d.socket].flat().join("|") : d.kind}`);
-        const outs = Object.entries(def.outputs).map(([n, d]) => `${n}: ${d.socket}`);
-        process.stdout.write(`${def.type.padEnd(14)} [${def.category}] ${def.description}\n${" ".repeat(15)}(${ins.join(", ")}) -> (${outs.join(", ") || "output"})\n`);
-      }
+    .action(async (opts: { json?: boolean }) => {
+      const { registry, skipped } = await cliNodes();
+      if (opts.json) process.stdout.write(JSON.stringify(registry.catalog(), null, 2) + "\n");
+      else printCatalog(registry.catalog(), skipped, process.stdout);
     });
 
   program
@@ -120,7 +115,7 @@ export function buildProgram(): Command {
     .option("--json", "print a JSON summary on stdout")
     .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean }) => {
       const doc = await loadWorkflowFile(file);
-      const summary = await runBatch(doc, { ...opts, registry: createDefaultRegistry(), stderr: process.stderr });
+      const summary = await runBatch(doc, { ...opts, registry: (await cliNodes()).registry, stderr: process.stderr });
       if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
       else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
       if (summary.interrupted) process.exitCode = EXIT.FAILED;
@@ -136,7 +131,7 @@ export function buildProgram(): Command {
     .action(async (opts: { port: string; host: string; token?: string }) => {
       const { serve } = await import("../server/serve.js");
       if (!/^\d+$/.test(opts.port)) throw new UsageError(`--port must be a port number, got "${opts.port}"`);
-      await serve(opts);
+      await serve({ ...opts, registry: (await cliNodes()).registry });
       await new Promise(() => undefined); // serve until SIGINT/SIGTERM (serve() exits the process)
     });
 

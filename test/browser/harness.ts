@@ -39,7 +39,7 @@ export async function buildApp(): Promise<string> {
   return outDir;
 }
 
-export async function startHarness(options: ServerOptions = {}): Promise<Harness> {
+export async function startHarness(options: Partial<ServerOptions> = {}): Promise<Harness> {
   const appDir = await buildApp();
   // The built-in nodes plus two test nodes (a slow counter, a failing node) for queue, cancel
   // and error display.

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunEvent } from "../../engine/index.js";
 import type { RunningServer } from "../../engine/server/index.js";
-import { api, concatWorkflow, listen, slowWorkflow, startTestServer, waitFor, waitForRun } from "./helpers.js";
+import { api, concatWorkflow, listen, slowWorkflow, startTestServer, testRegistry, waitFor, waitForRun } from "./helpers.js";
 
 let server: RunningServer;
 
@@ -268,7 +268,7 @@ describe("WebSocket /api/events", () => {
 describe("startServer", () => {
   it("serve() refuses a port that is not a number", async () => {
     const { serve } = await import("../../engine/server/serve.js");
-    await expect(serve({ port: "eighty" })).rejects.toThrow(/--port/);
+    await expect(serve({ port: "eighty", registry: testRegistry() })).rejects.toThrow(/--port/);
   });
 
   it("rejects when the port is taken", async () => {
