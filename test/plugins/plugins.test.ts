@@ -1,7 +1,7 @@
 // Node packages through the real loader: found in MASKFLOW_NODES-style folders, a user nodes
 // folder and node_modules; the example package's nodes registered with their source and run by
 // the executor; every broken package reported with its path and skipped, the rest still loading.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -99,6 +99,13 @@ describe("node packages", () => {
       ["@acme/writers", "npm", ["ByField"]],
       ["maskflow-nodes-by-name", "npm", ["ByName"]],
     ]);
+  });
+
+  it("the engine imports no node: only the CLI's registry module names nodes/", () => {
+    const engine = join(import.meta.dirname, "../../engine");
+    const files = readdirSync(engine, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    const importers = files.filter((f) => /from "(\.\.\/)+nodes\//.test(readFileSync(join(engine, f), "utf8")));
+    expect(importers).toEqual([join("cli", "registry.ts")]);
   });
 
   it("the definition check accepts every built-in node", () => {
