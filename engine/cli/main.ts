@@ -2,7 +2,7 @@
 // Exit codes: 0 ok; 1 a run failed; 2 invalid input (missing file, bad JSON, invalid workflow, bad flag).
 import { Command, CommanderError, Option } from "commander";
 import { writeFile } from "node:fs/promises";
-import { Executor, formatIssue, loadWorkflowFile, parseSetFlag, validateWorkflow, WorkflowError } from "../index.js";
+import { checkWorkflow, Executor, formatIssue, loadWorkflowFile, parseSetFlag, readWorkflowJson, WorkflowError } from "../index.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
 import { RunProgress } from "./progress.js";
@@ -42,15 +42,20 @@ export function buildProgram(): Command {
     .option("--set <nodeId.input=value>", "override an input (JSON when it parses, else a string); repeatable", collect, [])
     .option("--json", "print one JSON object {outputs, stats} on stdout and nothing else")
     .action(async (file: string, opts: { set: string[]; json?: boolean }) => {
-      const doc = await loadWorkflowFile(file);
-      const executor = new Executor((await cliNodes()).registry);
+      const { registry } = await cliNodes();
+      const overrides = overridesFrom(opts.set);
+      // Shape, overrides and graph in one pass, so a file with several faults lists them all.
+      const checked = checkWorkflow(await readWorkflowJson(file), registry, overrides);
+      if (!checked.ok) throw new WorkflowError(checked.issues);
+      const doc = checked.doc;
+      const executor = new Executor(registry);
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
       process.once("SIGINT", onSigint);
       const progress = new RunProgress(process.stderr, !opts.json);
       try {
         const result = await executor.run(doc, {
-          overrides: overridesFrom(opts.set),
+          overrides,
           signal: controller.signal,
           onEvent: (e) => progress.onEvent(e),
         });
@@ -83,7 +88,7 @@ export function buildProgram(): Command {
     .action(async (file: string, opts: { json?: boolean }) => {
       let issues;
       try {
-        issues = validateWorkflow(await loadWorkflowFile(file), (await cliNodes()).registry);
+        issues = checkWorkflow(await readWorkflowJson(file), (await cliNodes()).registry).issues;
       } catch (err) {
         if (!(err instanceof WorkflowError)) throw err;
         issues = err.issues;

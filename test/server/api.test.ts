@@ -140,6 +140,17 @@ describe("POST /api/validate", () => {
     expect(json.issues.map((i: { code: string }) => i.code)).toContain("no_output_node");
     expect((await api(server, "POST", "/api/validate", {})).status).toBe(400);
   });
+
+  it("reports shape and graph faults together (what the editor's checks show)", async () => {
+    const workflow = { version: 1, nodes: { m: { type: "Mystery" }, j: { type: "Concat", inputs: { a: { nonsense: 1 } }, colour: 1 }, show: { type: "ShowText", inputs: {} } } };
+    const { json } = await api(server, "POST", "/api/validate", { workflow });
+    expect(json.issues.map((i: { nodeId: string; input: string | null; code: string }) => [i.nodeId, i.input, i.code])).toEqual([
+      ["m", null, "unknown_type"],
+      ["j", null, "schema"],
+      ["j", "a", "wrong_type"],
+      ["show", "value", "missing_input"],
+    ]);
+  });
 });
 
 describe("runs, queue and cancel", () => {
