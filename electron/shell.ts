@@ -3,7 +3,7 @@
 // and reading/writing workflow files for the native Open and Save dialogs.
 import { randomBytes } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { parseWorkflow } from "../engine/workflow/load.js";
 import { formatIssue } from "../engine/workflow/issues.js";
 import { generateToken, startServer, type RunningServer, type ServerOptions } from "../engine/server/index.js";
@@ -47,10 +47,14 @@ export function isExternalLink(url: string): boolean {
   }
 }
 
-/** A workflow file named on the command line (double-click, "Open with", a second launch). */
-export function workflowFromArgv(argv: readonly string[]): string | null {
+/**
+ * A workflow file named on the command line (double-click, "Open with", a second launch), made
+ * absolute against `cwd`: a second launch's relative path is relative to where it was started,
+ * not to where the running instance was.
+ */
+export function workflowFromArgv(argv: readonly string[], cwd?: string): string | null {
   for (const arg of argv.slice(1)) {
-    if (!arg.startsWith("-") && (arg.endsWith(WORKFLOW_SUFFIX) || extname(arg) === ".json")) return arg;
+    if (!arg.startsWith("-") && (arg.endsWith(WORKFLOW_SUFFIX) || extname(arg) === ".json")) return cwd ? resolve(cwd, arg) : arg;
   }
   return null;
 }

@@ -141,6 +141,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("desktop")
+    .description("open the editor in the desktop app (Electron; its binary is fetched on first use)")
+    .argument("[files...]", ".maskflow.json workflows to open")
+    .action(async (files: string[]) => {
+      const { runDesktop, DesktopError } = await import("./desktop.js");
+      try {
+        process.exitCode = await runDesktop(files);
+      } catch (err) {
+        if (!(err instanceof DesktopError)) throw err;
+        process.stderr.write(`maskflow desktop: ${err.message}\n`);
+        process.exitCode = EXIT.FAILED;
+      }
+    });
+
+  program
     .command("schema")
     .description("print (or write) the workflow JSON Schema")
     .option("--out <file>", "write it to a file")
