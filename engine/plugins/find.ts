@@ -101,17 +101,32 @@ function listDir(dir: string): string[] {
   }
 }
 
+/**
+ * The packages of a node_modules folder worth reading: every one named maskflow-nodes-*, and those
+ * that could declare a "maskflow" field. When the folder belongs to a project (its parent has a
+ * package.json), those are the project's own dependencies: reading every transitive dependency's
+ * package.json (hundreds in a Maskflow checkout) would cost each CLI start ~20 ms. A folder
+ * without one (a global install's) is read whole.
+ */
+function npmDirs(root: string): string[] {
+  const all = listDir(root).flatMap((name) => (name.startsWith("@") ? listDir(join(root, name)).map((n) => `${name}/${n}`) : [name]));
+  const named = all.filter((name) => /^(@[^/]+\/)?maskflow-nodes-/.test(name));
+  const owner = readPackageJson(dirname(root)) as (PackageJson & Record<string, unknown>) | null;
+  if (!owner) return all.map((name) => join(root, name));
+  const declared = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"].flatMap((key) =>
+    typeof owner[key] === "object" && owner[key] !== null ? Object.keys(owner[key] as object) : [],
+  );
+  const present = new Set(all);
+  return [...new Set([...named, ...declared.filter((name) => present.has(name))])].map((name) => join(root, name));
+}
+
 /** Installed npm packages named maskflow-nodes-* (scoped too) or declaring a "maskflow" field. */
 function npmCandidates(root: string): PackageCandidate[] {
-  const dirs = listDir(root).flatMap((name) => (name.startsWith("@") ? listDir(join(root, name)).map((n) => join(root, name, n)) : [join(root, name)]));
   const out: PackageCandidate[] = [];
-  for (const dir of dirs) {
-    const named = /^maskflow-nodes-/.test(basename(dir));
-    // Only a name that matches, or a package.json that says so, makes a package ours; reading
-    // every dependency's package.json is a few milliseconds for a few hundred packages.
+  for (const dir of npmDirs(root)) {
     const pkg = readPackageJson(dir);
     if (!pkg || pkg.name === "maskflow") continue;
-    if (named || pkg.maskflow !== undefined) out.push(folderCandidate(dir, "npm", pkg));
+    if (/^maskflow-nodes-/.test(basename(dir)) || pkg.maskflow !== undefined) out.push(folderCandidate(dir, "npm", pkg));
   }
   return out;
 }

@@ -101,6 +101,22 @@ describe("node packages", () => {
     ]);
   });
 
+  it("in a project's node_modules, a \"maskflow\" field counts on the project's own dependencies (names always count)", async () => {
+    const project = mkdtempSync(join(tmpdir(), "maskflow-project-"));
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "my-project", dependencies: { "@acme/writers": "1.0.0" } }));
+    const write = (name: string, type: string) => {
+      const dir = join(project, "node_modules", name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ name, type: "module", maskflow: {} }));
+      writeFileSync(join(dir, "index.js"), `export default { type: "${type}", version: 1, title: "${type}", category: "t", description: "", inputs: {}, outputs: { text: { socket: "TEXT" } }, execute: () => ({ text: "" }) };\n`);
+    };
+    write("@acme/writers", "Declared");
+    write("some-transitive-dep", "Transitive");
+    write("maskflow-nodes-undeclared", "ByName");
+    const { packages } = await assembleRegistry(builtinNodes, { folders: [], userDir: null, npmRoots: [join(project, "node_modules")] });
+    expect(packages.map((p) => p.name).sort()).toEqual(["@acme/writers", "maskflow-nodes-undeclared"]);
+  });
+
   it("the engine imports no node: only the CLI's registry module names nodes/", () => {
     const engine = join(import.meta.dirname, "../../engine");
     const files = readdirSync(engine, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
