@@ -16,7 +16,9 @@ export type LoadResult = { ok: true; definitions: NodeDefinition[] } | { ok: fal
  * first; this costs a process start, paid only for a package that is broken anyway.
  */
 function syntaxErrorLocation(entry: string): string | null {
-  const check = spawnSync(process.execPath, ["--check", entry], { encoding: "utf8", timeout: 10_000 });
+  // In the desktop app process.execPath is Electron, which runs as plain Node only when told to.
+  const env = { ...process.env, ELECTRON_RUN_AS_NODE: "1" };
+  const check = spawnSync(process.execPath, ["--check", entry], { encoding: "utf8", timeout: 10_000, env });
   const first = (check.stderr ?? "").split("\n")[0].trim();
   const match = /^(.+):(\d+)$/.exec(first);
   if (!match) return null;
