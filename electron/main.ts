@@ -25,16 +25,21 @@ let lastDirectory: string | undefined;
 /** Set by openInWindow: the next Open answers with this file instead of a dialog. */
 let pendingOpen: string | null = null;
 /** A file to open once the window is up (from the command line or the OS). */
-let pendingFile: string | null = workflowFromArgv(process.argv);
+let pendingFile: string | null = workflowFromArgv(process.argv, process.cwd());
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on("second-instance", (_event, argv) => {
-    if (!window) return;
+  // A second launch (double-click on another file, `maskflow desktop b.maskflow.json`) quits at
+  // once and hands its arguments here: the running window opens the file.
+  app.on("second-instance", (_event, argv, workingDirectory) => {
+    const file = workflowFromArgv(argv, workingDirectory);
+    if (!window) {
+      if (file) pendingFile = file; // still starting: open it once the window is up
+      return;
+    }
     if (window.isMinimized()) window.restore();
     window.focus();
-    const file = workflowFromArgv(argv);
     if (file) void openInWindow(file);
   });
   app.on("open-file", (event, path) => {
@@ -98,7 +103,9 @@ function createWindow(engine: RunningServer): void {
       if (isExternalLink(url)) void shell.openExternal(url);
     }
   });
-  Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, (command) => win.webContents.send(CHANNELS.menu, command))));
+  // shell.ts types roles as plain strings (it runs without Electron's types); they are Electron's role names.
+  const template = menuTemplate(process.platform, (command) => win.webContents.send(CHANNELS.menu, command)) as Electron.MenuItemConstructorOptions[];
+  Menu.setApplicationMenu(Menu.buildFromTemplate(template));
   win.once("ready-to-show", () => {
     win.show();
     if (pendingFile) {

@@ -3,19 +3,29 @@
 // and reading/writing workflow files for the native Open and Save dialogs.
 import { randomBytes } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { parseWorkflow } from "../engine/workflow/load.js";
 import { formatIssue } from "../engine/workflow/issues.js";
 import { generateToken, startServer, type RunningServer, type ServerOptions } from "../engine/server/index.js";
+import { assembleRegistry, formatSkipped } from "../engine/plugins/index.js";
+import { builtinNodes } from "../nodes/index.js";
 
 export const WORKFLOW_SUFFIX = ".maskflow.json";
 
 /**
  * Starts the engine in this process on a free loopback port with a fresh token, so no other
- * local program or web page can drive it.
+ * local program or web page can drive it. Its nodes are the CLI's: the built-in ones plus every
+ * node package that loads (the others are logged and skipped).
  */
-export function startEngine(options: Pick<ServerOptions, "appDir" | "registry" | "log"> = {}): Promise<RunningServer> {
-  return startServer({ ...options, host: "127.0.0.1", port: 0, token: generateToken() });
+export async function startEngine(options: Partial<Pick<ServerOptions, "appDir" | "registry" | "log">> = {}): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  let registry = options.registry;
+  if (!registry) {
+    const assembled = await assembleRegistry(builtinNodes);
+    for (const skipped of assembled.skipped) log(`warning: ${formatSkipped(skipped)}`);
+    registry = assembled.registry;
+  }
+  return startServer({ ...options, registry, log, host: "127.0.0.1", port: 0, token: generateToken() });
 }
 
 /** Only the engine's own pages load in the window; everything else opens in the browser. */
@@ -37,10 +47,14 @@ export function isExternalLink(url: string): boolean {
   }
 }
 
-/** A workflow file named on the command line (double-click, "Open with", a second launch). */
-export function workflowFromArgv(argv: readonly string[]): string | null {
+/**
+ * A workflow file named on the command line (double-click, "Open with", a second launch), made
+ * absolute against `cwd`: a second launch's relative path is relative to where it was started,
+ * not to where the running instance was.
+ */
+export function workflowFromArgv(argv: readonly string[], cwd?: string): string | null {
   for (const arg of argv.slice(1)) {
-    if (!arg.startsWith("-") && (arg.endsWith(WORKFLOW_SUFFIX) || extname(arg) === ".json")) return arg;
+    if (!arg.startsWith("-") && (arg.endsWith(WORKFLOW_SUFFIX) || extname(arg) === ".json")) return cwd ? resolve(cwd, arg) : arg;
   }
   return null;
 }

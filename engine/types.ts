@@ -78,8 +78,19 @@ export interface NodeDefinition {
   execute(inputs: NodeInputs, ctx: ExecuteContext): Promise<NodeOutputs> | NodeOutputs;
 }
 
-/** The serialisable part of a definition: what `maskflow nodes --json` and `GET /api/nodes` return. */
-export type NodeCatalogEntry = Omit<NodeDefinition, "execute">;
+/** Where a node type that is not built in comes from: a node package (engine/plugins). */
+export interface NodeSource {
+  /** The package's name (its package.json "name", else its folder or file name). */
+  package: string;
+  /** The package's folder (or file), absolute. */
+  path: string;
+}
+
+/**
+ * The serialisable part of a definition: what `maskflow nodes --json` and `GET /api/nodes` return.
+ * `source` is set for nodes from a package and absent for built-in ones.
+ */
+export type NodeCatalogEntry = Omit<NodeDefinition, "execute"> & { source?: NodeSource };
 
 /** A CANVAS as it stands after a step, small enough to send per step. */
 export interface CanvasSnapshot {

@@ -1,5 +1,6 @@
 // Builds what `npm install` needs to leave runnable: the engine and nodes transpiled to dist/
-// (file by file, same tree, so worker files keep their relative URLs) and the editor (vite).
+// (file by file, same tree, so worker files keep their relative URLs), the editor (vite) and the
+// desktop shell's bundle (electron/build.mjs).
 import { build } from "esbuild";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -29,4 +30,10 @@ if (existsSync("app/vite.config.ts") && !process.argv.includes("--engine-only"))
   const r = spawnSync(process.execPath, ["node_modules/vite/bin/vite.js", "build", "--config", "app/vite.config.ts", "--logLevel", "warn"], { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
   console.log("editor: dist/app");
+}
+
+// The desktop shell's bundle, so `maskflow desktop` starts without a build step of its own.
+if (existsSync("electron/build.mjs") && !process.argv.includes("--engine-only")) {
+  const r = spawnSync(process.execPath, ["electron/build.mjs"], { stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status ?? 1);
 }

@@ -2,13 +2,15 @@
 // Exit codes: 0 ok; 1 a run failed; 2 invalid input (missing file, bad JSON, invalid workflow, bad flag).
 import { Command, CommanderError, Option } from "commander";
 import { writeFile } from "node:fs/promises";
-import { createDefaultRegistry, Executor, formatIssue, loadWorkflowFile, parseSetFlag, validateWorkflow, WorkflowError } from "../index.js";
+import { checkWorkflow, Executor, formatIssue, loadWorkflowFile, parseSetFlag, readWorkflowJson, WorkflowError } from "../index.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
 import { addConvertCommands } from "./convert.js";
 import { RunProgress } from "./progress.js";
 import { EXIT, UsageError } from "./exit.js";
 import { printOutputs } from "./print.js";
+import { cliNodes } from "./registry.js";
+import { printCatalog } from "./catalog.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -41,15 +43,20 @@ export function buildProgram(): Command {
     .option("--set <nodeId.input=value>", "override an input (JSON when it parses, else a string); repeatable", collect, [])
     .option("--json", "print one JSON object {outputs, stats} on stdout and nothing else")
     .action(async (file: string, opts: { set: string[]; json?: boolean }) => {
-      const doc = await loadWorkflowFile(file);
-      const executor = new Executor(createDefaultRegistry());
+      const { registry } = await cliNodes();
+      const overrides = overridesFrom(opts.set);
+      // Shape, overrides and graph in one pass, so a file with several faults lists them all.
+      const checked = checkWorkflow(await readWorkflowJson(file), registry, overrides);
+      if (!checked.ok) throw new WorkflowError(checked.issues);
+      const doc = checked.doc;
+      const executor = new Executor(registry);
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
       process.once("SIGINT", onSigint);
       const progress = new RunProgress(process.stderr, !opts.json);
       try {
         const result = await executor.run(doc, {
-          overrides: overridesFrom(opts.set),
+          overrides,
           signal: controller.signal,
           onEvent: (e) => progress.onEvent(e),
         });
@@ -82,7 +89,7 @@ export function buildProgram(): Command {
     .action(async (file: string, opts: { json?: boolean }) => {
       let issues;
       try {
-        issues = validateWorkflow(await loadWorkflowFile(file), createDefaultRegistry());
+        issues = checkWorkflow(await readWorkflowJson(file), (await cliNodes()).registry).issues;
       } catch (err) {
         if (!(err instanceof WorkflowError)) throw err;
         issues = err.issues;
@@ -95,19 +102,12 @@ export function buildProgram(): Command {
 
   program
     .command("nodes")
-    .description("list the node types this Maskflow knows")
+    .description("list the node types this Maskflow knows (built in, and from node packages) and where each comes from")
     .option("--json", "print the catalog as JSON")
-    .action((opts: { json?: boolean }) => {
-      const catalog = createDefaultRegistry().catalog();
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(catalog, null, 2) + "\n");
-        return;
-      }
-      for (const def of catalog) {
-        const ins = Object.entries(def.inputs).map(([n, d]) => `${n}${d.optional ? "?" : ""}: ${d.socket ? [d.socket].flat().join("|") : d.kind}`);
-        const outs = Object.entries(def.outputs).map(([n, d]) => `${n}: ${d.socket}`);
-        process.stdout.write(`${def.type.padEnd(14)} [${def.category}] ${def.description}\n${" ".repeat(15)}(${ins.join(", ")}) -> (${outs.join(", ") || "output"})\n`);
-      }
+    .action(async (opts: { json?: boolean }) => {
+      const { registry, skipped } = await cliNodes();
+      if (opts.json) process.stdout.write(JSON.stringify(registry.catalog(), null, 2) + "\n");
+      else printCatalog(registry.catalog(), skipped, process.stdout);
     });
 
   program
@@ -121,7 +121,7 @@ export function buildProgram(): Command {
     .option("--json", "print a JSON summary on stdout")
     .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean }) => {
       const doc = await loadWorkflowFile(file);
-      const summary = await runBatch(doc, { ...opts, registry: createDefaultRegistry(), stderr: process.stderr });
+      const summary = await runBatch(doc, { ...opts, registry: (await cliNodes()).registry, stderr: process.stderr });
       if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
       else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
       if (summary.interrupted) process.exitCode = EXIT.FAILED;
@@ -137,11 +137,26 @@ export function buildProgram(): Command {
     .action(async (opts: { port: string; host: string; token?: string }) => {
       const { serve } = await import("../server/serve.js");
       if (!/^\d+$/.test(opts.port)) throw new UsageError(`--port must be a port number, got "${opts.port}"`);
-      await serve(opts);
+      await serve({ ...opts, registry: (await cliNodes()).registry });
       await new Promise(() => undefined); // serve until SIGINT/SIGTERM (serve() exits the process)
     });
 
   addConvertCommands(program);
+
+  program
+    .command("desktop")
+    .description("open the editor in the desktop app (Electron; its binary is fetched on first use)")
+    .argument("[files...]", ".maskflow.json workflows to open")
+    .action(async (files: string[]) => {
+      const { runDesktop, DesktopError } = await import("./desktop.js");
+      try {
+        process.exitCode = await runDesktop(files);
+      } catch (err) {
+        if (!(err instanceof DesktopError)) throw err;
+        process.stderr.write(`maskflow desktop: ${err.message}\n`);
+        process.exitCode = EXIT.FAILED;
+      }
+    });
 
   program
     .command("schema")

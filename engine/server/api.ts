@@ -3,11 +3,9 @@
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { z } from "zod";
 import type { NodeRegistry } from "../registry.js";
-import { validateWorkflow } from "../workflow/compile.js";
 import { listExampleWorkflows, readExampleWorkflow } from "../workflow/examples.js";
 import type { Issue } from "../workflow/issues.js";
-import { parseWorkflow } from "../workflow/load.js";
-import { applyOverrides } from "../workflow/overrides.js";
+import { checkWorkflow } from "../workflow/check.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
 import type { RunQueue } from "./run-queue.js";
@@ -49,12 +47,10 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-/** Schema, overrides and graph checks: every issue at once. */
+/** Schema, overrides and graph checks in one pass: every issue at once (the editor's checks call this). */
 function check(registry: NodeRegistry, workflow: unknown, overrides: Record<string, unknown>): { doc: WorkflowDoc; issues: Issue[] } {
-  const parsed = parseWorkflow(workflow);
-  if (!parsed.ok) return { doc: workflow as WorkflowDoc, issues: parsed.errors };
-  const applied = applyOverrides(parsed.doc, overrides);
-  return { doc: parsed.doc, issues: [...applied.issues, ...validateWorkflow(applied.doc, registry)] };
+  const result = checkWorkflow(workflow, registry, overrides);
+  return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: result.issues };
 }
 
 export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import express from "express";
 import { WebSocketServer, type WebSocket } from "ws";
-import { createDefaultRegistry } from "../index.js";
 import { PACKAGE_ROOT } from "../paths.js";
 import type { NodeRegistry } from "../registry.js";
 import { Executor } from "../run/executor.js";
@@ -25,7 +24,8 @@ export interface ServerOptions {
   host?: string;
   /** Required on a non-loopback host; generated (and logged) when missing there. */
   token?: string;
-  registry?: NodeRegistry;
+  /** The node types (built-ins plus packages: engine/plugins' assembleRegistry). */
+  registry: NodeRegistry;
   /** The built editor (default: dist/app in the package). */
   appDir?: string;
   /** Where the server reports its address and a generated token (default: console.log). */
@@ -53,14 +53,14 @@ function missingAppPage(appDir: string): string {
 Run <code>npm run build</code>, then reload. The API answers under <a href="api/nodes">/api</a>.</p>`;
 }
 
-export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? ((line: string) => console.log(line));
   let token = options.token ?? null;
   if (token !== null && token.length < 8) throw new Error("a token must be at least 8 characters");
   const generated = token === null && !isLoopbackHost(host);
   if (generated) token = generateToken();
-  const registry = options.registry ?? createDefaultRegistry();
+  const registry = options.registry;
   const appDir = options.appDir ?? join(PACKAGE_ROOT, "dist", "app");
   const executor = new Executor(registry);
   const queue = new RunQueue(executor);

@@ -1,10 +1,14 @@
 // Validates a whole workflow before anything runs and reports every problem at once, each with
 // its node id, input name and reason; then keeps only the nodes that feed an output node, in
-// topological order.
+// topological order. It works on what readStructure() could read of a document, so faults in the
+// file's shape and faults in the graph are reported in the same pass (check.ts).
 import type { NodeRegistry } from "../registry.js";
 import type { InputDef, NodeDefinition, SocketType } from "../types.js";
+import { describeValue } from "./describe.js";
+import { classifyInput } from "./inputs.js";
 import { WorkflowError, type Issue } from "./issues.js";
 import { isLink, type Link, type WorkflowDoc } from "./schema.js";
+import type { ReadDoc } from "./structure.js";
 
 export interface CompiledNode {
   id: string;
@@ -53,26 +57,24 @@ function checkConstant(nodeId: string, input: string, def: InputDef, value: unkn
   }
 }
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "string") return `the string "${value.length > 40 ? value.slice(0, 40) + "..." : value}"`;
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
+const describe = describeValue;
 
-/** Every problem with the workflow; [] when it can run. */
+const asRead = (doc: WorkflowDoc): ReadDoc => ({ nodes: doc.nodes, unreadable: new Set(), noInputs: new Set() });
+
+/** Every problem with the graph of a schema-valid workflow; [] when it can run. checkWorkflow() takes any JSON. */
 export function validateWorkflow(doc: WorkflowDoc, registry: NodeRegistry): Issue[] {
-  return analyse(doc, registry).issues;
+  return analyse(asRead(doc), registry).issues;
 }
 
 /** Compiles or throws WorkflowError listing every problem. */
 export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry): CompiledGraph {
-  const { issues, graph } = analyse(doc, registry);
+  const { issues, graph } = analyse(asRead(doc), registry);
   if (issues.length > 0 || !graph) throw new WorkflowError(issues);
   return graph;
 }
 
-function analyse(doc: WorkflowDoc, registry: NodeRegistry): { issues: Issue[]; graph?: CompiledGraph } {
+/** The graph check over what could be read of a document (see structure.ts). */
+export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]; graph?: CompiledGraph } {
   const issues: Issue[] = [];
   const compiled = new Map<string, CompiledNode>();
 
@@ -80,6 +82,11 @@ function analyse(doc: WorkflowDoc, registry: NodeRegistry): { issues: Issue[]; g
     const def = registry.get(node.type);
     if (!def) {
       issues.push({ nodeId: id, input: null, code: "unknown_type", message: `unknown node type "${node.type}"` });
+      // Its inputs cannot be checked against a definition, but a malformed one is a fault of its own.
+      for (const [name, raw] of Object.entries(node.inputs)) {
+        const value = classifyInput(raw, undefined);
+        if (value.kind === "bad") issues.push({ nodeId: id, input: name, code: "wrong_type", message: value.message });
+      }
       continue;
     }
     const inputs: CompiledNode["inputs"] = {};
@@ -93,28 +100,35 @@ function analyse(doc: WorkflowDoc, registry: NodeRegistry): { issues: Issue[]; g
       const raw = node.inputs[name];
       if (raw === undefined) {
         if (inputDef.default !== undefined) inputs[name] = { value: inputDef.default };
-        else if (!inputDef.optional) {
+        else if (!inputDef.optional && !doc.noInputs.has(id)) {
           issues.push({ nodeId: id, input: name, code: "missing_input", message: "required input is not set" });
         }
         continue;
       }
-      if (isLink(raw)) {
-        inputs[name] = raw;
-        const source = doc.nodes[raw.from];
+      const value = classifyInput(raw, inputDef);
+      if (value.kind === "bad") {
+        issues.push({ nodeId: id, input: name, code: "wrong_type", message: value.message });
+        continue;
+      }
+      if (value.kind === "link") {
+        const link = value.link;
+        inputs[name] = link;
+        const source = doc.nodes[link.from];
+        if (doc.unreadable.has(link.from)) continue; // reported on that node
         if (!source) {
-          issues.push({ nodeId: id, input: name, code: "missing_node", message: `links to node "${raw.from}", which does not exist` });
+          issues.push({ nodeId: id, input: name, code: "missing_node", message: `links to node "${link.from}", which does not exist` });
           continue;
         }
         const sourceDef = registry.get(source.type);
         if (!sourceDef) continue; // reported on the source node
-        const out = sourceDef.outputs[raw.output];
+        const out = sourceDef.outputs[link.output];
         if (!out) {
           const known = Object.keys(sourceDef.outputs).join(", ") || "none";
           issues.push({
             nodeId: id,
             input: name,
             code: "missing_output",
-            message: `${raw.from} (${source.type}) has no output "${raw.output}" (outputs: ${known})`,
+            message: `${link.from} (${source.type}) has no output "${link.output}" (outputs: ${known})`,
           });
           continue;
         }
@@ -125,7 +139,7 @@ function analyse(doc: WorkflowDoc, registry: NodeRegistry): { issues: Issue[]; g
             nodeId: id,
             input: name,
             code: "type_mismatch",
-            message: `expects ${want} but ${raw.from}.${raw.output} is ${out.socket}`,
+            message: `expects ${want} but ${link.from}.${link.output} is ${out.socket}`,
           });
         }
         continue;
@@ -140,10 +154,14 @@ function analyse(doc: WorkflowDoc, registry: NodeRegistry): { issues: Issue[]; g
   issues.push(...findCycles(doc));
 
   const outputs = [...compiled.values()].filter((n) => n.def.output).map((n) => n.id);
-  if (outputs.length === 0) {
+  // A node of an unknown (or unreadable) type may be the output node: then "no output node" would
+  // be a second report of the same fault.
+  const allKnown = doc.unreadable.size === 0 && compiled.size === Object.keys(doc.nodes).length;
+  if (outputs.length === 0 && allKnown) {
     issues.push({ nodeId: null, input: null, code: "no_output_node", message: "the workflow has no output node (e.g. ShowText): nothing would run" });
   }
-  if (issues.length > 0) return { issues };
+  // Unreadable nodes are reported by the structure check, not here, but there is no graph either.
+  if (issues.length > 0 || doc.unreadable.size > 0) return { issues };
 
   // Only nodes that feed an output node run; depth-first from the outputs gives a topological order.
   const order: CompiledNode[] = [];
@@ -160,7 +178,7 @@ function analyse(doc: WorkflowDoc, registry: NodeRegistry): { issues: Issue[]; g
 }
 
 /** Each cycle once, printed as a -> b -> a, reported on its first node. */
-function findCycles(doc: WorkflowDoc): Issue[] {
+function findCycles(doc: ReadDoc): Issue[] {
   const issues: Issue[] = [];
   const state = new Map<string, "open" | "done">();
   const stack: string[] = [];

@@ -1,35 +1,33 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { classifyInput } from "./inputs.js";
 import { WorkflowError, type Issue } from "./issues.js";
-import { WORKFLOW_VERSION, workflowSchema, type WorkflowDoc } from "./schema.js";
+import { migrate } from "./migrate.js";
+import { workflowSchema, type WorkflowDoc } from "./schema.js";
+import { readStructure } from "./structure.js";
 
-/**
- * Upgrades older documents to the current version, one step at a time. Version 1 is the
- * first, so the table is empty; a version 2 adds `1: (doc) => ({...doc, version: 2, ...})`.
- */
-const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {};
-
-export function migrate(raw: Record<string, unknown>): Record<string, unknown> {
-  let doc = raw;
-  while (typeof doc.version === "number" && doc.version < WORKFLOW_VERSION && MIGRATIONS[doc.version]) {
-    doc = MIGRATIONS[doc.version](doc);
-  }
-  return doc;
-}
+export { migrate } from "./migrate.js";
 
 export type ParseResult = { ok: true; doc: WorkflowDoc } | { ok: false; errors: Issue[] };
 
-/** Schema-checks (after migration) a parsed JSON value. Reports every schema problem. */
+/**
+ * Schema-checks (after migration) a parsed JSON value without a node registry, reporting every
+ * fault in plain words. checkWorkflow() (check.ts) also checks the graph, in the same pass.
+ */
 export function parseWorkflow(json: unknown): ParseResult {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { ok: false, errors: [{ nodeId: null, input: null, code: "schema", message: "a workflow is a JSON object" }] };
+  const read = readStructure(json);
+  if (!read.ok) return { ok: false, errors: read.issues };
+  const errors = [...read.issues];
+  for (const [id, node] of Object.entries(read.doc.nodes)) {
+    for (const [name, raw] of Object.entries(node.inputs)) {
+      const value = classifyInput(raw, undefined);
+      if (value.kind === "bad") errors.push({ nodeId: id, input: name, code: "wrong_type", message: value.message });
+    }
   }
-  const raw = json as Record<string, unknown>;
-  if (typeof raw.version === "number" && raw.version > WORKFLOW_VERSION) {
-    const message = `workflow version ${raw.version} is newer than this Maskflow understands (${WORKFLOW_VERSION}); upgrade Maskflow`;
-    return { ok: false, errors: [{ nodeId: null, input: null, code: "version", message }] };
-  }
-  const result = workflowSchema.safeParse(migrate(raw));
+  if (errors.length) return { ok: false, errors };
+  // The zod schema (from which the published JSON Schema is generated) has the last word, so the
+  // two can never disagree about what a valid file is.
+  const result = workflowSchema.safeParse(migrate(json as Record<string, unknown>));
   if (result.success) return { ok: true, doc: result.data };
   return { ok: false, errors: result.error.issues.map(schemaIssue) };
 }
@@ -45,8 +43,8 @@ function schemaIssue(issue: z.core.$ZodIssue): Issue {
   return { nodeId, input, code: issue.path[0] === "version" ? "version" : "schema", message: message + where };
 }
 
-/** Reads and schema-checks a workflow file; throws WorkflowError with every problem. */
-export async function loadWorkflowFile(path: string): Promise<WorkflowDoc> {
+/** Reads a file's JSON, or throws WorkflowError (bad_json) saying why it cannot. */
+export async function readWorkflowJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -54,15 +52,16 @@ export async function loadWorkflowFile(path: string): Promise<WorkflowDoc> {
     const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
     throw new WorkflowError([{ nodeId: null, input: null, code: "bad_json", message: `cannot read ${path}: ${reason}` }]);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
-    throw new WorkflowError([
-      { nodeId: null, input: null, code: "bad_json", message: `${path} is not valid JSON: ${(err as Error).message}` },
-    ]);
+    throw new WorkflowError([{ nodeId: null, input: null, code: "bad_json", message: `${path} is not valid JSON: ${(err as Error).message}` }]);
   }
-  const parsed = parseWorkflow(json);
+}
+
+/** Reads and schema-checks a workflow file; throws WorkflowError with every problem. */
+export async function loadWorkflowFile(path: string): Promise<WorkflowDoc> {
+  const parsed = parseWorkflow(await readWorkflowJson(path));
   if (!parsed.ok) throw new WorkflowError(parsed.errors);
   return parsed.doc;
 }

@@ -9,9 +9,10 @@ import { newNodeId } from "../../app/src/graph/ids.js";
 import { defaultValues, docToGraph, graphToDoc, looksLikeWorkflow } from "../../app/src/graph/workflow.js";
 import { applyEvent, mergeViews, outputText, runFromDetail, type RunView } from "../../app/src/run/runState.js";
 import { searchCatalog } from "../../app/src/panels/search.js";
-import { createDefaultRegistry, type RunEvent } from "../../engine/index.js";
+import { NodeRegistry, type RunEvent } from "../../engine/index.js";
+import { builtinNodes } from "../../nodes/index.js";
 
-const catalogList = createDefaultRegistry().catalog();
+const catalogList = new NodeRegistry(builtinNodes).catalog();
 const catalog = new Map(catalogList.map((e) => [e.type, e]));
 
 const doc: WorkflowDoc = {

@@ -1,5 +1,5 @@
-// Browser tests drive Debian's Chromium with playwright-core against a real engine server that
-// serves a fresh build of the editor.
+// Browser tests drive a Chromium (the system's, or the npm package's: chromium.ts) with
+// playwright-core against a real engine server that serves a fresh build of the editor.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,8 +7,8 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { build } from "vite";
 import { startServer, type RunningServer, type ServerOptions } from "../../engine/server/index.js";
 import { testRegistry } from "../server/helpers.js";
+import { resolveChromium } from "./chromium.js";
 
-export const CHROMIUM = process.env.MASKFLOW_CHROMIUM ?? "/usr/bin/chromium";
 const ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -39,12 +39,14 @@ export async function buildApp(): Promise<string> {
   return outDir;
 }
 
-export async function startHarness(options: ServerOptions = {}): Promise<Harness> {
+export async function startHarness(options: Partial<ServerOptions> = {}): Promise<Harness> {
   const appDir = await buildApp();
   // The built-in nodes plus two test nodes (a slow counter, a failing node) for queue, cancel
   // and error display.
   const server = await startServer({ port: 0, appDir, log: () => {}, registry: testRegistry(), ...options });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  // Already found or unpacked by the global setup: this only looks it up again.
+  const { path: executablePath } = await resolveChromium();
+  const browser = await chromium.launch({ executablePath, headless: true, args: ARGS });
   const contexts: BrowserContext[] = [];
   return {
     server,

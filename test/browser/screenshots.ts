@@ -2,7 +2,8 @@
 // timeline) from a real server running the hello example with the default model.
 // Usage: npx tsx test/browser/screenshots.ts [example] [--light]
 import { join } from "node:path";
-import { createDefaultRegistry } from "../../engine/index.js";
+import { NodeRegistry } from "../../engine/index.js";
+import { builtinNodes } from "../../nodes/index.js";
 import { startHarness } from "./harness.js";
 
 const example = process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "hello";
@@ -10,7 +11,7 @@ const theme = process.argv.includes("--light") ? "light" : "dark";
 const out = join(import.meta.dirname, "../../docs/screenshots");
 const suffix = theme === "light" ? "-light" : "";
 
-const h = await startHarness({ registry: createDefaultRegistry() });
+const h = await startHarness({ registry: new NodeRegistry(builtinNodes) });
 try {
   const { page } = await h.open({ theme, path: `example=${example}` });
   await page.locator(".react-flow__node").first().waitFor();

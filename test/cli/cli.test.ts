@@ -42,6 +42,35 @@ describe("maskflow CLI", () => {
     expect(cli(["validate", "workflows/concat.maskflow.json"])).toMatchObject({ code: 0 });
   });
 
+  it("validate and run report faults in the file's shape and in the graph together", () => {
+    const dir = tmp();
+    const file = join(dir, "mixed.maskflow.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        nodes: {
+          mystery: { type: "Mystery", inputs: {} },
+          join: { type: "Concat", inputs: { a: { nonsense: 1 } } },
+          model: { type: "LoadModel", inputs: { path: { nonsense: 1 } } },
+          show: { type: "ShowText", inputs: {} },
+        },
+      }),
+    );
+    const expected = [
+      'mystery: unknown node type "Mystery"',
+      'join.a: expected a string or a link {from, output}, got an object with key "nonsense"',
+      'model.path: expected a string, got an object with key "nonsense"',
+      "show.value: required input is not set",
+    ];
+    const validate = cli(["validate", file]);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toBe(`${file}: 4 problems\n${expected.map((l) => `  ${l}\n`).join("")}`);
+    const run = cli(["run", file, "--set", 'show.value={"from": "join", "output": "text"}']); // --set fills the missing input
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`invalid workflow: 3 problems\n${expected.slice(0, 3).map((l) => `  ${l}\n`).join("")}`);
+  });
+
   it("exit codes: 2 for a missing file, bad JSON, an invalid workflow, a bad flag; never a stack trace", () => {
     const dir = tmp();
     writeFileSync(join(dir, "broken.json"), "{ not json");

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { compileWorkflow, parseWorkflow, validateWorkflow, workflowJsonSchema, type Issue } from "../../engine/index.js";
+import { checkWorkflow, compileWorkflow, formatIssue, parseWorkflow, validateWorkflow, workflowJsonSchema, type Issue } from "../../engine/index.js";
 import { doc, link, testRegistry } from "./helpers.js";
 
 const { registry } = testRegistry();
@@ -63,6 +63,51 @@ describe("compiler", () => {
       ["show", "value", "missing_input"],
     ]);
     expect(issues.find((i) => i.code === "out_of_range")?.message).toBe("5000 is outside 1..1000");
+  });
+
+  it("reports faults in the file's shape and in the graph in one pass, in plain words", () => {
+    // The issue's case: an unknown type, a missing input elsewhere, and an object that is not a
+    // link on a third node. A schema failure used to stop the graph check, leaving only
+    // "model.path: Invalid input".
+    const result = checkWorkflow(
+      {
+        version: 1,
+        nodes: {
+          mystery: { type: "Mystery", inputs: {} },
+          up: { type: "Upper", inputs: {} },
+          model: { type: "LoadModel", inputs: { path: { nonsense: 1 } } },
+          join: { type: "Concat", inputs: { a: { nonsense: 1 }, b: { from: "mystery" }, separator: { from: "up", output: "text", extra: true } } },
+          show: { type: "ShowText", inputs: { value: link("up") } },
+        },
+      },
+      registry,
+    );
+    expect(result.ok).toBe(false);
+    expect(result.issues.map(formatIssue)).toEqual([
+      'mystery: unknown node type "Mystery"',
+      "up.text: required input is not set",
+      'model.path: expected a string, got an object with key "nonsense"',
+      'join.a: expected a string or a link {from, output}, got an object with key "nonsense"',
+      "join.b: a link is {from: <node id>, output: <output name>}, but here output is missing",
+      'join.separator: a link is {from: <node id>, output: <output name>}, but here "extra" is not part of a link',
+    ]);
+  });
+
+  it("words shape faults plainly and still checks the graph around them", () => {
+    const result = checkWorkflow(
+      { version: 1, colour: "red", nodes: { "bad id": { type: "Text", inputs: [] }, n: 7, t: { inputs: {} }, u: { type: "Upper", inputs: { text: link("n") }, ui: { x: "left" } }, show: { type: "ShowText", inputs: { value: link("u") } } } },
+      registry,
+    );
+    expect(result.issues.map(formatIssue)).toEqual([
+      'workflow: unknown field "colour" (a workflow has "$schema", "version", "name", "description", "nodes", "ui")',
+      'bad id: node id "bad id" may use only letters, digits, _ . and -',
+      "bad id: inputs: expected an object of input name -> value or link, got an empty list",
+      "n: expected a node {type, inputs}, got number 7",
+      "t: type is missing: say which node type this is",
+      "u: ui.x: expected a number, got the string \"left\"",
+      "u: ui.y: expected a number, got nothing",
+    ]);
+    expect(checkWorkflow({ nodes: {} }, registry).issues.map(formatIssue)).toEqual(['workflow: version is missing: add "version": 1', "workflow: the workflow has no output node (e.g. ShowText): nothing would run"]);
   });
 
   it("refuses a link between different socket types and constants for link-only inputs", () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunEvent } from "../../engine/index.js";
 import type { RunningServer } from "../../engine/server/index.js";
-import { api, concatWorkflow, listen, slowWorkflow, startTestServer, waitFor, waitForRun } from "./helpers.js";
+import { api, concatWorkflow, listen, slowWorkflow, startTestServer, testRegistry, waitFor, waitForRun } from "./helpers.js";
 
 let server: RunningServer;
 
@@ -140,6 +140,17 @@ describe("POST /api/validate", () => {
     expect(json.issues.map((i: { code: string }) => i.code)).toContain("no_output_node");
     expect((await api(server, "POST", "/api/validate", {})).status).toBe(400);
   });
+
+  it("reports shape and graph faults together (what the editor's checks show)", async () => {
+    const workflow = { version: 1, nodes: { m: { type: "Mystery" }, j: { type: "Concat", inputs: { a: { nonsense: 1 } }, colour: 1 }, show: { type: "ShowText", inputs: {} } } };
+    const { json } = await api(server, "POST", "/api/validate", { workflow });
+    expect(json.issues.map((i: { nodeId: string; input: string | null; code: string }) => [i.nodeId, i.input, i.code])).toEqual([
+      ["m", null, "unknown_type"],
+      ["j", null, "schema"],
+      ["j", "a", "wrong_type"],
+      ["show", "value", "missing_input"],
+    ]);
+  });
 });
 
 describe("runs, queue and cancel", () => {
@@ -268,7 +279,7 @@ describe("WebSocket /api/events", () => {
 describe("startServer", () => {
   it("serve() refuses a port that is not a number", async () => {
     const { serve } = await import("../../engine/server/serve.js");
-    await expect(serve({ port: "eighty" })).rejects.toThrow(/--port/);
+    await expect(serve({ port: "eighty", registry: testRegistry() })).rejects.toThrow(/--port/);
   });
 
   it("rejects when the port is taken", async () => {

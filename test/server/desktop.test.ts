@@ -65,6 +65,12 @@ describe("command line", () => {
     expect(workflowFromArgv(["maskflow", "--flag"])).toBeNull();
     expect(workflowFromArgv(["a.maskflow.json"])).toBeNull(); // argv[0] is the executable
   });
+
+  it("makes a second launch's relative path absolute against that launch's folder", () => {
+    // Electron's second-instance event hands over the second process's argv and working directory.
+    expect(workflowFromArgv(["maskflow", "work/b.maskflow.json"], "/home/me")).toBe(join("/home/me", "work/b.maskflow.json"));
+    expect(workflowFromArgv(["maskflow", "/abs/c.maskflow.json"], "/home/me")).toBe("/abs/c.maskflow.json");
+  });
 });
 
 describe("the menu", () => {
@@ -167,6 +173,19 @@ describe("packaging", () => {
     expect(preload).toContain('require("electron")');
     expect(preload).toContain("maskflowDesktop");
     rmSync(out, { recursive: true, force: true });
+  });
+
+  it("opens .maskflow.json files from the OS, and npm run package pins its electron-builder", () => {
+    const config = JSON.parse(readFileSync(join(import.meta.dirname, "../../electron/electron-builder.json"), "utf8"));
+    expect(config.fileAssociations).toEqual([expect.objectContaining({ ext: "maskflow.json", name: "Maskflow workflow", role: "Editor", mimeType: expect.stringMatching(/^application\//) })]);
+    const scripts = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")).scripts;
+    expect(scripts.package).toBe("node electron/package.mjs");
+    expect(scripts.desktop).toBe("node bin/maskflow.js desktop");
+    const packager = readFileSync(join(import.meta.dirname, "../../electron/package.mjs"), "utf8");
+    expect(packager).toMatch(/ELECTRON_BUILDER = "electron-builder@\d+\.\d+\.\d+";/); // exact: a release is reproducible
+    expect(packager).toContain('"--config", "electron/electron-builder.json"');
+    // What the packaged app's main loads at run time is inside the packaged files.
+    for (const needed of ["dist/electron/**", "dist/app/**", "models/default/**", "package.json"]) expect(config.files).toContain(needed);
   });
 
   it("has an electron-builder config for Linux, Windows and macOS", () => {

@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { createDefaultRegistry, type NodeDefinition, type NodeRegistry } from "../../engine/index.js";
+import { NodeRegistry, type NodeDefinition } from "../../engine/index.js";
+import { builtinNodes } from "../../nodes/index.js";
 import { startServer, type RunningServer, type ServerMessage, type ServerOptions } from "../../engine/server/index.js";
 
 /**
@@ -61,10 +62,7 @@ export const FailWith: NodeDefinition = {
 };
 
 export function testRegistry(): NodeRegistry {
-  const registry = createDefaultRegistry();
-  registry.register(SlowSteps);
-  registry.register(FailWith);
-  return registry;
+  return new NodeRegistry([...builtinNodes, SlowSteps, FailWith]);
 }
 
 /** A stand-in editor build, so the static routes can be checked without running Vite. */
@@ -75,7 +73,7 @@ export function fakeAppDir(): string {
   return dir;
 }
 
-export async function startTestServer(options: ServerOptions = {}): Promise<RunningServer> {
+export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<RunningServer> {
   return startServer({ port: 0, registry: testRegistry(), appDir: fakeAppDir(), log: () => {}, ...options });
 }
 

@@ -311,6 +311,12 @@ export const FlowNodeView = memo(function FlowNodeView({ id, data, selected }: N
         {badge && <span className={`mf-badge ${status}`}>{badge}</span>}
         {data.collapsed && <CollapsedHandles def={def} />}
       </header>
+      {def.source && !data.collapsed && (
+        // Nodes from a node package say which one, so a shared workflow tells what to install.
+        <div className="mf-node-package" data-testid="node-package" title={`node package at ${def.source.path}`}>
+          {def.source.package}
+        </div>
+      )}
       {progress !== null && (
         <div className="mf-progress" aria-label="progress">
           <div style={{ width: `${progress * 100}%` }} />

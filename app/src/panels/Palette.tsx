@@ -65,7 +65,7 @@ export function Palette({ catalog, onAdd }: { catalog: NodeCatalogEntry[]; onAdd
                     key={entry.type}
                     className="mf-palette-item"
                     data-testid={`palette-${entry.type}`}
-                    title={entry.description}
+                    title={entry.source ? `${entry.description}\n(from ${entry.source.package})` : entry.description}
                     draggable
                     onDragStart={(e) => {
                       e.dataTransfer.setData(NODE_DRAG_TYPE, entry.type);

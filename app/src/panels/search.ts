@@ -8,7 +8,7 @@ export function searchCatalog(entries: readonly NodeCatalogEntry[], query: strin
   const scored: { entry: NodeCatalogEntry; score: number }[] = [];
   for (const entry of entries) {
     const title = entry.title.toLowerCase();
-    const hay = `${title} ${entry.type.toLowerCase()} ${entry.category.toLowerCase()} ${entry.description.toLowerCase()}`;
+    const hay = `${title} ${entry.type.toLowerCase()} ${entry.category.toLowerCase()} ${entry.description.toLowerCase()} ${entry.source?.package.toLowerCase() ?? ""}`;
     if (!words.every((w) => hay.includes(w))) continue;
     let score = 3;
     if (title.startsWith(q) || entry.type.toLowerCase().startsWith(q)) score = 0;

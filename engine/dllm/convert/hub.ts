@@ -10,7 +10,7 @@
 // others) before it is moved into place. Only the files a conversion reads are fetched.
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { getHFHubCachePath, getRepoFolderName, listFiles, modelInfo } from "@huggingface/hub";
 
 export interface DownloadOptions {
@@ -72,7 +72,11 @@ export async function downloadCheckpoint(repo: string, options: DownloadOptions 
     const info = await modelInfo({ name: repo, hubUrl, revision, additionalFields: ["sha"], ...credentials });
     commit = (info as { sha?: string }).sha ?? "";
   } catch (err) {
-    throw new HubError(`cannot reach ${repo} at ${hubUrl} (revision ${revision}): ${(err as Error).message}` + (accessToken ? "" : " (gated or private models need HF_TOKEN)"));
+    throw new HubError(
+      `cannot reach ${repo} at ${hubUrl} (revision ${revision}): ${(err as Error).message}` +
+        (accessToken ? "" : " (gated or private models need HF_TOKEN)") +
+        `; nor is there a checkpoint folder at ${resolve(repo)}`,
+    );
   }
   if (!/^[0-9a-f]{40}$/.test(commit)) throw new HubError(`${hubUrl} gave no commit for ${repo} at ${revision}`);
 
