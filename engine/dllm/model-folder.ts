@@ -40,6 +40,11 @@ export const manifestSchema = z.object({
    * conditional/unconditional batch). [] for logits-only graphs.
    */
   heads: z.array(z.string()).default([]),
+  /**
+   * The graph has no whole-canvas logits output: outputs.logits names the head over `decide`, and
+   * full logits are asked for with decide = every position (graphs from `maskflow convert`).
+   */
+  logits_from_decide: z.boolean().default(false),
   /** How many candidates head_top_ids holds per position. */
   head_top_k: z.number().int().nonnegative().default(0),
   /** Shape of past_kv/present_kv when the graph has Fast-dLLM's block KV cache: [layers, 2, batch, heads, positions, head_dim]. */

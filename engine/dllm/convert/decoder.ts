@@ -10,10 +10,14 @@
 //   position_offset  int64 [1]  position of input_ids[:, 0]
 //   decide           int64 [B, K]  the positions whose sampling head is wanted
 //   cfg_scale        float32 [1]  classifier-free guidance weight for cfg_*
-// outputs (onnxruntime computes only what is fetched)
-//   logits [B, S, V]; present_kv [L, 2, B, Hkv, S, D];
+// outputs
+//   present_kv [L, 2, B, Hkv, S, D];
 //   head_logits [B, K, V], head_top_ids / head_top_logp [B, K, 8], head_entropy [B, K]: the head
-//   projects only the `decide` rows to the vocabulary;
+//   projects only the `decide` rows to the vocabulary. There is no separate [B, S, V] logits
+//   output: onnxruntime runs every node of a graph whatever is fetched (measured: fetching only
+//   present_kv takes as long as fetching the logits), so one would cost a whole-canvas vocabulary
+//   projection at every step (~1 s of a step at LLaDA-8B's 126k vocabulary on 2 cores). Full
+//   logits are the head over decide = 0..S-1 (maskflow.json "logits_from_decide");
 //   cfg_* the same over B/2 rows, for a batch of conditional then unconditional rows:
 //   u + (cfg_scale + 1)(c - u), LLaDA's guidance.
 //
@@ -29,7 +33,7 @@ import type { Storage, WeightWriter } from "./weights.js";
 export const HEAD_TOP_K = 8;
 export const INPUT_NAMES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale"] as const;
 export const OUTPUT_NAMES = [
-  "logits", "present_kv", "head_logits", "head_top_ids", "head_top_logp", "head_entropy",
+  "present_kv", "head_logits", "head_top_ids", "head_top_logp", "head_entropy",
   "cfg_logits", "cfg_top_ids", "cfg_top_logp", "cfg_entropy",
 ] as const;
 
@@ -141,7 +145,6 @@ export function buildDecoder(g: GraphBuilder, spec: DecoderSpec, w: WeightWriter
   const tied = spec.head === spec.embed;
   const headW = w.linear(spec.head, V, d, { storage: opts.head, as: tied ? `${spec.head}.as_head` : spec.head });
   const hf = norm(x, finalNorm);
-  g.output("logits", toF(headW.apply(hf)), F, ["batch", "sequence", V]);
   const present = g.op1("Concat", presents.map((p) => g.op1("Unsqueeze", [p, i64([0])])), { axis: attr.i(0) });
   g.output("present_kv", toF(present), F, [L, 2, "batch", Hkv, "sequence", D]);
 

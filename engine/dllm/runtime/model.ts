@@ -136,7 +136,7 @@ export class DllmModel implements FastModel {
       const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
       const { graph } = pre ?? (await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads }, transfer));
       const { inputs, outputs } = folder.manifest;
-      await client.call({ op: "roles", inputs, outputs });
+      await client.call({ op: "roles", inputs, outputs, logitsFromDecide: folder.manifest.logits_from_decide });
       checkGraph(folder, graph);
       return new DllmModel(folder, client, key, device, threads, graph);
     } catch (err) {

@@ -41,6 +41,8 @@ let session = null;
 let inputRoles = { input_ids: "input_ids" };
 /** @type {Record<string, string>} */
 let outputRoles = { logits: "logits" };
+/** The graph's logits are the head over `decide`: whole-canvas logits are asked for with every position as a row. */
+let logitsFromDecide = false;
 
 const HINTS = {
   cuda:
@@ -377,9 +379,10 @@ async function forward(msg, reply) {
   /** @type {Int32Array} */
   const ids = msg.ids;
   const { batch, seq } = msg;
-  /** @type {Int32Array | undefined} */
-  const rows = msg.rows;
   const want = msg.want ?? "logits";
+  /** @type {Int32Array | undefined} */
+  let rows = msg.rows;
+  if (logitsFromDecide && !msg.rowsPerRow && (!rows || rows.length === 0)) rows = Int32Array.from({ length: seq }, (_, i) => i);
   const cfg = msg.cfgScale;
   const plan = planFeeds();
   const data = plan.idsType === "int32" ? ids : BigInt64Array.from(ids, (v) => BigInt(v));
@@ -484,6 +487,7 @@ parentPort?.on("message", async (msg) => {
     else if (op === "roles") {
       inputRoles = msg.inputs ?? inputRoles;
       outputRoles = msg.outputs ?? outputRoles;
+      logitsFromDecide = msg.logitsFromDecide === true;
       feedPlan = null;
       const head = session?.outputMetadata.find((m) => m.name === outputRoles.head_logits);
       const v = head && "shape" in head ? head.shape[2] : undefined;
