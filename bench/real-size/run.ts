@@ -197,7 +197,7 @@ async function main() {
     options: {
       shapes: { type: "string", default: "llada8b,dream7b" },
       dtypes: { type: "string", default: "int4,int8" },
-      layers: { type: "string", default: "2,4" },
+      layers: { type: "string", default: "2,8" },
       full: { type: "string", default: "" },
       repeats: { type: "string", default: "3" },
       threads: { type: "string", default: String(os.availableParallelism()) },
