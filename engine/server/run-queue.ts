@@ -3,6 +3,7 @@
 // is broadcast and also kept per run, so a page opened mid-run can catch up.
 import { randomUUID } from "node:crypto";
 import type { Executor } from "../run/executor.js";
+import { measureValue } from "../run/value-size.js";
 import type { RunEvent } from "../types.js";
 import { WorkflowError, formatIssue } from "../workflow/issues.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
@@ -13,6 +14,12 @@ export interface QueueOptions {
   historyLimit?: number;
   /** How many of the newest runs keep their full event log (with per-step canvases). */
   eventLogRuns?: number;
+  /**
+   * What the remembered runs (workflow, overrides, outputs, event logs) may take together: the
+   * oldest finished runs are forgotten past it. A run's own event log keeps per-step progress only
+   * up to an eighth of it.
+   */
+  maxHistoryBytes?: number;
 }
 
 interface RunRecord {
@@ -28,6 +35,9 @@ interface RunRecord {
   error: RunSummary["error"];
   stats: unknown;
   events: RunEvent[];
+  /** Measured size of doc, overrides and outputs, and of the events kept. */
+  bytes: number;
+  eventBytes: number;
   controller: AbortController;
 }
 
@@ -44,6 +54,7 @@ export class RunQueue {
   private readonly listeners = new Set<QueueListener>();
   private readonly historyLimit: number;
   private readonly eventLogRuns: number;
+  private readonly maxHistoryBytes: number;
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -53,6 +64,7 @@ export class RunQueue {
   ) {
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
+    this.maxHistoryBytes = options.maxHistoryBytes ?? 256 * 1024 * 1024;
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -76,6 +88,8 @@ export class RunQueue {
       error: null,
       stats: null,
       events: [],
+      bytes: measureValue(doc).data + measureValue(overrides).data,
+      eventBytes: 0,
       controller: new AbortController(),
     };
     this.runs.set(record.id, record);
@@ -155,6 +169,7 @@ export class RunQueue {
       });
       record.status = result.status;
       record.outputs = result.outputs;
+      record.bytes += measureValue(result.outputs).data;
       record.error = result.error ?? null;
       record.stats = result.stats;
     } catch (err) {
@@ -165,10 +180,16 @@ export class RunQueue {
       this.emit(record, { type: "failed", runId: record.id, nodeId: null, input: null, message });
     }
     record.finishedAt = new Date();
+    this.forget();
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
-    record.events.push(event);
+    // The outputs in node_finished and run_finished are the record's own (counted once, above).
+    const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
+    if (event.type !== "progress" || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
+      record.events.push(event);
+      record.eventBytes += bytes;
+    }
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -176,19 +197,25 @@ export class RunQueue {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /** Drops the oldest finished runs, and the event logs of all but the newest few. */
+  /** Drops the oldest finished runs past the count or byte budget, and the event logs of all but the newest few. */
   private forget(): void {
-    const all = [...this.runs.values()];
-    let excess = all.length - this.historyLimit;
-    for (const record of all) {
-      if (excess <= 0) break;
-      if (record.status === "queued" || record.status === "running") continue;
-      this.runs.delete(record.id);
-      excess--;
-    }
+    const ended = (r: RunRecord) => r.status !== "queued" && r.status !== "running";
     const kept = [...this.runs.values()];
     for (const record of kept.slice(0, Math.max(0, kept.length - this.eventLogRuns))) {
-      if (record.status !== "queued" && record.status !== "running") record.events = [];
+      if (ended(record)) {
+        record.events = [];
+        record.eventBytes = 0;
+      }
+    }
+    let count = this.runs.size;
+    let bytes = 0;
+    for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
+    for (const record of [...this.runs.values()]) {
+      if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
+      if (!ended(record)) continue;
+      this.runs.delete(record.id);
+      count--;
+      bytes -= record.bytes + record.eventBytes;
     }
   }
 }

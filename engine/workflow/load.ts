@@ -1,6 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
+import { DEFAULT_LIMITS, limitHint, type Limits } from "../limits.js";
 import { WorkflowError, type Issue } from "./issues.js";
+import { checkWorkflowShape } from "./shape.js";
 import { WORKFLOW_VERSION, workflowSchema, type WorkflowDoc } from "./schema.js";
 
 /**
@@ -19,8 +21,11 @@ export function migrate(raw: Record<string, unknown>): Record<string, unknown> {
 
 export type ParseResult = { ok: true; doc: WorkflowDoc } | { ok: false; errors: Issue[] };
 
-/** Schema-checks (after migration) a parsed JSON value. Reports every schema problem. */
-export function parseWorkflow(json: unknown): ParseResult {
+/**
+ * Schema-checks (after migration) a parsed JSON value. Reports every schema problem. The size
+ * limits (nodes, nesting, text length) are checked first, on the raw JSON.
+ */
+export function parseWorkflow(json: unknown, limits: Pick<Limits, "maxNodes" | "maxJsonDepth" | "maxValueBytes"> = DEFAULT_LIMITS): ParseResult {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, errors: [{ nodeId: null, input: null, code: "schema", message: "a workflow is a JSON object" }] };
   }
@@ -29,6 +34,8 @@ export function parseWorkflow(json: unknown): ParseResult {
     const message = `workflow version ${raw.version} is newer than this Maskflow understands (${WORKFLOW_VERSION}); upgrade Maskflow`;
     return { ok: false, errors: [{ nodeId: null, input: null, code: "version", message }] };
   }
+  const tooBig = checkWorkflowShape(raw, limits);
+  if (tooBig.length) return { ok: false, errors: tooBig };
   const result = workflowSchema.safeParse(migrate(raw));
   if (result.success) return { ok: true, doc: result.data };
   return { ok: false, errors: result.error.issues.map(schemaIssue) };
@@ -46,11 +53,17 @@ function schemaIssue(issue: z.core.$ZodIssue): Issue {
 }
 
 /** Reads and schema-checks a workflow file; throws WorkflowError with every problem. */
-export async function loadWorkflowFile(path: string): Promise<WorkflowDoc> {
+export async function loadWorkflowFile(path: string, limits: Limits = DEFAULT_LIMITS): Promise<WorkflowDoc> {
   let text: string;
   try {
+    const size = (await stat(path)).size;
+    if (size > limits.maxBodyBytes) {
+      const message = `${path} is ${size} bytes, more than ${limits.maxBodyBytes} (${limitHint("maxBodyBytes", limits)})`;
+      throw new WorkflowError([{ nodeId: null, input: null, code: "limit", message }]);
+    }
     text = await readFile(path, "utf8");
   } catch (err) {
+    if (err instanceof WorkflowError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
     throw new WorkflowError([{ nodeId: null, input: null, code: "bad_json", message: `cannot read ${path}: ${reason}` }]);
   }
@@ -62,7 +75,7 @@ export async function loadWorkflowFile(path: string): Promise<WorkflowDoc> {
       { nodeId: null, input: null, code: "bad_json", message: `${path} is not valid JSON: ${(err as Error).message}` },
     ]);
   }
-  const parsed = parseWorkflow(json);
+  const parsed = parseWorkflow(json, limits);
   if (!parsed.ok) throw new WorkflowError(parsed.errors);
   return parsed.doc;
 }
