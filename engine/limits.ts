@@ -41,7 +41,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRunOutputBytes: 32 * MiB,
   maxHistoryBytes: 256 * MiB,
   maxBodyBytes: 8 * MiB,
-  maxNodes: 2000,
+  maxNodes: 1000,
   maxJsonDepth: 64,
   maxIssues: 100,
   // A quarter of the machine's memory, at most 4 GiB: room for a few models besides the runs.

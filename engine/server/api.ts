@@ -7,7 +7,7 @@ import type { NodeRegistry } from "../registry.js";
 import { validateWorkflow } from "../workflow/compile.js";
 import { listExampleWorkflows, readExampleWorkflow } from "../workflow/examples.js";
 import { capIssues, type Issue } from "../workflow/issues.js";
-import { parseWorkflow } from "../workflow/load.js";
+import { parseWorkflowInSteps } from "../workflow/load.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
@@ -49,12 +49,22 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-/** Schema, overrides and graph checks: every issue at once (at most maxIssues of them, the rest counted). */
-function check(registry: NodeRegistry, workflow: unknown, overrides: Record<string, unknown>, limits: Limits): { doc: WorkflowDoc; issues: Issue[] } {
-  const parsed = parseWorkflow(workflow, limits);
+/** Lets other requests (a health check, the editor's polling) in between the steps of a big check. */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Schema, overrides and graph checks: every issue at once (at most maxIssues of them, the rest
+ * counted). Each step is tens of milliseconds for a graph near the limits; the event loop runs
+ * between them, so the server keeps answering while it checks one.
+ */
+async function check(registry: NodeRegistry, workflow: unknown, overrides: Record<string, unknown>, limits: Limits): Promise<{ doc: WorkflowDoc; issues: Issue[] }> {
+  await breathe();
+  const parsed = await parseWorkflowInSteps(workflow, limits, breathe);
   if (!parsed.ok) return { doc: workflow as WorkflowDoc, issues: capIssues(parsed.errors, limits.maxIssues) };
+  await breathe();
   const applied = applyOverrides(parsed.doc, overrides, limits);
   if (applied.issues.some((i) => i.code === "limit")) return { doc: parsed.doc, issues: capIssues(applied.issues, limits.maxIssues) };
+  await breathe();
   return { doc: parsed.doc, issues: capIssues([...applied.issues, ...validateWorkflow(applied.doc, registry)], limits.maxIssues) };
 }
 
@@ -80,15 +90,15 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue, limits: Limit
     res.json(doc);
   });
 
-  router.post("/validate", (req, res) => {
+  router.post("/validate", async (req, res) => {
     const body = parseBody(validateBody, req.body);
-    res.json({ issues: check(registry, body.workflow, body.overrides ?? {}, limits).issues });
+    res.json({ issues: (await check(registry, body.workflow, body.overrides ?? {}, limits)).issues });
   });
 
-  router.post("/runs", (req, res) => {
+  router.post("/runs", async (req, res) => {
     const body = parseBody(runBody, req.body);
     const overrides = body.overrides ?? {};
-    const { doc, issues } = check(registry, body.workflow, overrides, limits);
+    const { doc, issues } = await check(registry, body.workflow, overrides, limits);
     if (issues.length) {
       const limit = issues.find((i) => i.code === "limit");
       throw new HttpError(400, limit ? `the workflow is over a limit: ${limit.message}` : `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
@@ -158,6 +168,6 @@ export function sendError(res: Response, err: unknown, limits: Pick<Limits, "max
   } else {
     console.error("maskflow server:", err);
   }
-  if (res.headersSent || res.req.destroyed) return; // the client is gone, or part of an answer went out
+  if (res.headersSent || res.writableEnded || res.socket?.destroyed !== false) return; // part of an answer went out, or the client is gone
   res.status(status).json(body);
 }

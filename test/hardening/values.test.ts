@@ -3,19 +3,8 @@
 // node, and fetching the run's detail again and again keeps the server alive and answering.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDefaultRegistry, Executor } from "../../engine/index.js";
+import { doubling } from "./graphs.js";
 import { startServed, runToEnd, whileHealthy, hasStackTrace, type Served } from "./served.js";
-
-/** Text(2 MB) -> c1 = t+t -> c2 = c1+c1 ... -> c7 (256 MB) -> ShowText. */
-export function doubling(textBytes: number, times = 7) {
-  const nodes: Record<string, unknown> = { t: { type: "Text", inputs: { value: "x".repeat(textBytes) } } };
-  let prev = "t";
-  for (let i = 1; i <= times; i++) {
-    nodes[`c${i}`] = { type: "Concat", inputs: { a: { from: prev, output: "text" }, b: { from: prev, output: "text" }, separator: "" } };
-    prev = `c${i}`;
-  }
-  nodes.show = { type: "ShowText", inputs: { value: { from: prev, output: "text" } } };
-  return { version: 1, nodes };
-}
 
 describe("output size limits (executor)", () => {
   it("fails the node whose output passes maxValueBytes, naming it and the limit", async () => {
