@@ -107,7 +107,7 @@ describe("a served instance fingerprinting hostile paths", () => {
       ["loop", /symlink loop/],
       ["big", /more than 2000 files to fingerprint \(limit maxFingerprintFiles = 2000/],
     ] as const) {
-      const { run, slowestMs } = await hostileLoad(path);
+      const { run, slowestMs } = await hostileLoad(join(served.models, path));
       expect(run.status, `${path}: ${JSON.stringify(run)}`).toBe("failed");
       expect(run.error).toMatchObject({ nodeId: "model", input: "path" });
       expect(run.error.message).toMatch(why);

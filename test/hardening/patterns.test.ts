@@ -1,6 +1,7 @@
 // Issue 18, item 5: an adapter's target_modules and rank_pattern / alpha_pattern are matched in
 // linear time (RE2), so "(.*)*Z" cannot hang the server, and an invalid pattern ("((") is reported
 // on Apply LoRA's path instead of being silently ignored.
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isTargeted, patternValue } from "../../engine/dllm/lora/adapter.js";
 import { fullPattern, tailPattern, PatternError } from "../../engine/dllm/lora/patterns.js";
@@ -45,7 +46,7 @@ describe("a served instance applying hostile adapters", () => {
     adapterFolder(served.models, "redos", { target_modules: "(.*)*Z" });
     adapterFolder(served.models, "redos-rank", { rank_pattern: { "(.*)*Z": 8, "(a|a)*b": 8 } });
     for (const adapter of ["redos", "redos-rank"]) {
-      const { value: run, slowestMs } = await whileHealthy(served, () => runToEnd(served, loraWith(adapter), undefined, 30_000));
+      const { value: run, slowestMs } = await whileHealthy(served, () => runToEnd(served, loraWith(join(served.models, adapter)), undefined, 30_000));
       expect(run.status, `${adapter}: ${JSON.stringify(run.error)}`).toBe("finished");
       expect(slowestMs, adapter).toBeLessThan(100);
     }
@@ -58,7 +59,7 @@ describe("a served instance applying hostile adapters", () => {
       ["invalid", /target_modules "\(\(" is not a valid pattern/],
       ["invalid-alpha", /alpha_pattern key "q_proj\[" is not a valid pattern/],
     ] as const) {
-      const run = await runToEnd(served, loraWith(adapter));
+      const run = await runToEnd(served, loraWith(join(served.models, adapter)));
       expect(run.status).toBe("failed");
       expect(run.error).toMatchObject({ nodeId: "lora", input: "path" });
       expect(run.error.message).toMatch(why);

@@ -19,9 +19,9 @@ describe("a served instance and inputs that used to stall it", () => {
   });
 
   it("refuses a tokenizer with an added token id of 1e9 at once, on model.path", async () => {
-    modelFolder(served.models, "huge-id", { "tokenizer.json": tokenizerWithAddedId(1e9) });
+    const folder = modelFolder(served.models, "huge-id", { "tokenizer.json": tokenizerWithAddedId(1e9) });
     const t0 = performance.now();
-    const { value: run, slowestMs } = await whileHealthy(served, () => runToEnd(served, helloWith({ model: "huge-id" }), undefined, 60_000));
+    const { value: run, slowestMs } = await whileHealthy(served, () => runToEnd(served, helloWith({ model: folder }), undefined, 60_000));
     expect(performance.now() - t0).toBeLessThan(10_000);
     expect(run.status).toBe("failed");
     expect(run.error).toMatchObject({ nodeId: "model", input: "path" });
@@ -38,8 +38,7 @@ describe("a served instance and inputs that used to stall it", () => {
   });
 
   it("refuses a merge whose lora_alpha of 1e308 makes the weights non-finite, on lora.path", async () => {
-    adapterFolder(served.models, "overflow", { lora_alpha: 1e308 });
-    const run = await runToEnd(served, loraWith("overflow"));
+    const run = await runToEnd(served, loraWith(adapterFolder(served.models, "overflow", { lora_alpha: 1e308 })));
     expect(run.status, JSON.stringify(run.outputs)).toBe("failed");
     expect(run.error).toMatchObject({ nodeId: "lora", input: "path" });
     expect(run.error.message).toMatch(/non-finite weights .* lora_alpha \/ r = 1e\+308 \/ 8 is too large/);
