@@ -13,6 +13,8 @@ export interface Limits {
   maxHistoryBytes: number;
   /** A request body (the server) or a workflow file (the CLI), in bytes. */
   maxBodyBytes: number;
+  /** Runs waiting in the server's queue (each holds its workflow); more are refused with 429. */
+  maxQueuedRuns: number;
   /** Nodes in one workflow. */
   maxNodes: number;
   /** Nesting of any JSON value in a workflow (constants, `ui`). */
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRunOutputBytes: 32 * MiB,
   maxHistoryBytes: 256 * MiB,
   maxBodyBytes: 8 * MiB,
+  maxQueuedRuns: 100,
   maxNodes: 1000,
   maxJsonDepth: 64,
   maxIssues: 100,

@@ -11,7 +11,7 @@ import { parseWorkflowInSteps } from "../workflow/load.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
-import type { RunQueue } from "./run-queue.js";
+import { QueueRefused, type RunQueue } from "./run-queue.js";
 
 const runBody = z
   .object({
@@ -103,7 +103,13 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue, limits: Limit
       const limit = issues.find((i) => i.code === "limit");
       throw new HttpError(400, limit ? `the workflow is over a limit: ${limit.message}` : `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
     }
-    const run = queue.submit(doc, overrides, body.name);
+    let run;
+    try {
+      run = queue.submit(doc, overrides, body.name);
+    } catch (err) {
+      if (err instanceof QueueRefused) throw new HttpError(err.status, err.status === 429 ? `${err.message} (${limitHint("maxQueuedRuns", limits)})` : err.message);
+      throw err;
+    }
     res.status(201).json({ id: run.id, status: run.status });
   });
 

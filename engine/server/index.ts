@@ -88,7 +88,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const limits = resolveLimits(options.limits ?? {});
   const files = options.confinePaths === false ? unrestrictedFiles : confinedFiles(modelRoots(options.modelRoots));
   const executor = new Executor(registry, { limits, files });
-  const queue = new RunQueue(executor, { maxHistoryBytes: limits.maxHistoryBytes });
+  const queue = new RunQueue(executor, { maxHistoryBytes: limits.maxHistoryBytes, maxQueuedRuns: limits.maxQueuedRuns });
 
   const app = express();
   app.disable("x-powered-by");

@@ -20,6 +20,18 @@ export interface QueueOptions {
    * up to an eighth of it.
    */
   maxHistoryBytes?: number;
+  /** Runs waiting at once; submit() throws QueueFull past it. */
+  maxQueuedRuns?: number;
+}
+
+/** A run the queue will not take: it is full (429), or the server is closing (503). */
+export class QueueRefused extends Error {
+  constructor(
+    readonly status: 429 | 503,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 interface RunRecord {
@@ -55,6 +67,7 @@ export class RunQueue {
   private readonly historyLimit: number;
   private readonly eventLogRuns: number;
   private readonly maxHistoryBytes: number;
+  private readonly maxQueuedRuns: number;
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -65,6 +78,7 @@ export class RunQueue {
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
     this.maxHistoryBytes = options.maxHistoryBytes ?? 256 * 1024 * 1024;
+    this.maxQueuedRuns = options.maxQueuedRuns ?? 100;
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -74,7 +88,8 @@ export class RunQueue {
 
   /** Queues an already validated workflow. */
   submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, name?: string): RunSummary {
-    if (this.closed) throw new Error("the server is shutting down");
+    if (this.closed) throw new QueueRefused(503, "the server is shutting down");
+    if (this.waiting.length >= this.maxQueuedRuns) throw new QueueRefused(429, `the queue is full: ${this.waiting.length} runs are already waiting`);
     const record: RunRecord = {
       id: randomUUID(),
       name: name ?? doc.name ?? null,
