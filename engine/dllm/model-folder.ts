@@ -10,7 +10,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { assertWithin as assertInside, readJsonFile } from "../files/read.js";
-import { DllmTokenizer, tokenizerIdProblem, type TokenizerConfig } from "./tokenizer.js";
+import { DllmTokenizer, tokenizerConfigProblem, tokenizerIdProblem, type TokenizerConfig } from "./tokenizer.js";
 
 /**
  * The most Maskflow reads of each JSON file of a model folder: generous for real models (Gemma's
@@ -164,11 +164,16 @@ export function readModelFolder(path: string, { within = null }: ReadFolderOptio
   if (typeof tokConfig !== "object" || tokConfig === null || Array.isArray(tokConfig)) {
     throw new Error(`${cfgPath}: expected a JSON object`);
   }
+  const configProblem = tokenizerConfigProblem(tokConfig);
+  if (configProblem) throw new Error(`${cfgPath}: invalid tokenizer config: ${configProblem}`);
   let tokenizer: DllmTokenizer;
   try {
     tokenizer = new DllmTokenizer(tokJson as object, tokConfig);
   } catch (err) {
-    throw new Error(`${tokPath}: cannot build the tokenizer: ${(err as Error).message}`);
+    // tokenizers.js and the template engine say what they know ("Unknown Normalizer type: X"); a
+    // TypeError means a field of an unexpected shape, which its own words would not explain.
+    const why = err instanceof TypeError || err instanceof RangeError ? "a field has a shape tokenizers.js does not read" : (err as Error).message;
+    throw new Error(`${tokPath}: cannot build the tokenizer: ${why}`);
   }
   if (tokenizer.vocabSize > manifest.vocab_size) {
     throw new Error(

@@ -2,6 +2,7 @@
 // (tokenizer_config.json's `chat_template` via @huggingface/jinja).
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { z } from "zod";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | (string & {});
@@ -26,10 +27,13 @@ export interface TokenizerConfig {
 export function tokenizerIdProblem(json: unknown, vocabSize: number): string | null {
   if (typeof json !== "object" || json === null || Array.isArray(json)) return "a tokenizer is a JSON object";
   const bad = (id: unknown) => !(Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize);
+  const model = (json as { model?: unknown }).model;
+  if (typeof model !== "object" || model === null || Array.isArray(model)) return '"model" is not an object (a Hugging Face tokenizer.json has one)';
   const added = (json as { added_tokens?: unknown }).added_tokens;
-  if (added !== undefined && added !== null) {
+  if (added !== undefined) {
     if (!Array.isArray(added)) return "added_tokens is not a list";
     for (const t of added) {
+      if (typeof (t as { content?: unknown } | null)?.content !== "string") return "an added token has no text (content)";
       const id = (t as { id?: unknown } | null)?.id;
       if (bad(id)) return `added token id ${String(id)} is outside the vocabulary (vocab_size ${vocabSize} in maskflow.json: ids 0..${vocabSize - 1})`;
     }
@@ -43,6 +47,32 @@ export function tokenizerIdProblem(json: unknown, vocabSize: number): string | n
     }
   }
   return null;
+}
+
+const specialToken = z.union([z.string(), z.object({ content: z.string() }).loose()]).nullish();
+
+/**
+ * The tokenizer_config.json fields Maskflow and tokenizers.js read, checked for their types first:
+ * tokenizers.js and the template engine would otherwise fail with TypeErrors ("template.endsWith
+ * is not a function") on a number where a string belongs.
+ */
+export const tokenizerConfigSchema = z
+  .object({
+    chat_template: z.union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }).loose())]).nullish(),
+    bos_token: specialToken,
+    eos_token: specialToken,
+    pad_token: specialToken,
+    mask_token: specialToken,
+    unk_token: specialToken,
+    additional_special_tokens: z.array(specialToken).nullish(),
+  })
+  .loose();
+
+/** Why tokenizer_config.json's content cannot be used, or null. */
+export function tokenizerConfigProblem(config: unknown): string | null {
+  const parsed = tokenizerConfigSchema.safeParse(config);
+  if (parsed.success) return null;
+  return parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
 }
 
 /** A text that cannot fit the model, refused before it is tokenised (tokenising 6 MB takes seconds). */

@@ -130,7 +130,7 @@ export function generateModels(rng: Random, count: number, root: string, default
     mkdirSync(dir, { recursive: true });
     const files: Parameters<Edit>[1] = {};
     // One in twenty unchanged: those must load and run.
-    if (!rng.chance(0.05)) for (let e = rng.int(1, 2); e > 0; e--) rng.pick(EDITS)(rng, files, base);
+    if (!rng.chance(0.04)) for (let e = rng.int(1, 3); e > 0; e--) rng.pick(EDITS)(rng, files, base);
     for (const file of readdirSync(defaultModel)) if (!(file in files)) symlinkSync(join(defaultModel, file), join(dir, file));
     for (const [file, content] of Object.entries(files)) {
       const path = join(dir, file);
