@@ -10,6 +10,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { assertWithin as assertInside, readJsonFile } from "../files/read.js";
+import { tokenizerPatternProblem } from "./tokenizer-patterns.js";
 import { DllmTokenizer, tokenizerConfigProblem, tokenizerIdProblem, type TokenizerConfig } from "./tokenizer.js";
 
 /**
@@ -157,7 +158,7 @@ export function readModelFolder(path: string, { within = null }: ReadFolderOptio
   const tokPath = requireFile(dir, "tokenizer.json", "tokenizer.json (a Hugging Face tokenizer)");
   const tokJson = readJson(tokPath, "the tokenizer", within);
   // Checked before building: a token id of 1e9 makes tokenizers.js fill a table that large (a 40 s stall).
-  const idProblem = tokenizerIdProblem(tokJson, manifest.vocab_size);
+  const idProblem = tokenizerIdProblem(tokJson, manifest.vocab_size) ?? tokenizerPatternProblem(tokJson);
   if (idProblem) throw new Error(`${tokPath}: ${idProblem}`);
   const cfgPath = join(dir, "tokenizer_config.json");
   const tokConfig = (existsSync(cfgPath) ? readJson(cfgPath, "the tokenizer config", within) : {}) as TokenizerConfig;

@@ -66,6 +66,11 @@ async function finish(id: string, ms: number): Promise<any> {
   }
 }
 
+/** A request that got no answer at all: the server died or hung. Recorded with what it printed. */
+function lostServer(findings: Findings, what: string, err: unknown): void {
+  findings.add(`${what}: no answer (${(err as Error).message}); the server ${served.alive() ? "is alive" : "has exited"}; its stderr ends: ${served.stderr().slice(-1500)}`);
+}
+
 function checkAnswer(findings: Findings, what: string, answer: { status: number; json: any }): void {
   if (answer.status >= 500) findings.add(`${what}: HTTP ${answer.status}: ${JSON.stringify(answer.json).slice(0, 300)}`);
   if (answer.status >= 400 && (typeof answer.json?.error !== "string" || !Array.isArray(answer.json?.details))) findings.add(`${what}: an error answer without {error, details}`);
@@ -84,18 +89,27 @@ describe(`fuzz, seed ${seed}: a live server`, () => {
     const valid: WorkflowCase[] = [];
     await pool(workflows, 4, async (c) => {
       const body = `{"workflow": ${c.text}, "overrides": ${JSON.stringify(c.overrides)}}`;
-      const answer = await served.api("POST", "/api/validate", body);
-      checkAnswer(findings, `${c.name} validate`, answer);
-      if (answer.status === 200 && Array.isArray(answer.json.issues) && answer.json.issues.length === 0) valid.push(c);
+      try {
+        const answer = await served.api("POST", "/api/validate", body);
+        checkAnswer(findings, `${c.name} validate`, answer);
+        if (answer.status === 200 && Array.isArray(answer.json.issues) && answer.json.issues.length === 0) valid.push(c);
+      } catch (err) {
+        lostServer(findings, `${c.name} validate`, err);
+      }
     });
     for (const c of valid) {
-      const posted = await served.api("POST", "/api/runs", `{"workflow": ${c.text}, "overrides": ${JSON.stringify(c.overrides)}}`);
-      checkAnswer(findings, `${c.name} submit`, posted);
-      if (posted.status !== 201) continue;
-      const run = await finish(posted.json.id, 3000);
-      checkRun(findings, `${c.name} run`, run);
-      const detail = await served.api("GET", `/api/runs/${run.id}`);
-      if (detail.status !== 200) findings.add(`${c.name}: GET /api/runs/:id answered ${detail.status}`);
+      try {
+        const posted = await served.api("POST", "/api/runs", `{"workflow": ${c.text}, "overrides": ${JSON.stringify(c.overrides)}}`);
+        checkAnswer(findings, `${c.name} submit`, posted);
+        if (posted.status !== 201) continue;
+        const run = await finish(posted.json.id, 3000);
+        checkRun(findings, `${c.name} run`, run);
+        const detail = await served.api("GET", `/api/runs/${run.id}`);
+        if (detail.status !== 200) findings.add(`${c.name}: GET /api/runs/:id answered ${detail.status}`);
+      } catch (err) {
+        lostServer(findings, c.name, err);
+        break;
+      }
     }
     expect(valid.length).toBeGreaterThan(20);
     expect(served.alive()).toBe(true);
@@ -106,13 +120,18 @@ describe(`fuzz, seed ${seed}: a live server`, () => {
     const findings = new Findings();
     let finished = 0;
     for (const name of adapters) {
-      const posted = await served.api("POST", "/api/runs", { workflow: loraWith(name) });
-      checkAnswer(findings, `${name} submit`, posted);
-      if (posted.status !== 201) continue;
-      const run = await finish(posted.json.id, 20_000);
-      checkRun(findings, name, run);
-      if (run.status === "failed" && run.error.nodeId !== "lora" && run.error.nodeId !== "model") findings.add(`${name}: failed on ${run.error.nodeId}`);
-      if (run.status === "finished") finished++;
+      try {
+        const posted = await served.api("POST", "/api/runs", { workflow: loraWith(name) });
+        checkAnswer(findings, `${name} submit`, posted);
+        if (posted.status !== 201) continue;
+        const run = await finish(posted.json.id, 20_000);
+        checkRun(findings, name, run);
+        if (run.status === "failed" && run.error.nodeId !== "lora" && run.error.nodeId !== "model") findings.add(`${name}: failed on ${run.error.nodeId}`);
+        if (run.status === "finished") finished++;
+      } catch (err) {
+        lostServer(findings, name, err);
+        break;
+      }
     }
     expect(finished).toBeGreaterThan(0);
     expect(served.alive()).toBe(true);
@@ -123,12 +142,17 @@ describe(`fuzz, seed ${seed}: a live server`, () => {
     const findings = new Findings();
     let finished = 0;
     for (const name of models) {
-      const posted = await served.api("POST", "/api/runs", { workflow: helloWith({ model: name }) });
-      checkAnswer(findings, `${name} submit`, posted);
-      if (posted.status !== 201) continue;
-      const run = await finish(posted.json.id, 20_000);
-      checkRun(findings, name, run);
-      if (run.status === "finished") finished++;
+      try {
+        const posted = await served.api("POST", "/api/runs", { workflow: helloWith({ model: name }) });
+        checkAnswer(findings, `${name} submit`, posted);
+        if (posted.status !== 201) continue;
+        const run = await finish(posted.json.id, 20_000);
+        checkRun(findings, name, run);
+        if (run.status === "finished") finished++;
+      } catch (err) {
+        lostServer(findings, name, err);
+        break;
+      }
     }
     expect(finished).toBeGreaterThan(0);
     expect(served.alive()).toBe(true);

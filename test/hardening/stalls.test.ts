@@ -5,6 +5,7 @@
 // a request aborted mid-body is not logged with a stack trace.
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mayBacktrackExponentially } from "../../engine/dllm/tokenizer-patterns.js";
 import { cli } from "../cli/run-cli.js";
 import { adapterFolder, modelFolder, tokenizerWithAddedId } from "./folders.js";
 import { startServed, helloWith, loraWith, runToEnd, whileHealthy, hasStackTrace, type Served } from "./served.js";
@@ -26,6 +27,18 @@ describe("a served instance and inputs that used to stall it", () => {
     expect(run.status).toBe("failed");
     expect(run.error).toMatchObject({ nodeId: "model", input: "path" });
     expect(run.error.message).toMatch(/added token id 1000000000 is outside the vocabulary \(vocab_size 4096/);
+    expect(slowestMs).toBeLessThan(100);
+  });
+
+  it("refuses a tokenizer whose normalizer pattern backtracks exponentially (found by the fuzz test), on model.path", async () => {
+    const tok = JSON.parse(tokenizerWithAddedId(4095));
+    tok.added_tokens.pop();
+    tok.normalizer = { type: "Replace", pattern: { Regex: "(.*)*Z" }, content: "" };
+    const folder = modelFolder(served.models, "redos-tokenizer", { "tokenizer.json": JSON.stringify(tok) });
+    const { value: run, slowestMs } = await whileHealthy(served, () => runToEnd(served, helloWith({ model: folder }), undefined, 30_000));
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatchObject({ nodeId: "model", input: "path" });
+    expect(run.error.message).toMatch(/the pattern at normalizer.pattern \("\(\.\*\)\*Z"\) repeats a group that itself repeats or branches/);
     expect(slowestMs).toBeLessThan(100);
   });
 
@@ -71,6 +84,18 @@ describe("a served instance and inputs that used to stall it", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await served.api("GET", "/api/health")).status).toBe(200);
     expect(hasStackTrace(served.stderr()), served.stderr()).toBe(false);
+  });
+});
+
+describe("tokenizer patterns", () => {
+  it("pass real tokenizers' split patterns and refuse nested repetition", () => {
+    const real = [
+      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+      " ?[^(\\s|[.,!?…。，、।۔،])]+",
+    ];
+    for (const p of real) expect(mayBacktrackExponentially(p), p).toBe(false);
+    for (const p of ["(.*)*Z", "(a|a)*b", "(a+)+$", "((ab)*c)*", "(x{2,})+"]) expect(mayBacktrackExponentially(p), p).toBe(true);
   });
 });
 
