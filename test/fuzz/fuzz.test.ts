@@ -2,8 +2,8 @@
 // a fixed seed, against the CLI (validate, run, batch) and a live server (validate, runs). Zero
 // crashes, zero raw stack traces or escaped JavaScript errors, zero 500s, no file content quoted.
 // MASKFLOW_FUZZ_SEED=<n> replays another seed; MASKFLOW_FUZZ_SOAK=<factor> multiplies the cases
-// (a longer soak, not for CI). Slow by nature (a model session per loadable case): about a minute
-// or two on a 2-core machine.
+// (a longer soak, not for CI). Slow by nature: each case that loads (about 30 adapters and 30
+// models) is a model session; two to three minutes on a quiet 2-core machine.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +18,7 @@ import { Random, fuzzSettings } from "./random.js";
 
 const { seed, scale } = fuzzSettings();
 const COUNTS = { workflows: 1000 * scale, adapters: 500 * scale, models: 300 * scale };
-const SLOW = 600_000 * scale;
+const SLOW = 1_200_000 * scale;
 
 let served: Served;
 let scratch: string;

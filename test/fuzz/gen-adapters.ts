@@ -99,8 +99,8 @@ export function generateAdapters(rng: Random, count: number, root: string, paths
     }
     const configText = rng.chance(0.06) ? rng.pick(["TOPSECRET not json", "[]", "", '"string"', "{"]) : JSON.stringify(config);
     if (!rng.chance(0.03)) writeFileSync(join(dir, "adapter_config.json"), configText);
-    // Real weights for a quarter: what is left valid is merged, a model session each (the slow part).
-    if (rng.chance(0.25)) symlinkSync(join(paths.romance, "adapter_model.safetensors"), join(dir, "adapter_model.safetensors"));
+    // Real weights for one in eight: what is left valid is merged, a model session each (the slow part).
+    if (rng.chance(0.12)) symlinkSync(join(paths.romance, "adapter_model.safetensors"), join(dir, "adapter_model.safetensors"));
     else weights(rng, dir, paths);
     names.push(name);
   }
