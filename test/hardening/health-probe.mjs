@@ -1,5 +1,7 @@
 // Times GET /api/health every 25 ms until its stdin closes, printing one line per answer:
-// "s <start, ms since the epoch> <latency ms> <discounted 0|1> <failed 0|1>". Its own process, so
+// "s <start, ms since the epoch> <latency ms> <discounted 0|1> <failed 0|1> <calibration ms>".
+// The calibration is how long a fixed piece of arithmetic took just before: its ratio to the
+// fastest seen tells how much CPU the machine is giving its processes at that moment. Its own process, so
 // the test process's work (and garbage collection) is not counted as the server's. A probe during
 // which this process's own timers ran late (the machine had no CPU for it) says nothing about the
 // server and is marked discounted; a server that stalls its event loop leaves this process's
@@ -25,7 +27,16 @@ process.stdin.on("end", () => (done = true));
 await fetch(`${origin}/api/health`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.text(), () => undefined);
 process.stdout.write("ready\n");
 
+/** A fixed amount of work (about a millisecond on an idle core). */
+function calibrate() {
+  const t0 = performance.now();
+  let x = 0;
+  for (let i = 0; i < 300_000; i++) x = (x * 31 + i) % 1_000_003;
+  return [performance.now() - t0, x];
+}
+
 while (!done) {
+  const [calib] = calibrate();
   lagMax = 0;
   const start = Date.now();
   const t0 = performance.now();
@@ -38,7 +49,7 @@ while (!done) {
     ok = false;
   }
   const ms = performance.now() - t0;
-  process.stdout.write(`s ${start} ${ms.toFixed(1)} ${lagMax > 30 ? 1 : 0} ${ok ? 0 : 1}\n`);
+  process.stdout.write(`s ${start} ${ms.toFixed(1)} ${lagMax > 30 ? 1 : 0} ${ok ? 0 : 1} ${calib.toFixed(3)}\n`);
   await new Promise((r) => setTimeout(r, 25));
 }
 clearInterval(tick);
