@@ -65,10 +65,14 @@ function child(args: string[]): unknown {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-/** y = a + b * layers through two points, evaluated at `at`. */
-function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
-  const b = (y1 - y0) / (x1 - x0);
-  return y0 + b * (at - x0);
+/**
+ * y = a + b * layers through two points, evaluated at `at`. A layer cannot cost less than
+ * nothing: when timing noise makes the deeper point measure faster (tiny shapes), the slope is
+ * taken as 0 and the deeper point's figure stands.
+ */
+export function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
+  const b = Math.max(0, (y1 - y0) / (x1 - x0));
+  return y1 + b * (at - x1);
 }
 
 /** Block-causal: each block's 32 steps and its sealing forward, one token per step. */
@@ -143,7 +147,7 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
 export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machine>, settings: string): string {
   const gib = (mib: number) => (mib / 1024).toFixed(2);
   const lines = [
-    "# Real-size bench: LLaDA-8B- and Dream-7B-shaped models on this machine",
+    "# Real-size bench: LLaDA-8B-, Dream-7B-, LLaDA2.0-mini- and Fast-dLLM-v2-shaped models on this machine",
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.ram_gb} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}. Rows come from the runs that measured them (real-size.json: measured_on, with the load averages; other work on the machine ran at the lowest priority during these runs).`,
     `Settings: ${settings}. Generation: prompt ${PROMPT}, gen ${GEN}, block ${BLOCK}, one token per step (steps = gen): without a cache every step is a full forward over ${PROMPT + GEN} positions; with Fast-dLLM's prefix cache a block's first step is a full forward and the others feed the block and what follows it; with the dual cache, the block only. Every forward sends the block's ${BLOCK} rows through the in-graph head (top-k), as Denoise does.`,
@@ -169,7 +173,7 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
   if (blockRows.length) {
     lines.push(
       "",
-      "Block-causal models (LLaDA2): each step feeds the current block of 32 against the exact cache of the blocks before it (0, 32, 64, 96 cached positions for the four blocks of prompt 8 + gen 128); a finished block gets one more forward that writes its final K/V. Tokens/s at one token per step (32 steps a block; a threshold rule commits more per step where the model is confident).",
+      "Block-causal models (LLaDA2, Fast-dLLM v2): each step feeds the current block of 32 against the exact cache of the blocks before it (0, 32, 64, 96 cached positions for the four blocks of prompt 8 + gen 128); a finished block gets one more forward that writes its final K/V. Tokens/s at one token per step (32 steps a block; a threshold rule commits more per step where the model is confident).",
       "",
       "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | ms/step, blocks 1-4 | tok/s |",
       "|---|---|---:|---:|---:|---:|---|---:|",
