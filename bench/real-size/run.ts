@@ -92,6 +92,29 @@ function generationMs(s: { full: number; prefix: number[]; dual: number }) {
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
+/** The full-depth figures, from the two shallow points (rows read back are projected again with this). */
+export function projectRow(points: Point[], depth: number): RealSizeRow["projected"] {
+  const [p0, p1] = points;
+  const at = (f: (p: Point) => number) => project(p0.layers, f(p0), p1.layers, f(p1), depth);
+  const stepMs = {
+    full: at((p) => p.steps.fullMs),
+    prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
+    dual: at((p) => p.steps.dualMs),
+  };
+  const gen = p0.steps.kind === "block" ? blockGenerationMs(stepMs.prefix) : generationMs(stepMs);
+  return {
+    parameters: Math.round(at((p) => p.convert.parameters)),
+    diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
+    // streaming: the peak is the largest tensor's, whatever the depth
+    convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
+    convertSeconds: round(at((p) => p.convert.seconds), 0),
+    loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
+    loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
+    stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
+    tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
+  };
+}
+
 export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string[]; layers: [number, number]; full: string[]; repeats: number; threads: number; work: string; log: (s: string) => void }): Promise<RealSizeRow[]> {
   const rows: RealSizeRow[] = [];
   const [L0, L1] = options.layers;
@@ -111,32 +134,7 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
         return { layers, convert, steps };
       };
       points.push(measureAt(L0), measureAt(L1));
-      const [p0, p1] = points;
-      const at = (f: (p: Point) => number) => project(L0, f(p0), L1, f(p1), depth);
-      const stepMs = {
-        full: at((p) => p.steps.fullMs),
-        prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
-        dual: at((p) => p.steps.dualMs),
-      };
-      const block = p0.steps.kind === "block";
-      const gen = block ? blockGenerationMs(stepMs.prefix) : generationMs(stepMs);
-      const row: RealSizeRow = {
-        shape,
-        dtype,
-        points,
-        fullDepth: depth,
-        projected: {
-          parameters: Math.round(at((p) => p.convert.parameters)),
-          diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
-          // streaming: the peak is the largest tensor's, whatever the depth
-          convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
-          convertSeconds: round(at((p) => p.convert.seconds), 0),
-          loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
-          loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
-          stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
-          tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
-        },
-      };
+      const row: RealSizeRow = { shape, dtype, points, fullDepth: depth, projected: projectRow(points, depth) };
       if (options.full.includes(`${shape}:${dtype}`)) row.measured = measureAt(depth);
       rows.push(row);
     }
@@ -215,7 +213,7 @@ export async function realSizeSection(o: RealSizeOptions): Promise<RealSizeRow[]
   m.load_avg_end = loadAvg();
   // rows of shapes this run did not measure are kept from the last run (each says when it was measured)
   const file = join(o.out, "real-size.json");
-  const earlier = existsSync(file) ? ((JSON.parse(readFileSync(file, "utf8")) as { rows: RealSizeRow[] }).rows ?? []) : [];
+  const earlier = (existsSync(file) ? ((JSON.parse(readFileSync(file, "utf8")) as { rows: RealSizeRow[] }).rows ?? []) : []).map((r) => ({ ...r, projected: projectRow(r.points, r.fullDepth) }));
   const same = (a: RealSizeRow, b: RealSizeRow) => a.shape === b.shape && a.dtype === b.dtype;
   const rows = [...earlier.map((r) => fresh.find((f) => same(f, r)) ?? r), ...fresh.filter((f) => !earlier.some((r) => same(f, r)))];
   const settings = `${o.threads} threads, ${o.repeats} timed forwards per figure after a warm-up, MatMulNBits block 32, accuracy_level 4, embedding and head 8-bit`;
