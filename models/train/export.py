@@ -85,8 +85,10 @@ def export(model: LLaDAModelLM, out: Path, meta: dict, graph: str = "full") -> N
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / "model.onnx"
     (export_full if graph == "full" else export_plain)(model, onnx_path)
-    proto = onnx.load(str(onnx_path))
-    onnx.checker.check_model(proto)
+    # By path, and without the weights: a model over 2 GB has its weights in external data, and
+    # neither a protobuf holding them nor the checker given one in memory can exceed 2 GB.
+    onnx.checker.check_model(str(onnx_path))
+    proto = onnx.load(str(onnx_path), load_external_data=False)
     inits = {i.name: list(i.dims) for i in proto.graph.initializer}
     weights = []
     for name, p in model.state_dict().items():
