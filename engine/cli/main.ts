@@ -6,6 +6,7 @@ import { checkWorkflow, Executor, formatIssue, loadWorkflowFile, parseSetFlag, r
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
 import { addConvertCommands } from "./convert.js";
+import { addQueueCommands, runBatchOnQueue } from "./queue.js";
 import { RunProgress } from "./progress.js";
 import { EXIT, UsageError } from "./exit.js";
 import { printOutputs } from "./print.js";
@@ -119,9 +120,11 @@ export function buildProgram(): Command {
     .addOption(new Option("--concurrency <n>", "jobs in flight at once").default(1).argParser(positiveInt))
     .option("--retry-failed", "rerun jobs whose earlier result was an error")
     .option("--json", "print a JSON summary on stdout")
-    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean }) => {
+    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean; redis?: string; attempts: number; backoff: number }) => {
       const doc = await loadWorkflowFile(file);
-      const summary = await runBatch(doc, { ...opts, registry: (await cliNodes()).registry, stderr: process.stderr });
+      const summary = opts.redis
+        ? await runBatchOnQueue(doc, { ...opts, redis: opts.redis, stderr: process.stderr })
+        : await runBatch(doc, { ...opts, registry: (await cliNodes()).registry, stderr: process.stderr });
       if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
       else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
       if (summary.interrupted) process.exitCode = EXIT.FAILED;
@@ -142,6 +145,7 @@ export function buildProgram(): Command {
     });
 
   addConvertCommands(program);
+  addQueueCommands(program);
 
   program
     .command("desktop")

@@ -8,7 +8,7 @@ import type { Issue } from "../workflow/issues.js";
 import { checkWorkflow } from "../workflow/check.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
-import type { RunQueue } from "./run-queue.js";
+import type { Runs } from "./run-queue.js";
 import { listModels } from "../dllm/convert/models.js";
 
 const runBody = z
@@ -53,7 +53,7 @@ function check(registry: NodeRegistry, workflow: unknown, overrides: Record<stri
   return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: result.issues };
 }
 
-export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
+export function apiRouter(registry: NodeRegistry, queue: Runs): Router {
   const router = express.Router();
   router.use(express.json({ limit: "8mb" }));
 

@@ -9,12 +9,14 @@ export interface ServeFlags {
   port?: string | number;
   host?: string;
   token?: string;
+  /** Run on `maskflow worker`s through this Redis (engine/queue). */
+  redis?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = flags.port === undefined ? 8188 : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${flags.port}"`);
-  const server = await startServer({ port, host: flags.host ?? "127.0.0.1", token: flags.token, registry: flags.registry });
+  const server = await startServer({ port, host: flags.host ?? "127.0.0.1", token: flags.token, registry: flags.registry, redis: flags.redis });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(130); // a second Ctrl+C does not wait
