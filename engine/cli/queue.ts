@@ -6,6 +6,7 @@ import { Option, type Command } from "commander";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { BatchSummary } from "./batch.js";
 import { readDone, readJobs, type BatchResult } from "./batch.js";
+import type { QueueWorker } from "../queue/index.js";
 import { UsageError } from "./exit.js";
 import { cliNodes } from "./registry.js";
 import { progressText, Throughput } from "./throughput.js";
@@ -43,9 +44,29 @@ export function addQueueCommands(program: Command): void {
     .option("--name <id>", "this worker's name in results and the editor's queue (default: host-pid)")
     .addOption(new Option("--lock-ms <ms>", "how long a job's lock lasts unrenewed: a killed worker's job is taken over after about this long").default(30_000).argParser(wholeNumber(1000)))
     .action(async (opts: { redis: string; concurrency: number; device?: string; models: string[]; name?: string; lockMs: number }) => {
+      // Listening before the worker starts: a SIGTERM during start-up is not a crash.
+      let signals = 0;
+      let worker: QueueWorker | null = null;
+      const act = (w: QueueWorker, signal: string, count: number) => {
+        if (count === 1) {
+          console.log(`maskflow worker ${w.id}: ${signal}, taking no new jobs (${signal} again hands the running ones back)`);
+          void w.stop();
+        } else {
+          console.log(`maskflow worker ${w.id}: ${signal} again, handing the running jobs back`);
+          void w.handBack();
+        }
+      };
+      let early: NodeJS.Signals | null = null;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals++;
+        if (signals > 2) process.exit(1);
+        if (worker) act(worker, signal, signals);
+        else early = signal;
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
       const { startQueueWorker, RedisUrlError } = await import("../queue/index.js");
       const { registry } = await cliNodes();
-      let worker;
       try {
         worker = await startQueueWorker({ redis: opts.redis, registry, concurrency: opts.concurrency, device: opts.device, models: opts.models, id: opts.name, lockMs: opts.lockMs });
       } catch (err) {
@@ -53,19 +74,7 @@ export function addQueueCommands(program: Command): void {
         throw err;
       }
       const started = worker;
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals++;
-        if (signals === 1) {
-          console.log(`maskflow worker ${started.id}: ${signal}, taking no new jobs (${signal} again hands the running ones back)`);
-          void started.stop();
-        } else if (signals === 2) {
-          console.log(`maskflow worker ${started.id}: ${signal} again, handing the running jobs back`);
-          void started.handBack();
-        } else process.exit(1);
-      };
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
+      for (let i = 1; early && i <= signals; i++) act(started, early, i);
       await started.closed;
       console.log(`maskflow worker ${started.id}: stopped`);
     });

@@ -73,7 +73,7 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
   const redis = new Redis(target.options);
   let down = false;
   const onError = (err: Error) => {
-    if (!down) log(`maskflow: lost Redis at ${target.label} (${err.message}); retrying`);
+    if (!down) log(`maskflow: Redis at ${target.label} is unavailable (${err.message}); retrying`);
     down = true;
   };
   queue.on("error", onError);

@@ -73,7 +73,7 @@ export class RemoteRuns implements Runs {
     const log = options.log ?? ((line: string) => console.log(line));
     let down = false;
     const onError = (err: Error) => {
-      if (!down) log(`maskflow: lost Redis at ${target.label} (${err.message}); retrying`);
+      if (!down) log(`maskflow: Redis at ${target.label} is unavailable (${err.message}); retrying`);
       down = true;
     };
     this.historyLimit = options.historyLimit ?? 200;

@@ -192,6 +192,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     stalledInterval: lockMs,
     // A job that keeps killing its workers (out of memory, say) fails after this many stalls.
     maxStalledCount: 3,
+    // Started below, once the caller can be told (and can stop it): no job is taken before that.
+    autorun: false,
   });
   worker.on("error", (err) => {
     // A worker that lost a job's lock (it was too slow to renew, or Redis was away that long)
@@ -210,6 +212,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   log(
     `maskflow worker ${id}: taking jobs from ${target.label} (concurrency ${concurrency}${options.device ? `, device ${options.device}` : ""}; models from ${rules.roots.join(", ") || "nowhere"})`,
   );
+  void worker.run().catch((err: Error) => log(`maskflow worker ${id}: ${err.message}`));
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -244,7 +247,7 @@ function redisLog(log: (line: string) => void, label: string) {
     error: (err: Error) => {
       if (down) return;
       down = true;
-      log(`maskflow: lost Redis at ${label} (${err.message}); retrying`);
+      log(`maskflow: Redis at ${label} is unavailable (${err.message}); retrying`);
     },
     ready: () => {
       if (!down) return;

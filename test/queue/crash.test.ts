@@ -46,10 +46,11 @@ describeWithRedis("a batch on three workers survives a killed worker, a Redis re
     const dir = mkdtempSync(join(tmpdir(), "maskflow-crash-"));
     const inputs = join(dir, "jobs.jsonl");
     const out = join(dir, "results.jsonl");
-    // Small jobs (16 tokens, 16 steps) so 200 of them take seconds, each long enough to be caught mid-run.
-    const jobs = Array.from({ length: JOBS }, (_, i) => ({ "denoise.seed": i, "denoise.gen_length": 16, "schedule.steps": 16, "schedule.block_length": 16, "model.threads": 1 }));
+    // Small jobs (8 tokens, 4 steps): 200 of them take seconds.
+    const jobs = Array.from({ length: JOBS }, (_, i) => ({ "denoise.seed": i, "denoise.gen_length": 8, "schedule.steps": 4, "schedule.block_length": 8, "model.threads": 1 }));
     writeFileSync(inputs, jobs.map((j) => JSON.stringify(j)).join("\n") + "\n");
 
+    const T0 = Date.now();
     // The reference: the same jobs in a local batch.
     const doc = await loadWorkflowFile("workflows/hello.maskflow.json");
     const localOut = join(dir, "local.jsonl");
@@ -57,12 +58,14 @@ describeWithRedis("a batch on three workers survives a killed worker, a Redis re
     const expected = new Map(lines(localOut).map((r) => [r.line, r.outputs.show.tokens]));
     expect(expected.size).toBe(JOBS);
 
+    console.log("T local", Date.now() - T0);
     for (const name of ["w1", "w2", "w3"]) workers.push(await startWorker(redis.url, name, ["--concurrency", "2", "--lock-ms", "2000"]));
     const batchArgs = ["batch", "workflows/hello.maskflow.json", "--inputs", inputs, "--out", out, "--redis", redis.url, "--json"];
     const client = maskflow(batchArgs);
     const queue = new Queue("runs", { connection: { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null }, prefix: "maskflow" });
     queue.on("error", () => undefined);
 
+    console.log("T started", Date.now() - T0);
     // 1. w1 is frozen until it is seen holding a job, then killed: its job is mid-run for sure.
     await until("30 results", () => lines(out).length >= 30);
     const w1 = workers[0];
@@ -78,10 +81,12 @@ describeWithRedis("a batch on three workers survives a killed worker, a Redis re
     w1.child.kill("SIGKILL");
     expect(await w1.exited).toBe("SIGKILL");
 
+    console.log("T killed", Date.now() - T0);
     // 2. Redis goes away and comes back (its data on disk, as a queue's Redis must keep it).
     await until("100 results", () => lines(out).length >= 100);
-    await redis.restart(1000);
+    await redis.restart(500);
 
+    console.log("T restarted", Date.now() - T0);
     // 3. The client dies; its rerun re-attaches to what is queued, running and finished.
     await until("140 results", () => lines(out).length >= 140);
     client.child.kill("SIGKILL");
@@ -92,6 +97,7 @@ describeWithRedis("a batch on three workers survives a killed worker, a Redis re
     expect(await rerun.exited).toBe(0);
     expect(JSON.parse(rerun.output().split("\n").find((l) => l.startsWith("{"))!)).toMatchObject({ total: JOBS, skipped: before, failed: 0 });
 
+    console.log("T rerun done", Date.now() - T0);
     const rows = lines(out);
     expect(rows.map((r) => r.line).sort((a, b) => a - b)).toEqual(Array.from({ length: JOBS }, (_, i) => i + 1));
     for (const row of rows) {

@@ -42,10 +42,10 @@ export function maskflow(args: string[], env: Record<string, string> = {}): Proc
           waiters.delete(check);
         };
         waiters.add(check);
-        void exited.then(() => {
+        void exited.then((code) => {
           if (!waiters.has(check)) return;
           cleanup();
-          reject(new Error(`exited before ${pattern}:\n${text}`));
+          reject(new Error(`exited (${code}) before ${pattern}:\n${text}`));
         });
         check();
       });
