@@ -24,16 +24,19 @@ function inside(path: string, root: string): boolean {
 /**
  * A path as a workflow names it, resolved for a worker: relative paths are looked up in each model
  * folder, then where `maskflow run` looks (so "models/default" still names the bundled model);
- * the first that exists and lies inside a model folder wins. Null when none does.
+ * the first that exists and lies inside a model folder wins. Otherwise, why not.
  */
-export function confinedPath(path: string, roots: string[]): string | null {
+export function confinedPath(path: string, roots: string[]): { path: string } | { refused: string } {
   const candidates = isAbsolute(path) ? [path] : [...roots.map((r) => resolve(r, path)), ...resourceRoots().map((r) => resolve(r, path))];
+  let outside = false;
   for (const candidate of candidates) {
     if (!existsSync(candidate)) continue;
     const real = realpathSync(candidate);
-    if (roots.some((root) => inside(real, root))) return real;
+    if (roots.some((root) => inside(real, root))) return { path: real };
+    outside = true;
   }
-  return null;
+  const where = `this worker's model folders (${roots.join(", ") || "none"})`;
+  return { refused: outside ? `"${path}" is outside ${where}; workers load only from their --models folders` : `"${path}" is not in ${where}` };
 }
 
 export interface WorkerRules {
@@ -51,11 +54,9 @@ export function forWorker(doc: WorkflowDoc, registry: NodeRegistry, rules: Worke
       const value = node.inputs[name] ?? input.default;
       if (input.file && value !== undefined) {
         if (isLink(value) || typeof value !== "string") throw new NodeError(nodeId, name, "on a queue worker a file input must be a constant path");
-        const path = confinedPath(value, rules.roots);
-        if (path === null) {
-          throw new NodeError(nodeId, name, `"${value}" is not in this worker's model folders (${rules.roots.join(", ") || "none"}); workers load only from their --models folders`);
-        }
-        node.inputs[name] = path;
+        const found = confinedPath(value, rules.roots);
+        if ("refused" in found) throw new NodeError(nodeId, name, found.refused);
+        node.inputs[name] = found.path;
       }
       if (name === "device" && rules.device !== undefined && !input.socket && (!input.options || input.options.includes(rules.device))) {
         node.inputs[name] = rules.device;

@@ -129,7 +129,9 @@ export class RemoteRuns implements Runs {
     };
     record.enqueued = (async () => {
       const workflow = await storeWorkflow(this.commands, doc);
-      await this.queue.add("run", { workflow, overrides, live: true, name: record.name }, { jobId: id, attempts: 1 });
+      // Kept an hour at most should this server not collect it (it stopped, say).
+      const keep = { age: 3600 };
+      await this.queue.add("run", { workflow, overrides, live: true, name: record.name }, { jobId: id, attempts: 1, removeOnComplete: keep, removeOnFail: keep });
     })().catch((err: Error) => this.end(record, "failed", { error: { nodeId: null, input: null, message: `could not queue the run: ${err.message}` } }));
     this.runs.set(id, record);
     this.emit(record, { type: "run_queued", runId: id, nodes: Object.keys(doc.nodes) });
@@ -143,15 +145,17 @@ export class RemoteRuns implements Runs {
     if (!record) return undefined;
     if (ENDED.includes(record.status) || record.cancelRequested) return summary(record);
     record.cancelRequested = true;
-    this.changed();
+    // Not started: cancelled at once, as in the local queue. Should a worker have taken it a
+    // moment ago, the mark and the message below stop it at its first step, and its result is dropped.
+    if (record.status === "queued") this.end(record, "cancelled");
+    else this.changed();
     void (async () => {
       await record.enqueued;
       // The mark covers a worker that takes the job between now and the removal below.
       await this.commands.set(keys.cancel(id), "1", "EX", 24 * 3600);
       await this.commands.publish(channels.cancel, id);
-      // Removed only if no worker holds it (BullMQ refuses to remove a locked job).
-      const removed = await this.queue.remove(id).catch(() => 0);
-      if (removed === 1) this.end(record, "cancelled");
+      // Removed if no worker holds it (BullMQ refuses to remove a locked job); else settled when it ends.
+      await this.queue.remove(id).catch(() => 0);
     })().catch(() => undefined);
     return summary(record);
   }
@@ -210,25 +214,22 @@ export class RemoteRuns implements Runs {
     }
   }
 
-  /** Ends a run whose job is completed or failed, with its stored result; once. */
+  /** Ends a run whose job is completed or failed, with its stored result, once; then the job and result leave Redis. */
   private async settle(jobId: string): Promise<void> {
     const record = this.runs.get(jobId);
-    if (!record || ENDED.includes(record.status) || this.settling.has(jobId)) return;
+    if (!record || this.settling.has(jobId)) return;
     this.settling.add(jobId);
     try {
       const job = await Job.fromId<RunJobData, RunJobReturn>(this.queue, jobId);
       const state = job ? await job.getState() : "unknown";
       if (!job || (state !== "completed" && state !== "failed")) return;
-      const stored = await readResult(this.commands, jobId);
-      record.worker ??= stored?.worker ?? job.processedBy ?? null;
-      if (!record.startedAt && job.processedOn) record.startedAt = new Date(job.processedOn);
-      if (state === "completed" && stored?.status === "finished") {
-        this.end(record, "finished", { outputs: stored.outputs, stats: stored.stats });
-      } else if (state === "completed") {
-        this.end(record, "cancelled", { outputs: stored?.outputs ?? {} });
-      } else {
-        const error = stored?.error ?? { nodeId: null, input: null, message: job.failedReason || "failed" };
-        this.end(record, "failed", { error, outputs: stored?.outputs ?? {} });
+      if (!ENDED.includes(record.status)) {
+        const stored = await readResult(this.commands, jobId);
+        record.worker ??= stored?.worker ?? job.processedBy ?? null;
+        if (!record.startedAt && job.processedOn) record.startedAt = new Date(job.processedOn);
+        if (state === "completed" && stored?.status === "finished") this.end(record, "finished", { outputs: stored.outputs, stats: stored.stats });
+        else if (state === "completed") this.end(record, "cancelled", { outputs: stored?.outputs ?? {} });
+        else this.end(record, "failed", { error: stored?.error ?? { nodeId: null, input: null, message: job.failedReason || "failed" }, outputs: stored?.outputs ?? {} });
       }
       await Promise.all([job.remove().catch(() => undefined), dropResult(this.commands, jobId)]);
     } catch {
