@@ -58,7 +58,10 @@ export function forWorker(doc: WorkflowDoc, registry: NodeRegistry, rules: Worke
         if ("refused" in found) throw new NodeError(nodeId, name, found.refused);
         node.inputs[name] = found.path;
       }
-      if (name === "device" && rules.device !== undefined && !input.socket && (!input.options || input.options.includes(rules.device))) {
+      if (name === "device" && rules.device !== undefined && !input.socket) {
+        if (input.options && !input.options.includes(rules.device)) {
+          throw new NodeError(nodeId, name, `this worker runs on --device ${rules.device}, which ${node.type} does not offer (${input.options.join(", ")})`);
+        }
         node.inputs[name] = rules.device;
       }
     }

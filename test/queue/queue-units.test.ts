@@ -94,6 +94,7 @@ describe("a workflow as a worker runs it", () => {
     expect(forWorker(doc, registry, { roots: [bundled], device: "cuda" }).nodes.model.inputs.device).toBe("cuda");
     expect(forWorker(doc, registry, { roots: [bundled] }).nodes.model.inputs.device).toBe("cpu");
     expect(doc.nodes.model.inputs.path).toBe("models/default");
+    expect(() => forWorker(doc, registry, { roots: [bundled], device: "tpu" })).toThrow(/--device tpu, which LoadModel does not offer/);
   });
 });
 
