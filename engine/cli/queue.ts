@@ -44,24 +44,22 @@ export function addQueueCommands(program: Command): void {
     .option("--name <id>", "this worker's name in results and the editor's queue (default: host-pid)")
     .addOption(new Option("--lock-ms <ms>", "how long a job's lock lasts unrenewed: a killed worker's job is taken over after about this long").default(30_000).argParser(wholeNumber(1000)))
     .action(async (opts: { redis: string; concurrency: number; device?: string; models: string[]; name?: string; lockMs: number }) => {
-      // Listening before the worker starts: a SIGTERM during start-up is not a crash.
+      // Listening before the worker starts: a signal during start-up (Redis not reachable yet, say)
+      // ends the process at once, as no job can have been taken before the worker exists.
       let signals = 0;
       let worker: QueueWorker | null = null;
-      const act = (w: QueueWorker, signal: string, count: number) => {
-        if (count === 1) {
-          console.log(`maskflow worker ${w.id}: ${signal}, taking no new jobs (${signal} again hands the running ones back)`);
-          void w.stop();
-        } else {
-          console.log(`maskflow worker ${w.id}: ${signal} again, handing the running jobs back`);
-          void w.handBack();
-        }
-      };
-      let early: NodeJS.Signals | null = null;
       const onSignal = (signal: NodeJS.Signals) => {
         signals++;
-        if (signals > 2) process.exit(1);
-        if (worker) act(worker, signal, signals);
-        else early = signal;
+        if (!worker) {
+          console.log(`maskflow worker: ${signal} before it took any job; exiting`);
+          process.exit(0);
+        } else if (signals === 1) {
+          console.log(`maskflow worker ${worker.id}: ${signal}, taking no new jobs (${signal} again hands the running ones back)`);
+          void worker.stop();
+        } else if (signals === 2) {
+          console.log(`maskflow worker ${worker.id}: ${signal} again, handing the running jobs back`);
+          void worker.handBack();
+        } else process.exit(1);
       };
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
@@ -74,7 +72,6 @@ export function addQueueCommands(program: Command): void {
         throw err;
       }
       const started = worker;
-      for (let i = 1; early && i <= signals; i++) act(started, early, i);
       await started.closed;
       console.log(`maskflow worker ${started.id}: stopped`);
     });

@@ -12,6 +12,7 @@ import { listWorkers } from "./heartbeat.js";
 import { batchJobId, type RunError, type RunJobData, type RunJobReturn, type StoredResult } from "./job.js";
 import { KEEP_SECONDS, keys, PREFIX, QUEUE_NAME } from "./keys.js";
 import { dropResult, readResult } from "./results.js";
+import { settled } from "./settled.js";
 import { storeWorkflow } from "./workflows.js";
 
 export interface QueuedJob {
@@ -191,7 +192,12 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
     }
     return { interrupted: pending.size > 0 };
   } finally {
-    await Promise.all([queue.close(), events.close(), redis.quit()]).catch(() => undefined);
+    // Bounded: a client interrupted while Redis is away must still exit (a rerun re-attaches).
+    if (!(await settled(Promise.all([queue.close(), events.close(), redis.quit()]), 3000))) {
+      redis.disconnect();
+      void queue.disconnect().catch(() => undefined);
+      void events.disconnect().catch(() => undefined);
+    }
   }
 }
 

@@ -18,6 +18,7 @@ import type { RunJobData, RunJobReturn } from "./job.js";
 import { channels, keys, PREFIX, QUEUE_NAME } from "./keys.js";
 import type { LiveMessage } from "./live.js";
 import { dropResult, readResult } from "./results.js";
+import { settled } from "./settled.js";
 import { storeWorkflow } from "./workflows.js";
 
 export interface RemoteRunsOptions {
@@ -184,7 +185,12 @@ export class RemoteRuns implements Runs {
     for (const record of this.runs.values()) this.cancel(record.id);
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, 5000))]);
     clearInterval(this.poller);
-    await Promise.all([this.queue.close(), this.queueEvents.close(), this.commands.quit(), this.subscriber.quit()]).catch(() => undefined);
+    if (!(await settled(Promise.all([this.queue.close(), this.queueEvents.close(), this.commands.quit(), this.subscriber.quit()]), 3000))) {
+      this.commands.disconnect();
+      this.subscriber.disconnect();
+      void this.queue.disconnect().catch(() => undefined);
+      void this.queueEvents.disconnect().catch(() => undefined);
+    }
   }
 
   private onLive(message: LiveMessage): void {

@@ -25,6 +25,7 @@ import { channels, keys, PREFIX, QUEUE_NAME } from "./keys.js";
 import { liveEvent, type LiveMessage } from "./live.js";
 import { describeRunError, runErrorOf } from "./run-error.js";
 import { storeResult } from "./results.js";
+import { settled } from "./settled.js";
 import { WorkflowCache } from "./workflows.js";
 
 export interface QueueWorkerOptions {
@@ -219,9 +220,20 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (active.size) log(`maskflow worker ${id}: finishing ${active.size} running job${active.size > 1 ? "s" : ""}, then exiting`);
-      await worker.close();
-      await heartbeat.stop();
-      await Promise.all([subscriber.quit(), commands.quit()]).catch(() => undefined);
+      const closing = worker.close();
+      // Once the runs are over, Redis gets a few seconds to take their results. If it is away,
+      // the worker leaves without it: its jobs are taken over when their locks expire, as if it
+      // had been killed, rather than the worker hanging on until Redis returns.
+      while (active.size > 0) await new Promise((r) => setTimeout(r, 50));
+      const clean = (await settled(closing, CLOSE_GRACE_MS)) && (await settled(heartbeat.stop(), CLOSE_GRACE_MS));
+      if (!clean) {
+        log(`maskflow worker ${id}: Redis did not answer; leaving without it`);
+        void worker.close(true).catch(() => undefined);
+      }
+      if (!clean || !(await settled(Promise.all([subscriber.quit(), commands.quit()]), CLOSE_GRACE_MS))) {
+        subscriber.disconnect();
+        commands.disconnect();
+      }
       executor.clearCache();
       resolveClosed();
     })();
@@ -239,6 +251,9 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     closed,
   };
 }
+
+/** How long a stopping worker waits for Redis after its last run. */
+const CLOSE_GRACE_MS = 5000;
 
 /** Connection trouble is logged once per outage, not once per retry. */
 function redisLog(log: (line: string) => void, label: string) {

@@ -195,3 +195,21 @@ describeWithRedis("maskflow batch --redis", () => {
     await w.exited;
   });
 });
+
+describeWithRedis("a worker whose Redis is gone", () => {
+  it("still stops on SIGTERM, within seconds, instead of waiting for Redis to return", async () => {
+    const redis = await startRedis();
+    const w = await startWorker(redis.url, "orphan");
+    try {
+      await redis.stop();
+      await w.waitFor(/unavailable/);
+      const t0 = Date.now();
+      w.child.kill("SIGTERM");
+      expect(await w.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(w.output()).toMatch(/Redis did not answer; leaving without it/);
+    } finally {
+      w.child.kill("SIGKILL");
+    }
+  });
+});
