@@ -213,3 +213,26 @@ describeWithRedis("a worker whose Redis is gone", () => {
     }
   });
 });
+
+describeWithRedis("a Redis that restarts without its data", () => {
+  it("loses the queue; the batch client enqueues the lost jobs again and the batch completes", async () => {
+    const redis = await startRedis({ persist: false });
+    const dir = mkdtempSync(join(tmpdir(), "maskflow-lost-"));
+    const inputs = join(dir, "jobs.jsonl");
+    writeFileSync(inputs, Array.from({ length: 40 }, (_, i) => JSON.stringify(small(i))).join("\n") + "\n");
+    const out = join(dir, "out.jsonl");
+    const w = await startWorker(redis.url, "wl");
+    const client = maskflow(["batch", "workflows/hello.maskflow.json", "--inputs", inputs, "--out", out, "--redis", redis.url, "--json"]);
+    try {
+      while (!existsSync(out) || rows(out).length < 5) await sleep(10);
+      await redis.restart(200);
+      expect(await client.exited).toBe(0);
+      expect(client.output()).toMatch(/Redis no longer has \d+ jobs? \(lost in a restart\?\); enqueuing them again/);
+      expect(rows(out).map((r) => r.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    } finally {
+      w.child.kill("SIGKILL");
+      client.child.kill("SIGKILL");
+      await redis.stop();
+    }
+  });
+});

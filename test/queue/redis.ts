@@ -63,6 +63,8 @@ export interface TlsFiles {
 
 export interface RedisServerOptions {
   password?: string;
+  /** Keep data across restarts (appendonly, the default); false: a restart comes back empty. */
+  persist?: boolean;
   /** Serve TLS only (rediss://) with these files. */
   tls?: TlsFiles;
 }
@@ -82,7 +84,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
   if (!binary) throw new Error(`no redis-server: ${INSTALL_HINT}`);
   const dir = mkdtempSync(join(tmpdir(), "maskflow-redis-"));
   const port = await freePort();
-  const args = ["--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log")];
+  const args = ["--bind", "127.0.0.1", "--dir", dir, "--appendonly", options.persist === false ? "no" : "yes", "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log")];
   args.push(...(options.tls ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", options.tls.cert, "--tls-key-file", options.tls.key, "--tls-ca-cert-file", options.tls.ca, "--tls-auth-clients", "no"] : ["--port", String(port)]));
   if (options.password) args.push("--requirepass", options.password);
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
