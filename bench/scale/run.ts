@@ -9,16 +9,18 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-const HELP = `npm run bench:scale -- [--jobs 200] [--tokens 16] [--out bench/scale]
+const HELP = `npm run bench:scale -- [--jobs 200] [--tokens 16] [--repeats 2] [--out bench/scale]
 Needs redis-server on PATH and a built CLI (npm run build).`;
 
-const { values } = parseArgs({ options: { jobs: { type: "string", default: "200" }, tokens: { type: "string", default: "16" }, out: { type: "string", default: "bench/scale" }, help: { type: "boolean", short: "h" } } });
+const { values } = parseArgs({ options: { jobs: { type: "string", default: "200" }, tokens: { type: "string", default: "16" }, repeats: { type: "string", default: "2" }, out: { type: "string", default: "bench/scale" }, help: { type: "boolean", short: "h" } } });
 if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
 const JOBS = Number(values.jobs);
 const TOKENS = Number(values.tokens);
+/** The best of this many runs per setup: on a shared machine the slow runs measure the neighbours. */
+const REPEATS = Number(values.repeats);
 const ROOT = resolve(import.meta.dirname, "../..");
 const WORKFLOW = join(ROOT, "workflows/hello.maskflow.json");
 const dir = mkdtempSync(join(tmpdir(), "maskflow-scale-"));
@@ -61,11 +63,15 @@ async function main(): Promise<void> {
   let offset = 0;
   // Each measurement gets fresh seeds: nothing is served from a cache.
   const measure = async (setup: string, args: (inputs: string, out: string) => string[]) => {
-    const inputs = jobsFile(`${rows.length}.jsonl`, JOBS, (offset += JOBS));
-    const r = await cli(args(inputs, join(dir, `${rows.length}.out.jsonl`)));
-    if (r.code !== 0) throw new Error(`${setup} failed:\n${r.out}`);
-    rows.push({ setup, seconds: r.ms / 1000, jobsPerSecond: JOBS / (r.ms / 1000) });
-    log(`${setup}: ${(JOBS / (r.ms / 1000)).toFixed(1)} jobs/s`);
+    let best = Infinity;
+    for (let r = 0; r < REPEATS; r++) {
+      const inputs = jobsFile(`${rows.length}-${r}.jsonl`, JOBS, (offset += JOBS));
+      const run = await cli(args(inputs, join(dir, `${rows.length}-${r}.out.jsonl`)));
+      if (run.code !== 0) throw new Error(`${setup} failed:\n${run.out}`);
+      best = Math.min(best, run.ms);
+    }
+    rows.push({ setup, seconds: best / 1000, jobsPerSecond: JOBS / (best / 1000) });
+    log(`${setup}: ${(JOBS / (best / 1000)).toFixed(1)} jobs/s`);
   };
   try {
     for (const n of [1, 2, 3]) await measure(`local batch --concurrency ${n}`, (inputs, out) => ["batch", WORKFLOW, "--inputs", inputs, "--out", out, "--concurrency", String(n)]);
@@ -113,7 +119,7 @@ function writeResults(rows: { setup: string; seconds: number; jobsPerSecond: num
   const md = [
     `# Scale: jobs/s through Redis against a local batch`,
     "",
-    `${JOBS} jobs of the hello workflow (${TOKENS} tokens, ${TOKENS} steps, one ONNX thread per run), ${cpus().length} cores (${cpu}), load average ${load0.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end. All workers run on this one machine, so past the core count they compete for the same cores. Seconds are each batch command's wall time, start to exit: the local batch loads its model in that time, the workers were warmed before.`,
+    `${JOBS} jobs of the hello workflow (${TOKENS} tokens, ${TOKENS} steps, one ONNX thread per run), ${cpus().length} cores (${cpu}), load average ${load0.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end. All workers run on this one machine, so past the core count they compete for the same cores. Seconds are each batch command's wall time, start to exit, the best of ${REPEATS}: the local batch loads its model in that time, the workers were warmed before.`,
     "",
     "| setup | seconds | jobs/s |",
     "|---|---:|---:|",
@@ -124,7 +130,7 @@ function writeResults(rows: { setup: string; seconds: number; jobsPerSecond: num
   ].join("\n");
   const out = resolve(ROOT, values.out!);
   writeFileSync(join(out, "results.md"), md);
-  writeFileSync(join(out, "results.json"), JSON.stringify({ jobs: JOBS, tokens: TOKENS, cores: cpus().length, cpu, load: [load0, loadavg()[0]], rows, latency }, null, 2) + "\n");
+  writeFileSync(join(out, "results.json"), JSON.stringify({ jobs: JOBS, tokens: TOKENS, repeats: REPEATS, cores: cpus().length, cpu, load: [load0, loadavg()[0]], rows, latency }, null, 2) + "\n");
   process.stdout.write(md);
 }
 

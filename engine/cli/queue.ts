@@ -6,6 +6,7 @@ import { Option, type Command } from "commander";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { BatchSummary } from "./batch.js";
 import { readDone, readJobs, type BatchResult } from "./batch.js";
+import { RedisUrlError, redisTarget } from "../queue/connection.js";
 import type { QueueWorker } from "../queue/index.js";
 import { UsageError } from "./exit.js";
 import { cliNodes } from "./registry.js";
@@ -33,6 +34,19 @@ export function addQueueCommands(program: Command): void {
     .addOption(new Option("--attempts <n>", "with --redis: tries per job before it is recorded as failed").default(1).argParser(wholeNumber(1)))
     .addOption(new Option("--backoff <ms>", "with --redis: wait before the first retry, doubled each time").default(1000).argParser(wholeNumber(0)));
   program.commands.find((c) => c.name() === "serve")?.option("--redis <url>", `run the editor's runs on \`maskflow worker\`s through Redis: ${REDIS_HELP}`);
+  // A bad URL is a bad flag (exit 2), found before anything starts.
+  for (const command of [batch, program.commands.find((c) => c.name() === "serve")]) {
+    command?.hook("preAction", (_cmd, action) => {
+      const url = (action.opts() as { redis?: string }).redis;
+      if (url === undefined) return;
+      try {
+        redisTarget(url);
+      } catch (err) {
+        if (err instanceof RedisUrlError) throw new UsageError(err.message);
+        throw err;
+      }
+    });
+  }
 
   program
     .command("worker")
@@ -63,7 +77,7 @@ export function addQueueCommands(program: Command): void {
       };
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
-      const { startQueueWorker, RedisUrlError } = await import("../queue/index.js");
+      const { startQueueWorker } = await import("../queue/index.js");
       const { registry } = await cliNodes();
       try {
         worker = await startQueueWorker({ redis: opts.redis, registry, concurrency: opts.concurrency, device: opts.device, models: opts.models, id: opts.name, lockMs: opts.lockMs });
@@ -89,13 +103,7 @@ export interface QueueBatchOptions {
 
 /** `maskflow batch --redis`: the local batch's files and lines, the running done by workers. */
 export async function runBatchOnQueue(doc: WorkflowDoc, opts: QueueBatchOptions): Promise<BatchSummary> {
-  const { runQueuedBatch, RedisUrlError, redisTarget } = await import("../queue/index.js");
-  try {
-    redisTarget(opts.redis);
-  } catch (err) {
-    if (err instanceof RedisUrlError) throw new UsageError(err.message);
-    throw err;
-  }
+  const { runQueuedBatch } = await import("../queue/index.js");
   const jobs = readJobs(opts.inputs);
   const done = readDone(opts.out, opts.retryFailed ?? false);
   const todo = jobs.filter((j) => !done.has(j.line));

@@ -35,7 +35,7 @@ export function redisTarget(url: string, env: NodeJS.ProcessEnv = process.env): 
     throw new RedisUrlError(`--redis expects a URL like redis://127.0.0.1:6379 or rediss://:password@host:6380/0, got "${url}"`);
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new RedisUrlError(`--redis expects a redis:// or rediss:// URL, got "${parsed.protocol}//"`);
+    throw new RedisUrlError(`--redis expects a redis:// or rediss:// URL (redis://host:6379), got "${url}"`);
   }
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1";
   const port = parsed.port ? Number(parsed.port) : 6379;

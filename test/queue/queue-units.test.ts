@@ -9,6 +9,7 @@ import { loadWorkflowFile, NodeError, NodeRegistry } from "../../engine/index.js
 import { batchJobId, canonicalJson, confinedPath, forWorker, LIVE_OUTPUT_LIMIT, redisTarget, RedisUrlError, runnableContent } from "../../engine/queue/index.js";
 import { liveEvent } from "../../engine/queue/live.js";
 import { builtinNodes } from "../../nodes/index.js";
+import { cli } from "../cli/run-cli.js";
 
 const registry = new NodeRegistry(builtinNodes);
 
@@ -48,6 +49,14 @@ describe("Redis URLs", () => {
     expect(ca.label).toBe("rediss://:***@127.0.0.1:6380");
     // Reconnects for ever, backing off to 2 s.
     expect([1, 5, 100].map((n) => plain.options.retryStrategy(n))).toEqual([100, 500, 2000]);
+  });
+
+  it("are checked before anything starts: a bad one is a bad flag (exit 2) for worker, batch and serve", () => {
+    for (const args of [["worker"], ["batch", "workflows/hello.maskflow.json", "--inputs", "x.jsonl", "--out", "y.jsonl"], ["serve", "--port", "0"]]) {
+      const r = cli([...args, "--redis", "localhost:6379"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--redis expects a redis:\/\/ or rediss:\/\/ URL/);
+    }
   });
 
   it("refuse what is not a Redis URL, with what one looks like", () => {
