@@ -105,6 +105,12 @@ export interface CanvasSnapshot {
   changed: number[];
   /** Present for beam search: which candidate this snapshot belongs to. */
   beam?: number;
+  /** Block-causal decoding: the block this step decoded. */
+  block?: number;
+  /** LLaDA2.1 editing: positions whose committed token this step replaced, and what they held. */
+  edited?: number[];
+  previous?: number[];
+  previousPieces?: string[];
 }
 
 // ---------------------------------------------------------------- events (contract 5)

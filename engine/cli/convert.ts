@@ -3,8 +3,9 @@
 import { basename, dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { CONVERT_DTYPES, convertCheckpoint, type ConvertDtype } from "../dllm/convert/index.js";
-import { downloadCheckpoint, HubError, isRepoId } from "../dllm/convert/hub.js";
+// The converter (onnx protobuf schema, LoRA merging, onnxruntime for its products) and the hub
+// client load when `convert` runs, not with the CLI: `maskflow run` never needs them.
+import type { ConvertDtype } from "../dllm/convert/weights.js";
 import { formatBytes, formatParameters, listModels } from "../dllm/convert/models.js";
 import { userModelsDir } from "../paths.js";
 import { EXIT, UsageError } from "./exit.js";
@@ -66,7 +67,7 @@ export function addConvertCommands(program: Command): void {
     .description("convert a Hugging Face checkpoint (a folder, or a hub repo id such as GSAI-ML/LLaDA-8B-Instruct) into a Maskflow model folder")
     .argument("<source>", "checkpoint folder (config.json, *.safetensors, tokenizer files) or hub repo id")
     .option("--out <folder>", `the model folder to write (default: <models dir>/<name>-<dtype>, models dir ${userModelsDir()})`)
-    .addOption(new Option("--dtype <dtype>", "weight storage: fp32 (exact), fp16 (GPUs), int8, int4 (CPUs)").choices([...CONVERT_DTYPES]).default("int4"))
+    .addOption(new Option("--dtype <dtype>", "weight storage: fp32 (exact), fp16 (GPUs), int8, int4 (CPUs)").choices(["fp32", "fp16", "int8", "int4"]).default("int4"))
     .addOption(new Option("--block-size <n>", "int8/int4: values per quantisation block").argParser(int("--block-size")))
     .addOption(new Option("--accuracy-level <n>", "int8/int4: MatMulNBits accuracy_level (0 float products, 4 int8 products)").argParser(int("--accuracy-level")))
     .addOption(new Option("--embedding <storage>", "embedding storage (default: q8 for int8 and int4)").choices(["float", "q8", "q4"]))
@@ -80,6 +81,8 @@ export function addConvertCommands(program: Command): void {
     .addOption(new Option("--max-length <n>", "override the longest prompt + generation Denoise accepts").argParser(int("--max-length")))
     .option("--json", "print one JSON object describing the result on stdout")
     .action(async (source: string, flags: ConvertFlags) => {
+      const { convertCheckpoint } = await import("../dllm/convert/index.js");
+      const { downloadCheckpoint, HubError, isRepoId } = await import("../dllm/convert/hub.js");
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
       process.once("SIGINT", onSigint);

@@ -40,6 +40,11 @@ export const manifestSchema = z.object({
    * conditional/unconditional batch). [] for logits-only graphs.
    */
   heads: z.array(z.string()).default([]),
+  /**
+   * The graph has no whole-canvas logits output: outputs.logits names the head over `decide`, and
+   * full logits are asked for with decide = every position (graphs from `maskflow convert`).
+   */
+  logits_from_decide: z.boolean().default(false),
   /** How many candidates head_top_ids holds per position. */
   head_top_k: z.number().int().nonnegative().default(0),
   /** Shape of past_kv/present_kv when the graph has Fast-dLLM's block KV cache: [layers, 2, batch, heads, positions, head_dim]. */
@@ -51,6 +56,21 @@ export const manifestSchema = z.object({
   weights: z.string().optional(),
   /** How the weights are stored (fp32, fp16, int8, int4), for listings; written by `maskflow convert`. */
   dtype: z.string().optional(),
+  /**
+   * The attention pattern: bidirectional (LLaDA, Dream), or block-causal (LLaDA2: a key is seen
+   * when its block is not after the query's), with the block size it was trained for. Denoise
+   * follows it: block-causal models decode block by block with an exact KV cache.
+   */
+  attention: z
+    .discriminatedUnion("kind", [
+      z.object({ kind: z.literal("bidirectional") }),
+      z.object({ kind: z.literal("block_causal"), block_size: z.number().int().positive() }),
+    ])
+    .default({ kind: "bidirectional" }),
+  /** Decoding defaults from the checkpoint's family (block-causal models: LLaDA2's threshold rule and LLaDA2.1's editing). */
+  decoding: z
+    .object({ threshold: z.number().min(0).max(1).optional(), editing_threshold: z.number().min(0).max(1).optional(), max_post_steps: z.number().int().nonnegative().optional() })
+    .optional(),
   /** Parameter count, for listings. */
   parameters: z.number().int().nonnegative().optional(),
   /** Where the model came from (a Hugging Face repo id or a checkpoint folder). */
@@ -81,7 +101,7 @@ export interface GraphInfo {
 const README_HINT = "see models/README.md for the model folder format";
 
 /** Graph input roles the runtime can feed (models/train/graph.py's full graph; all but input_ids get neutral values). */
-export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale"] as const;
+export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale", "block_size"] as const;
 
 function readJson(path: string, what: string): unknown {
   let text: string;

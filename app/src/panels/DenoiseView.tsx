@@ -13,18 +13,21 @@ function isSpecial(piece: string): boolean {
   return /^<\|?[^<>\s]+\|?>$/.test(piece) || /^\[[A-Z]+\]$/.test(piece);
 }
 
-function Token({ piece, confidence, changed, position, step }: { piece: string | null; confidence: number; changed: boolean; position: number; step: number }) {
+function Token({ piece, confidence, changed, position, step, was }: { piece: string | null; confidence: number; changed: boolean; position: number; step: number; was?: string }) {
   if (piece === null) {
     return <span className="tok masked" title={`position ${position}: masked`} />;
   }
   const special = isSpecial(piece);
   const text = piece.replace(/\n/g, "↵\n");
+  // LLaDA2.1's editing loop replaced a committed token at this step: show what it held, struck out
+  const edited = was !== undefined;
   return (
     <span
-      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}`}
+      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${edited ? " edited" : ""}`}
       style={{ "--conf": confidence } as CSSProperties}
-      title={`position ${position} · confidence ${confidence.toFixed(3)}${changed ? ` · decided at step ${step}` : ""}`}
+      title={`position ${position} · confidence ${confidence.toFixed(3)}${edited ? ` · edited at step ${step}: was ${JSON.stringify(was)}` : changed ? ` · decided at step ${step}` : ""}`}
     >
+      {edited && <s className="tok-was">{was.trim() === "" ? "∅" : was.replace(/\n/g, "↵")}</s>}
       {text}
     </span>
   );
@@ -34,6 +37,7 @@ function LaneView({ lane, index, title }: { lane: Lane; index: number; title: st
   const snapshot: CanvasSnapshot | undefined = lane.snapshots[Math.min(index, lane.snapshots.length - 1)];
   if (!snapshot) return null;
   const changed = new Set(snapshot.changed);
+  const was = new Map((snapshot.edited ?? []).map((p, i) => [p, snapshot.previousPieces?.[i] ?? "?"]));
   const masked = snapshot.pieces.filter((p) => p === null).length;
   const decided = snapshot.pieces.length - masked;
   const meanConf = decided ? snapshot.confidence.reduce((sum, c, i) => (snapshot.pieces[i] === null ? sum : sum + c), 0) / decided : 0;
@@ -42,6 +46,8 @@ function LaneView({ lane, index, title }: { lane: Lane; index: number; title: st
       <header>
         <span className="mf-lane-title">{title}</span>
         {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
+        {snapshot.block !== undefined && <span className="mf-chip" data-testid="block">block {snapshot.block + 1}</span>}
+        {snapshot.edited?.length ? <span className="mf-chip mf-chip-edit" data-testid="edits">{snapshot.edited.length} edited</span> : null}
         <span className="mf-lane-stats">
           step {snapshot.step}
           {lane.total ? ` / ${lane.total}` : ""} · {decided}/{snapshot.pieces.length} decided · mean conf {meanConf.toFixed(2)}
@@ -49,7 +55,7 @@ function LaneView({ lane, index, title }: { lane: Lane; index: number; title: st
       </header>
       <div className="mf-tokens" data-testid="tokens" data-masked={masked}>
         {snapshot.pieces.map((piece, i) => (
-          <Token key={i} piece={piece} confidence={snapshot.confidence[i] ?? 0} changed={changed.has(i)} position={i} step={snapshot.step} />
+          <Token key={i} piece={piece} confidence={snapshot.confidence[i] ?? 0} changed={changed.has(i)} position={i} step={snapshot.step} was={was.get(i)} />
         ))}
       </div>
     </section>

@@ -51,8 +51,14 @@ export interface ForwardRequest {
   cfgScale?: number;
   /** Position of ids[:, 0] (length of the cached prefix). */
   offset?: number;
-  /** Feed the stored cache `use`; store this forward's K/V positions in `keep` ranges under `store.id`. */
-  cache?: { use?: string; store?: { id: string; keep: [number, number][] } };
+  /**
+   * Feed the stored cache `use`; store this forward's K/V positions in `keep` ranges under
+   * `store.id` (with `append`, after the cache that was fed: block-causal decoding grows its cache
+   * block by block).
+   */
+  cache?: { use?: string; store?: { id: string; keep: [number, number][]; append?: boolean } };
+  /** Block-causal graphs: the attention block size (default: maskflow.json attention.block_size). */
+  blockSize?: number;
 }
 
 export interface ForwardResult {
@@ -136,7 +142,8 @@ export class DllmModel implements FastModel {
       const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
       const { graph } = pre ?? (await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads }, transfer));
       const { inputs, outputs } = folder.manifest;
-      await client.call({ op: "roles", inputs, outputs });
+      const attention = folder.manifest.attention;
+      await client.call({ op: "roles", inputs, outputs, logitsFromDecide: folder.manifest.logits_from_decide, blockSize: attention.kind === "block_causal" ? attention.block_size : 0 });
       checkGraph(folder, graph);
       return new DllmModel(folder, client, key, device, threads, graph);
     } catch (err) {
@@ -241,7 +248,7 @@ export class DllmModel implements FastModel {
     const rows = Int32Array.from(req.rows);
     const recycle = this.returned.splice(0);
     const result = await this.client.call<ForwardResult & { ms: number }>(
-      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, recycle },
+      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, blockSize: req.blockSize, recycle },
       [ids.buffer, rows.buffer, ...recycle],
     );
     this.stats.forwards++;
@@ -264,7 +271,7 @@ export class DllmModel implements FastModel {
     const groups = new Map<string, typeof this.queue>();
     for (const item of this.queue.splice(0)) {
       const r = item.req;
-      const key = `${r.want}|${r.seq}|${r.rows.length}|${r.offset ?? 0}`;
+      const key = `${r.want}|${r.seq}|${r.rows.length}|${r.offset ?? 0}|${r.blockSize ?? 0}`;
       groups.set(key, [...(groups.get(key) ?? []), item]);
     }
     for (const group of groups.values()) {
@@ -272,7 +279,7 @@ export class DllmModel implements FastModel {
         this.runNow(group[0].req).then(group[0].resolve, group[0].reject);
         continue;
       }
-      const { want, seq, offset } = group[0].req;
+      const { want, seq, offset, blockSize } = group[0].req;
       const K = group[0].req.rows.length;
       const n = group.length;
       const ids = new Int32Array(n * seq);
@@ -281,7 +288,7 @@ export class DllmModel implements FastModel {
         ids.set(req.ids, i * seq);
         rows.set(req.rows, i * K);
       });
-      this.runNow({ ids, batch: n, seq, rows: [...rows], want, offset }, true).then(
+      this.runNow({ ids, batch: n, seq, rows: [...rows], want, offset, blockSize }, true).then(
         (out) => {
           const part = <T extends Int32Array | Float32Array>(a: T | undefined, i: number) => (a ? (a.subarray((i * a.length) / n, ((i + 1) * a.length) / n) as T) : undefined);
           group.forEach(({ resolve }, i) => {

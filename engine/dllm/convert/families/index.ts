@@ -2,8 +2,9 @@
 import { describeConfig, type Family } from "../family.js";
 import dream from "./dream.js";
 import llada from "./llada.js";
+import llada2 from "./llada2.js";
 
-export const FAMILIES: readonly Family[] = [llada, dream];
+export const FAMILIES: readonly Family[] = [llada, dream, llada2];
 
 /** The family that reads this config.json, or an error naming what was found and what is supported. */
 export function familyFor(config: Record<string, unknown>, dir: string): Family {
