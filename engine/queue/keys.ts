@@ -17,6 +17,8 @@ export const keys = {
   workers: `${PREFIX}:workers`,
   /** BullMQ's hash for a job (to test that it exists without loading it). */
   job: (jobId: string) => `${PREFIX}:${QUEUE_NAME}:${jobId}`,
+  /** BullMQ's lock of an active job; its value is the token of the worker that holds it. */
+  lock: (jobId: string) => `${PREFIX}:${QUEUE_NAME}:${jobId}:lock`,
 };
 
 export const channels = {

@@ -13,10 +13,25 @@ import { KEEP_SECONDS, keys } from "./keys.js";
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
-/** Stores a run's result; returns its stored size in bytes. */
-export async function storeResult(redis: Redis, jobId: string, result: StoredResult): Promise<number> {
+/** SET the result only while the job's BullMQ lock is still this worker's token (KEYS: lock, result). */
+const SET_IF_LOCKED = `if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("SET", KEYS[2], ARGV[2], "EX", ARGV[3]) return 1 end return 0`;
+
+export class LockLost extends Error {
+  constructor(jobId: string) {
+    super(`lost the lock of job ${jobId} (another worker has taken it over); its result is not kept`);
+    this.name = "LockLost";
+  }
+}
+
+/**
+ * Stores a run's result; returns its stored size in bytes. With the job's lock token, only while
+ * this worker still holds the job: a worker too slow to renew its lock, whose job another worker
+ * has taken over (and whose result may already be collected), must not leave a second result.
+ */
+export async function storeResult(redis: Redis, jobId: string, result: StoredResult, lockToken?: string): Promise<number> {
   const packed = await gzipAsync(Buffer.from(JSON.stringify(result)), { level: 3 });
-  await redis.set(keys.result(jobId), packed, "EX", KEEP_SECONDS);
+  if (lockToken === undefined) await redis.set(keys.result(jobId), packed, "EX", KEEP_SECONDS);
+  else if ((await redis.eval(SET_IF_LOCKED, 2, keys.lock(jobId), keys.result(jobId), lockToken, packed, KEEP_SECONDS)) !== 1) throw new LockLost(jobId);
   return packed.length;
 }
 

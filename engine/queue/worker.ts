@@ -103,7 +103,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
           if (live) void commands.publish(channels.events, JSON.stringify({ job: jobId, worker: id, event: live } satisfies LiveMessage)).catch(() => undefined);
         }
       : null;
-    const store = (result: Omit<StoredResult, "worker" | "waitMs">) => storeResult(commands, jobId, { ...result, worker: id, waitMs });
+    const store = (result: Omit<StoredResult, "worker" | "waitMs">) => storeResult(commands, jobId, { ...result, worker: id, waitMs }, token);
     active.set(jobId, entry);
     try {
       if (handingBack) return await giveBack(job, token);

@@ -8,6 +8,7 @@ import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { runBatch } from "../../engine/cli/batch.js";
 import { loadWorkflowFile, NodeRegistry } from "../../engine/index.js";
+import { LockLost, readResult, storeResult } from "../../engine/queue/results.js";
 import { builtinNodes } from "../../nodes/index.js";
 import { maskflow, sleep, startWorker, type Proc } from "./processes.js";
 import { describeWithRedis, startRedis, type TestRedis } from "./redis.js";
@@ -111,6 +112,17 @@ describeWithRedis("maskflow batch --redis", () => {
     expect(summaryOf(retry)).toMatchObject({ total: 7, ok: 0, failed: 4, skipped: 3 });
     w.child.kill("SIGTERM");
     expect(await w.exited).toBe(0);
+  });
+
+  it("a worker that lost a job's lock leaves no result behind (the job's new worker's counts)", async () => {
+    const look = redis.client();
+    const result = { status: "finished" as const, outputs: { show: { text: "late" } }, worker: "slow", waitMs: 0, ms: 1 };
+    await look.set("maskflow:runs:bx:lock", "token-of-the-new-worker");
+    await expect(storeResult(look, "bx", result, "token-of-the-slow-worker")).rejects.toThrow(LockLost);
+    expect(await readResult(look, "bx")).toBeNull();
+    await storeResult(look, "bx", result, "token-of-the-new-worker");
+    expect(await readResult(look, "bx")).toEqual(result);
+    await look.del("maskflow:runs:bx:lock", "maskflow:result:bx");
   });
 
   it("SIGTERM finishes the running job and exits; a second SIGTERM hands it back to the queue", async () => {

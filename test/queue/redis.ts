@@ -82,8 +82,21 @@ export interface TestRedis {
 
 export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   if (!binary) throw new Error(`no redis-server: ${INSTALL_HINT}`);
+  // A free port can be taken by another test file's Redis between finding it and binding it:
+  // then ours fails to start and the probe would reach theirs, so the probe checks the pid.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await freePort(), options);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 5) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOn(port: number, options: RedisServerOptions): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "maskflow-redis-"));
-  const port = await freePort();
   const args = ["--bind", "127.0.0.1", "--dir", dir, "--appendonly", options.persist === false ? "no" : "yes", "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log")];
   args.push(...(options.tls ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", options.tls.cert, "--tls-key-file", options.tls.key, "--tls-ca-cert-file", options.tls.ca, "--tls-auth-clients", "no"] : ["--port", String(port)]));
   if (options.password) args.push("--requirepass", options.password);
@@ -99,16 +112,22 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     for (;;) {
       const probe = new Redis({ ...clientOptions, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       probe.on("error", () => undefined);
+      let pid: number | null = null;
       try {
         await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
+        pid = Number(/process_id:(\d+)/.exec(await probe.info("server"))?.[1]);
       } catch {
-        probe.disconnect();
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start on port ${port} (see ${join(dir, "redis.log")})`);
-        await new Promise((r) => setTimeout(r, 50));
+        // not up yet
       }
+      probe.disconnect();
+      if (pid === child.pid) return;
+      // Ours exited (the port was bound meanwhile), or another Redis answers on it.
+      if (pid !== null || child.exitCode !== null) {
+        child.kill("SIGKILL");
+        throw new PortTaken(`port ${port} was taken by another server (see ${join(dir, "redis.log")})`);
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port} (see ${join(dir, "redis.log")})`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   };
   const halt = async () => {

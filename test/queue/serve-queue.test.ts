@@ -13,12 +13,21 @@ import { describeWithRedis, startRedis, type TestRedis } from "./redis.js";
 const small = { "denoise.seed": 4, "denoise.gen_length": 16, "schedule.steps": 16, "schedule.block_length": 16, "model.threads": 1 };
 const long = { "denoise.seed": 5, "denoise.gen_length": 64, "schedule.steps": 64, "schedule.block_length": 64, "model.threads": 1 };
 
-/** A run once it has ended (runs on a busy two-core machine take their time). */
+/** Waits (a busy two-core machine takes its time), and says for what when it gives up. */
+async function until<T>(what: string, probe: () => Promise<T | null | false> | T | null | false, ms = 60_000): Promise<T> {
+  try {
+    return await waitFor(probe, ms);
+  } catch {
+    throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+/** A run once it has ended. */
 async function waitForRun(server: RunningServer, id: string) {
-  return waitFor(async () => {
+  return until(`run ${id} to end`, async () => {
     const { json } = await api(server, "GET", `/api/runs/${id}`);
     return ["finished", "failed", "cancelled"].includes(json?.status) ? json : null;
-  }, 60_000);
+  });
 }
 
 describeWithRedis("maskflow serve --redis", () => {
@@ -67,7 +76,7 @@ describeWithRedis("maskflow serve --redis", () => {
       const running = (await api(server, "POST", "/api/runs", { workflow: hello, overrides: long })).json.id;
       const queued = (await api(server, "POST", "/api/runs", { workflow: hello, overrides: small })).json.id;
       const progressOf = (id: string) => events.messages.filter((m) => m.type === "progress" && m.runId === id && m.canvas);
-      await waitFor(() => progressOf(running).length >= 3, 60_000);
+      await until("three steps of the long run", () => progressOf(running).length >= 3);
 
       const cancelQueued = await api(server, "DELETE", `/api/runs/${queued}`);
       expect(cancelQueued.json.status).toBe("cancelled");
@@ -75,8 +84,9 @@ describeWithRedis("maskflow serve --redis", () => {
       expect((await api(server, "DELETE", `/api/runs/${running}`)).status).toBe(200);
       const stopped = await waitForRun(server, running);
       expect(stopped).toMatchObject({ status: "cancelled", worker: "ws1" });
-      // The step running when the cancel arrived, and at most one already on its way.
-      expect(progressOf(running).length - seen).toBeLessThanOrEqual(2);
+      // The step running when the cancel reached the worker, and what was already on its way
+      // (the DELETE, the publish and the events share this busy test process with the server).
+      expect(progressOf(running).length - seen).toBeLessThanOrEqual(3);
       expect(progressOf(running).length).toBeLessThan(64);
 
       const ofRun = (id: string) => events.messages.filter((m) => "runId" in m && m.runId === id).map((m) => m.type);
@@ -85,7 +95,7 @@ describeWithRedis("maskflow serve --redis", () => {
       expect(ofRun(running)).not.toContain("run_finished");
       expect((await api(server, "DELETE", `/api/runs/${running}`)).status).toBe(409);
       const look = redis.client();
-      await waitFor(async () => (await look.keys("maskflow:runs:[0-9a-f]*-*")).length === 0);
+      await until("the runs' jobs to leave Redis", async () => (await look.keys("maskflow:runs:[0-9a-f]*-*")).length === 0, 20_000);
     } finally {
       events.close();
     }
