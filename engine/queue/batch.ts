@@ -226,10 +226,13 @@ function resultLine(input: QueuedJob, job: Job<RunJobData, RunJobReturn>, state:
   if (state === "completed" && stored?.status === "finished") {
     return { line: input.line, overrides: input.overrides, status: "ok", outputs: stored.outputs, ms: stored.ms, ...where };
   }
-  const error: RunError =
-    state === "completed" && stored?.status === "cancelled"
-      ? { nodeId: null, input: null, message: "cancelled" }
+  const message =
+    state === "completed"
+      ? stored
+        ? "cancelled"
+        : "the job finished, but its result is no longer in Redis (results are kept 7 days); rerun with --retry-failed"
       : // A job BullMQ failed itself (stalled too often) has no stored result: its reason is all there is.
-        (stored?.error ?? { nodeId: null, input: null, message: job.failedReason || "failed" });
+        job.failedReason || "failed";
+  const error: RunError = stored?.error ?? { nodeId: null, input: null, message };
   return { line: input.line, overrides: input.overrides, status: "error", error, outputs: stored?.outputs, ms: stored?.ms, ...where };
 }

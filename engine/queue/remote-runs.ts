@@ -209,7 +209,19 @@ export class RemoteRuns implements Runs {
   }
 
   /** The safety net: every unfinished run's state, straight from BullMQ. */
+  private polling = false;
+
   private async poll(): Promise<void> {
+    if (this.polling) return; // a slow Redis: one poll at a time
+    this.polling = true;
+    try {
+      await this.pollOnce();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
     for (const record of this.runs.values()) {
       if (ENDED.includes(record.status)) continue;
       const state = await this.queue.getJobState(record.id).catch(() => null);
