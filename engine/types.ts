@@ -50,6 +50,17 @@ export interface ProgressUpdate {
   label?: string;
 }
 
+/**
+ * The files a node may read. The CLI may read anywhere; a served instance only inside its model
+ * roots (engine/files/access.ts), so nodes resolve every path an input names through this.
+ */
+export interface NodeFiles {
+  /** The absolute path an input names; a refused path throws a NodeInputError naming `input`. */
+  resolve(input: string, path: string): Promise<string>;
+  /** Real folders every file read must stay inside (a symlink may not lead out); null: anywhere. */
+  readonly roots: readonly string[] | null;
+}
+
 export interface ExecuteContext {
   nodeId: string;
   signal: AbortSignal;
@@ -57,6 +68,7 @@ export interface ExecuteContext {
   log: Logger;
   /** Throws a NodeInputError naming this node and input. */
   fail(input: string | null, message: string): never;
+  files: NodeFiles;
 }
 
 export type NodeInputs = Record<string, unknown>;

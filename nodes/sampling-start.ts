@@ -1,6 +1,7 @@
 // What Denoise and Beam both do first: the canvas to start from (a linked canvas, or the prompt
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import { TextTooLongError } from "../engine/dllm/tokenizer.js";
 import type { ExecuteContext, InputDef, NodeInputs } from "../engine/types.js";
 
 /** LLaDA's classifier-free guidance weight, the same input on Denoise and Beam. */
@@ -13,6 +14,16 @@ export const CFG_SCALE_INPUT: InputDef = {
   step: 0.1,
   description: "Classifier-free guidance (LLaDA): 0 = off; > 0 also runs the model with the prompt masked, in the same batch.",
 };
+
+/** The prompt's ids; a prompt far longer than max_length is refused before tokenising it (seconds for megabytes). */
+export function encodePrompt(text: string, model: DllmModel, ctx: ExecuteContext, input = "prompt"): number[] {
+  try {
+    return model.tokenizer.encode(text, { maxTokens: model.manifest.max_length });
+  } catch (err) {
+    if (err instanceof TextTooLongError) return ctx.fail(input, `${err.message} (${model.manifest.max_length}, maskflow.json)`);
+    throw err;
+  }
+}
 
 export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model: DllmModel; start: Canvas; schedule: Schedule } {
   const model = inputs.model;
@@ -28,11 +39,11 @@ export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model:
     if (given.maskId !== m.mask_token_id) {
       return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}: it comes from another model`);
     }
-    start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
+    start = promptText != null ? { ...given, promptIds: encodePrompt(promptText, model, ctx) } : given;
     if (inputs.gen_length !== given.tokens.length) ctx.log.info(`continuing a canvas of ${given.tokens.length} tokens (gen_length is not used)`);
   } else {
     if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
-    start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
+    start = createCanvas(encodePrompt(promptText, model, ctx), inputs.gen_length as number, m.mask_token_id);
   }
   const G = start.tokens.length;
   const S = start.promptIds.length + G;

@@ -6,10 +6,23 @@
 //   config.json           optional; the checkpoint's own config (LLaDA fields), informational
 //   weights.json          optional; weight manifest for LoRA merging
 // Every error is a plain Error whose message names the file; the node adds its id.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
-import { DllmTokenizer, type TokenizerConfig } from "./tokenizer.js";
+import { assertWithin as assertInside, readJsonFile } from "../files/read.js";
+import { tokenizerPatternProblem } from "./tokenizer-patterns.js";
+import { DllmTokenizer, tokenizerConfigProblem, tokenizerIdProblem, type TokenizerConfig } from "./tokenizer.js";
+
+/**
+ * The most Maskflow reads of each JSON file of a model folder: generous for real models (Gemma's
+ * tokenizer.json is 33 MB), small enough that a hostile folder cannot make the thread parse forever.
+ */
+const MAX_JSON_BYTES: Record<string, number> = {
+  "maskflow.json": 1 << 20,
+  "tokenizer.json": 64 << 20,
+  "tokenizer_config.json": 16 << 20,
+  "config.json": 4 << 20,
+};
 
 const tokenId = z.number().int().nonnegative();
 
@@ -103,18 +116,22 @@ const README_HINT = "see models/README.md for the model folder format";
 /** Graph input roles the runtime can feed (models/train/graph.py's full graph; all but input_ids get neutral values). */
 export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale", "block_size"] as const;
 
-function readJson(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new Error(`${path}: cannot read ${what}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: ${what} is not valid JSON: ${(err as Error).message}`);
-  }
+export interface ReadFolderOptions {
+  /** Real folders every file must lie in (a served instance's roots); null or absent: anywhere. */
+  within?: readonly string[] | null;
+}
+
+function readJson(path: string, what: string, within: readonly string[] | null | undefined): unknown {
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  return readJsonFile(path, { what, maxBytes: MAX_JSON_BYTES[name] ?? 4 << 20, within });
+}
+
+/** A file the manifest names, which must stay inside the folder ("../../secret" does not). */
+function inside(dir: string, name: string, field: string, manifestPath: string): string {
+  const path = resolve(dir, name);
+  const rel = relative(dir, path);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) throw new Error(`${manifestPath}: "${field}" must name a file inside the model folder`);
+  return path;
 }
 
 function requireFile(dir: string, name: string, what: string): string {
@@ -150,27 +167,40 @@ export function parseManifest(raw: unknown, path = "maskflow.json"): ModelManife
  * Reads and validates a model folder's files (everything but the graph itself, which the
  * runtime loads in its worker and checks with `checkGraph`).
  */
-export function readModelFolder(path: string): ModelFolder {
+export function readModelFolder(path: string, { within = null }: ReadFolderOptions = {}): ModelFolder {
   const dir = resolve(path);
   if (!existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
   if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder: a model is a folder with model.onnx, tokenizer.json and maskflow.json`);
 
+  // Served: no file of the folder may be a link out of the roots (onnxruntime reads the graph's
+  // external data from here too, where Maskflow cannot check each read).
+  if (within) for (const name of readdirSync(dir)) assertInside(join(dir, name), within, name);
   const manifestPath = requireFile(dir, "maskflow.json", "maskflow.json (mask/EOS ids, vocabulary size, graph input/output names)");
-  const manifest = parseManifest(readJson(manifestPath, "the model manifest"), manifestPath);
+  const manifest = parseManifest(readJson(manifestPath, "the model manifest", within), manifestPath);
+  inside(dir, manifest.model, "model", manifestPath);
   const onnxPath = requireFile(dir, manifest.model, `${manifest.model} (the ONNX graph named by maskflow.json "model")`);
+  assertInside(onnxPath, within, "the ONNX graph");
 
   const tokPath = requireFile(dir, "tokenizer.json", "tokenizer.json (a Hugging Face tokenizer)");
-  const tokJson = readJson(tokPath, "the tokenizer");
+  const tokJson = readJson(tokPath, "the tokenizer", within);
+  // Checked before building: a token id of 1e9 makes tokenizers.js fill a table that large (a 40 s stall).
+  const idProblem = tokenizerIdProblem(tokJson, manifest.vocab_size) ?? tokenizerPatternProblem(tokJson);
+  if (idProblem) throw new Error(`${tokPath}: ${idProblem}`);
   const cfgPath = join(dir, "tokenizer_config.json");
-  const tokConfig = (existsSync(cfgPath) ? readJson(cfgPath, "the tokenizer config") : {}) as TokenizerConfig;
+  const tokConfig = (existsSync(cfgPath) ? readJson(cfgPath, "the tokenizer config", within) : {}) as TokenizerConfig;
   if (typeof tokConfig !== "object" || tokConfig === null || Array.isArray(tokConfig)) {
     throw new Error(`${cfgPath}: expected a JSON object`);
   }
+  const configProblem = tokenizerConfigProblem(tokConfig);
+  if (configProblem) throw new Error(`${cfgPath}: invalid tokenizer config: ${configProblem}`);
   let tokenizer: DllmTokenizer;
   try {
     tokenizer = new DllmTokenizer(tokJson as object, tokConfig);
   } catch (err) {
-    throw new Error(`${tokPath}: cannot build the tokenizer: ${(err as Error).message}`);
+    // tokenizers.js and the template engine say what they know ("Unknown Normalizer type: X"); a
+    // TypeError means a field of an unexpected shape, which its own words would not explain.
+    const why = err instanceof TypeError || err instanceof RangeError ? "a field has a shape tokenizers.js does not read" : (err as Error).message;
+    throw new Error(`${tokPath}: cannot build the tokenizer: ${why}`);
   }
   if (tokenizer.vocabSize > manifest.vocab_size) {
     throw new Error(
@@ -179,11 +209,12 @@ export function readModelFolder(path: string): ModelFolder {
   }
 
   const configPath = join(dir, "config.json");
-  const config = existsSync(configPath) ? (readJson(configPath, "the model config") as Record<string, unknown>) : null;
+  const config = existsSync(configPath) ? (readJson(configPath, "the model config", within) as Record<string, unknown>) : null;
   let weightsPath: string | null = null;
   if (manifest.weights) {
-    weightsPath = join(dir, manifest.weights);
+    weightsPath = inside(dir, manifest.weights, "weights", manifestPath);
     if (!existsSync(weightsPath)) throw new Error(`${weightsPath} is missing (named by ${manifestPath} "weights")`);
+    assertInside(weightsPath, within, "the weight manifest");
   }
   return { dir, onnxPath, manifest, tokenizer, config, weightsPath };
 }

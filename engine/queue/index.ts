@@ -7,6 +7,6 @@ export { runQueuedBatch, type QueuedBatchOptions, type QueuedBatchProgress, type
 export { startRemoteRuns, RemoteRuns, type RemoteRunsOptions } from "./remote-runs.js";
 export { listWorkers, type WorkerBeat, type WorkerJob } from "./heartbeat.js";
 export { batchJobId, canonicalJson, runnableContent, type RunJobData, type RunJobReturn, type StoredResult } from "./job.js";
-export { confinedPath, forWorker, modelRoots } from "./confine.js";
+export { withDevice, workerFiles, workerRoots } from "./confine.js";
 export { keys, channels, PREFIX, QUEUE_NAME } from "./keys.js";
 export { LIVE_OUTPUT_LIMIT } from "./live.js";

@@ -10,7 +10,9 @@ import { randomUUID } from "node:crypto";
 import { Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import type { RunDetail, RunStatus, RunSummary } from "../server/protocol.js";
-import type { QueueListener, Runs } from "../server/run-queue.js";
+import { DEFAULT_LIMITS } from "../limits.js";
+import { measureValue } from "../run/value-size.js";
+import { QueueRefused, type QueueListener, type Runs } from "../server/run-queue.js";
 import type { RunEvent } from "../types.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import { redisTarget } from "./connection.js";
@@ -25,6 +27,10 @@ export interface RemoteRunsOptions {
   redis: string;
   historyLimit?: number;
   eventLogRuns?: number;
+  /** As the local queue's: what remembered runs may take together, in bytes (engine/limits.ts). */
+  maxHistoryBytes?: number;
+  /** Runs of this server waiting for a worker at once; more are refused (429). */
+  maxQueuedRuns?: number;
   log?: (line: string) => void;
   pollMs?: number;
 }
@@ -42,6 +48,9 @@ interface RunRecord {
   error: RunSummary["error"];
   stats: unknown;
   events: RunEvent[];
+  /** Measured size of doc, overrides and outputs, and of the events kept. */
+  bytes: number;
+  eventBytes: number;
   worker: string | null;
   cancelRequested: boolean;
   /** The job is in BullMQ (enqueuing is asynchronous). */
@@ -65,6 +74,8 @@ export class RemoteRuns implements Runs {
   private readonly subscriber: Redis;
   private readonly historyLimit: number;
   private readonly eventLogRuns: number;
+  private readonly maxHistoryBytes: number;
+  private readonly maxQueuedRuns: number;
   private readonly poller: ReturnType<typeof setInterval>;
   private readonly settling = new Set<string>();
   private closed = false;
@@ -79,6 +90,8 @@ export class RemoteRuns implements Runs {
     };
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
+    this.maxHistoryBytes = options.maxHistoryBytes ?? DEFAULT_LIMITS.maxHistoryBytes;
+    this.maxQueuedRuns = options.maxQueuedRuns ?? DEFAULT_LIMITS.maxQueuedRuns;
     this.queue = new Queue(QUEUE_NAME, { connection: target.options, prefix: PREFIX });
     this.queueEvents = new QueueEvents(QUEUE_NAME, { connection: target.options, prefix: PREFIX });
     this.commands = new Redis(target.options);
@@ -109,7 +122,9 @@ export class RemoteRuns implements Runs {
   }
 
   submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, name?: string): RunSummary {
-    if (this.closed) throw new Error("the server is shutting down");
+    if (this.closed) throw new QueueRefused(503, "the server is shutting down");
+    const waiting = [...this.runs.values()].filter((r) => r.status === "queued").length;
+    if (waiting >= this.maxQueuedRuns) throw new QueueRefused(429, `the queue is full: ${waiting} runs are already waiting for a worker`);
     const id = randomUUID();
     const record: RunRecord = {
       id,
@@ -124,6 +139,8 @@ export class RemoteRuns implements Runs {
       error: null,
       stats: null,
       events: [],
+      bytes: measureValue(doc).data + measureValue(overrides).data,
+      eventBytes: 0,
       worker: null,
       cancelRequested: false,
       enqueued: Promise.resolve(),
@@ -262,6 +279,7 @@ export class RemoteRuns implements Runs {
     record.status = status;
     record.finishedAt = new Date();
     record.outputs = result.outputs ?? {};
+    record.bytes += measureValue(record.outputs).data;
     record.stats = result.stats ?? null;
     record.error = result.error ?? null;
     // The worker leaves run_finished to the server (outputs can be too big to publish); a run
@@ -274,11 +292,18 @@ export class RemoteRuns implements Runs {
     } else if (status === "failed" && !record.events.some((e) => e.type === "failed") && record.error) {
       this.emit(record, { type: "failed", runId: record.id, nodeId: record.error.nodeId, input: record.error.input ?? null, message: record.error.message });
     }
+    this.forget();
     this.changed();
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
-    record.events.push(event);
+    // As the local queue: outputs are the record's own (counted once), per-step progress is kept
+    // up to an eighth of the history budget per run.
+    const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
+    if (event.type !== "progress" || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
+      record.events.push(event);
+      record.eventBytes += bytes;
+    }
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -286,19 +311,24 @@ export class RemoteRuns implements Runs {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /** As the local queue: the oldest ended runs past the limit go, and all but the newest few event logs. */
+  /** As the local queue: the event logs of all but the newest few, then the oldest ended runs past the count or byte budget. */
   private forget(): void {
-    const all = [...this.runs.values()];
-    let excess = all.length - this.historyLimit;
-    for (const record of all) {
-      if (excess <= 0) break;
-      if (!ENDED.includes(record.status)) continue;
-      this.runs.delete(record.id);
-      excess--;
-    }
     const kept = [...this.runs.values()];
     for (const record of kept.slice(0, Math.max(0, kept.length - this.eventLogRuns))) {
-      if (ENDED.includes(record.status)) record.events = [];
+      if (ENDED.includes(record.status)) {
+        record.events = [];
+        record.eventBytes = 0;
+      }
+    }
+    let count = this.runs.size;
+    let bytes = 0;
+    for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
+    for (const record of kept) {
+      if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
+      if (!ENDED.includes(record.status)) continue;
+      this.runs.delete(record.id);
+      count--;
+      bytes -= record.bytes + record.eventBytes;
     }
   }
 }

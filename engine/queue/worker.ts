@@ -17,7 +17,8 @@ import { checkWorkflow } from "../workflow/check.js";
 import { WorkflowError } from "../workflow/issues.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
-import { forWorker, modelRoots } from "./confine.js";
+import { resolveLimits } from "../limits.js";
+import { withDevice, workerFiles } from "./confine.js";
 import { redisTarget } from "./connection.js";
 import { defaultWorkerId, Heartbeat, type WorkerBeat } from "./heartbeat.js";
 import type { RunJobData, RunJobReturn, RunProgress, StoredResult } from "./job.js";
@@ -47,7 +48,7 @@ export interface QueueWorkerOptions {
 export interface QueueWorker {
   readonly id: string;
   /** The model folders it loads from. */
-  readonly roots: string[];
+  readonly roots: readonly string[];
   /** Takes no new job, lets the running ones finish, then closes. */
   stop(): Promise<void>;
   /** Stops the running jobs at their next step and puts them back in the queue, then closes. */
@@ -72,9 +73,11 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const id = options.id ?? defaultWorkerId();
   const concurrency = options.concurrency ?? 1;
   const lockMs = options.lockMs ?? 30_000;
-  const rules = { roots: modelRoots(options.models ?? []), device: options.device };
+  const files = workerFiles(options.models ?? []);
   const registry = options.registry;
-  const executor = new Executor(registry);
+  // Limits from MASKFLOW_LIMITS (else the defaults), as for `maskflow serve`: the checks and the run.
+  const limits = resolveLimits({});
+  const executor = new Executor(registry, { limits, files });
   const commands = new Redis(target.options);
   const subscriber = new Redis(target.options);
   const workflows = new WorkflowCache(commands);
@@ -116,9 +119,9 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       // Bad input is the job's fault, not the worker's: failed at once, never retried.
       let doc: WorkflowDoc;
       try {
-        const checked = checkWorkflow(await workflows.get(job.data.workflow), registry, job.data.overrides);
+        const checked = checkWorkflow(await workflows.get(job.data.workflow), registry, job.data.overrides, limits);
         if (!checked.ok) throw new WorkflowError(checked.issues);
-        doc = applyOverrides(checked.doc, job.data.overrides).doc;
+        doc = applyOverrides(checked.doc, job.data.overrides, limits).doc;
       } catch (err) {
         const error = runErrorOf(err);
         publish?.({ type: "failed", runId: jobId, ...error });
@@ -128,8 +131,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
 
       let result;
       try {
-        // A path outside this worker's model folders may exist on another worker: retried as attempts allow.
-        doc = forWorker(doc, registry, rules);
+        // A failed run (a model this worker does not have, say) may run elsewhere: retried as attempts allow.
+        doc = withDevice(doc, registry, options.device);
         result = await executor.run(doc, { runId: jobId, signal: entry.controller.signal, onEvent: (e) => onEvent(entry, e, publish) });
       } catch (err) {
         const error = runErrorOf(err);
@@ -211,7 +214,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   await worker.waitUntilReady();
   heartbeat.start();
   log(
-    `maskflow worker ${id}: taking jobs from ${target.label} (concurrency ${concurrency}${options.device ? `, device ${options.device}` : ""}; models from ${rules.roots.join(", ") || "nowhere"})`,
+    `maskflow worker ${id}: taking jobs from ${target.label} (concurrency ${concurrency}${options.device ? `, device ${options.device}` : ""}; models from ${files.roots?.join(", ")})`,
   );
   void worker.run().catch((err: Error) => log(`maskflow worker ${id}: ${err.message}`));
 
@@ -241,7 +244,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   };
   return {
     id,
-    roots: rules.roots,
+    roots: files.roots ?? [],
     stop,
     handBack() {
       handingBack = true;

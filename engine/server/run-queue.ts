@@ -3,6 +3,7 @@
 // is broadcast and also kept per run, so a page opened mid-run can catch up.
 import { randomUUID } from "node:crypto";
 import type { Executor } from "../run/executor.js";
+import { measureValue } from "../run/value-size.js";
 import type { RunEvent } from "../types.js";
 import { WorkflowError, formatIssue } from "../workflow/issues.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
@@ -13,6 +14,24 @@ export interface QueueOptions {
   historyLimit?: number;
   /** How many of the newest runs keep their full event log (with per-step canvases). */
   eventLogRuns?: number;
+  /**
+   * What the remembered runs (workflow, overrides, outputs, event logs) may take together: the
+   * oldest finished runs are forgotten past it. A run's own event log keeps per-step progress only
+   * up to an eighth of it.
+   */
+  maxHistoryBytes?: number;
+  /** Runs waiting at once; submit() throws QueueFull past it. */
+  maxQueuedRuns?: number;
+}
+
+/** A run the queue will not take: it is full (429), or the server is closing (503). */
+export class QueueRefused extends Error {
+  constructor(
+    readonly status: 429 | 503,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 interface RunRecord {
@@ -28,6 +47,9 @@ interface RunRecord {
   error: RunSummary["error"];
   stats: unknown;
   events: RunEvent[];
+  /** Measured size of doc, overrides and outputs, and of the events kept. */
+  bytes: number;
+  eventBytes: number;
   controller: AbortController;
 }
 
@@ -47,6 +69,8 @@ export class RunQueue {
   private readonly listeners = new Set<QueueListener>();
   private readonly historyLimit: number;
   private readonly eventLogRuns: number;
+  private readonly maxHistoryBytes: number;
+  private readonly maxQueuedRuns: number;
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -56,6 +80,8 @@ export class RunQueue {
   ) {
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
+    this.maxHistoryBytes = options.maxHistoryBytes ?? 256 * 1024 * 1024;
+    this.maxQueuedRuns = options.maxQueuedRuns ?? 100;
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -65,7 +91,8 @@ export class RunQueue {
 
   /** Queues an already validated workflow. */
   submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, name?: string): RunSummary {
-    if (this.closed) throw new Error("the server is shutting down");
+    if (this.closed) throw new QueueRefused(503, "the server is shutting down");
+    if (this.waiting.length >= this.maxQueuedRuns) throw new QueueRefused(429, `the queue is full: ${this.waiting.length} runs are already waiting`);
     const record: RunRecord = {
       id: randomUUID(),
       name: name ?? doc.name ?? null,
@@ -79,6 +106,8 @@ export class RunQueue {
       error: null,
       stats: null,
       events: [],
+      bytes: measureValue(doc).data + measureValue(overrides).data,
+      eventBytes: 0,
       controller: new AbortController(),
     };
     this.runs.set(record.id, record);
@@ -158,6 +187,7 @@ export class RunQueue {
       });
       record.status = result.status;
       record.outputs = result.outputs;
+      record.bytes += measureValue(result.outputs).data;
       record.error = result.error ?? null;
       record.stats = result.stats;
     } catch (err) {
@@ -168,10 +198,16 @@ export class RunQueue {
       this.emit(record, { type: "failed", runId: record.id, nodeId: null, input: null, message });
     }
     record.finishedAt = new Date();
+    this.forget();
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
-    record.events.push(event);
+    // The outputs in node_finished and run_finished are the record's own (counted once, above).
+    const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
+    if (event.type !== "progress" || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
+      record.events.push(event);
+      record.eventBytes += bytes;
+    }
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -179,19 +215,25 @@ export class RunQueue {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /** Drops the oldest finished runs, and the event logs of all but the newest few. */
+  /** Drops the oldest finished runs past the count or byte budget, and the event logs of all but the newest few. */
   private forget(): void {
-    const all = [...this.runs.values()];
-    let excess = all.length - this.historyLimit;
-    for (const record of all) {
-      if (excess <= 0) break;
-      if (record.status === "queued" || record.status === "running") continue;
-      this.runs.delete(record.id);
-      excess--;
-    }
+    const ended = (r: RunRecord) => r.status !== "queued" && r.status !== "running";
     const kept = [...this.runs.values()];
     for (const record of kept.slice(0, Math.max(0, kept.length - this.eventLogRuns))) {
-      if (record.status !== "queued" && record.status !== "running") record.events = [];
+      if (ended(record)) {
+        record.events = [];
+        record.eventBytes = 0;
+      }
+    }
+    let count = this.runs.size;
+    let bytes = 0;
+    for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
+    for (const record of [...this.runs.values()]) {
+      if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
+      if (!ended(record)) continue;
+      this.runs.delete(record.id);
+      count--;
+      bytes -= record.bytes + record.eventBytes;
     }
   }
 }

@@ -59,6 +59,11 @@ function checkConstant(nodeId: string, input: string, def: InputDef, value: unkn
 
 const describe = describeValue;
 
+/** A name as it appears in a message: long ones cut. */
+function quote(name: string): string {
+  return `"${name.length > 60 ? name.slice(0, 60) + "…" : name}"`;
+}
+
 const asRead = (doc: WorkflowDoc): ReadDoc => ({ nodes: doc.nodes, unreadable: new Set(), noInputs: new Set() });
 
 /** Every problem with the graph of a schema-valid workflow; [] when it can run. checkWorkflow() takes any JSON. */
@@ -77,6 +82,8 @@ export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry): Compi
 export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]; graph?: CompiledGraph } {
   const issues: Issue[] = [];
   const compiled = new Map<string, CompiledNode>();
+  // Node ids, input and output names are data: "constructor" or "toString" must not find Object's.
+  const nodeOf = (id: string) => (Object.hasOwn(doc.nodes, id) ? doc.nodes[id] : undefined);
 
   for (const [id, node] of Object.entries(doc.nodes)) {
     const def = registry.get(node.type);
@@ -91,13 +98,13 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
     }
     const inputs: CompiledNode["inputs"] = {};
     for (const name of Object.keys(node.inputs)) {
-      if (!(name in def.inputs)) {
+      if (!Object.hasOwn(def.inputs, name)) {
         const known = Object.keys(def.inputs).join(", ") || "none";
-        issues.push({ nodeId: id, input: name, code: "unknown_input", message: `${def.type} has no input "${name}" (inputs: ${known})` });
+        issues.push({ nodeId: id, input: name, code: "unknown_input", message: `${def.type} has no input ${quote(name)} (inputs: ${known})` });
       }
     }
     for (const [name, inputDef] of Object.entries(def.inputs)) {
-      const raw = node.inputs[name];
+      const raw = Object.hasOwn(node.inputs, name) ? node.inputs[name] : undefined;
       if (raw === undefined) {
         if (inputDef.default !== undefined) inputs[name] = { value: inputDef.default };
         else if (!inputDef.optional && !doc.noInputs.has(id)) {
@@ -113,22 +120,22 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
       if (value.kind === "link") {
         const link = value.link;
         inputs[name] = link;
-        const source = doc.nodes[link.from];
+        const source = nodeOf(link.from);
         if (doc.unreadable.has(link.from)) continue; // reported on that node
         if (!source) {
-          issues.push({ nodeId: id, input: name, code: "missing_node", message: `links to node "${link.from}", which does not exist` });
+          issues.push({ nodeId: id, input: name, code: "missing_node", message: `links to node ${quote(link.from)}, which does not exist` });
           continue;
         }
         const sourceDef = registry.get(source.type);
         if (!sourceDef) continue; // reported on the source node
-        const out = sourceDef.outputs[link.output];
+        const out = Object.hasOwn(sourceDef.outputs, link.output) ? sourceDef.outputs[link.output] : undefined;
         if (!out) {
           const known = Object.keys(sourceDef.outputs).join(", ") || "none";
           issues.push({
             nodeId: id,
             input: name,
             code: "missing_output",
-            message: `${link.from} (${source.type}) has no output "${link.output}" (outputs: ${known})`,
+            message: `${link.from} (${source.type}) has no output ${quote(link.output)} (outputs: ${known})`,
           });
           continue;
         }
@@ -163,40 +170,129 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
   // Unreadable nodes are reported by the structure check, not here, but there is no graph either.
   if (issues.length > 0 || doc.unreadable.size > 0) return { issues };
 
-  // Only nodes that feed an output node run; depth-first from the outputs gives a topological order.
+  // Only nodes that feed an output node run; depth-first from the outputs gives a topological order
+  // (with an explicit stack: a long chain must not overflow the call stack).
   const order: CompiledNode[] = [];
   const seen = new Set<string>();
-  const visit = (id: string): void => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    const node = compiled.get(id)!;
-    for (const input of Object.values(node.inputs)) if (isLink(input)) visit(input.from);
-    order.push(node);
-  };
-  for (const id of outputs) visit(id);
+  for (const root of outputs) {
+    if (seen.has(root)) continue;
+    seen.add(root);
+    const work: { node: CompiledNode; next: string[] }[] = [];
+    const push = (node: CompiledNode) => work.push({ node, next: Object.values(node.inputs).filter(isLink).map((l) => l.from).reverse() });
+    push(compiled.get(root)!);
+    while (work.length > 0) {
+      const frame = work[work.length - 1];
+      const from = frame.next.pop();
+      if (from === undefined) {
+        order.push(frame.node);
+        work.pop();
+      } else if (!seen.has(from)) {
+        seen.add(from);
+        push(compiled.get(from)!);
+      }
+    }
+  }
   return { issues, graph: { order, outputs } };
 }
 
-/** Each cycle once, printed as a -> b -> a, reported on its first node. */
+/** Node ids shown for one cycle; the rest are counted. */
+const CYCLE_SHOWN = 8;
+
+/**
+ * Each cycle reported once, as its strongly connected component (Tarjan's algorithm, iterative:
+ * a 20k-node chain must not overflow the stack): the nodes in it, the first few named and the rest
+ * counted, on its first node. Listing every elementary cycle with its path grows exponentially
+ * with the graph (a 553 KB graph once gave 112 MB of issues).
+ */
 function findCycles(doc: ReadDoc): Issue[] {
-  const issues: Issue[] = [];
-  const state = new Map<string, "open" | "done">();
-  const stack: string[] = [];
-  const visit = (id: string): void => {
-    state.set(id, "open");
-    stack.push(id);
-    const node = doc.nodes[id];
-    for (const [input, raw] of Object.entries(node.inputs)) {
-      if (!isLink(raw) || !doc.nodes[raw.from]) continue;
-      const s = state.get(raw.from);
-      if (s === "open") {
-        const cycle = [...stack.slice(stack.indexOf(raw.from)), raw.from];
-        issues.push({ nodeId: raw.from, input: null, code: "cycle", message: `cycle: ${cycle.join(" -> ")} (via ${id}.${input})` });
-      } else if (s === undefined) visit(raw.from);
+  const ids = Object.keys(doc.nodes);
+  const index = new Map<string, number>();
+  const successors = (id: string): string[] => {
+    const out: string[] = [];
+    for (const raw of Object.values(doc.nodes[id].inputs)) {
+      if (isLink(raw) && Object.hasOwn(doc.nodes, raw.from)) out.push(raw.from);
     }
-    stack.pop();
-    state.set(id, "done");
+    return out;
   };
-  for (const id of Object.keys(doc.nodes)) if (!state.has(id)) visit(id);
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const issues: Issue[] = [];
+  let counter = 0;
+  for (const start of ids) {
+    if (index.has(start)) continue;
+    const work: { id: string; next: string[]; at: number }[] = [];
+    const enter = (id: string): void => {
+      index.set(id, counter);
+      low.set(id, counter++);
+      stack.push(id);
+      onStack.add(id);
+      work.push({ id, next: successors(id), at: 0 });
+    };
+    enter(start);
+    while (work.length > 0) {
+      const frame = work[work.length - 1];
+      if (frame.at < frame.next.length) {
+        const to = frame.next[frame.at++];
+        if (!index.has(to)) enter(to);
+        else if (onStack.has(to)) low.set(frame.id, Math.min(low.get(frame.id)!, index.get(to)!));
+        continue;
+      }
+      work.pop();
+      if (work.length > 0) {
+        const parent = work[work.length - 1].id;
+        low.set(parent, Math.min(low.get(parent)!, low.get(frame.id)!));
+      }
+      if (low.get(frame.id) !== index.get(frame.id)) continue;
+      const component: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== frame.id);
+      const selfLoop = component.length === 1 && successors(component[0]).includes(component[0]);
+      if (component.length > 1 || selfLoop) issues.push(cycleIssue(doc, component.reverse()));
+    }
+  }
   return issues;
+}
+
+/**
+ * One issue per loop: the shortest cycle through its first node, printed as "a -> c -> b -> a
+ * (via b.text)" (a reads from c, ..., b's input text reads from a), cut after a few nodes, and how
+ * many nodes the whole tangle has when it is more than that one cycle.
+ */
+function cycleIssue(doc: ReadDoc, component: string[]): Issue {
+  const inComponent = new Set(component);
+  const start = component[0];
+  // Breadth-first from start along "reads from" edges inside the component, back to start.
+  const parent = new Map<string, { from: string; input: string }>();
+  const queue = [start];
+  let closing: { from: string; input: string } | null = null;
+  for (let i = 0; i < queue.length && !closing; i++) {
+    const id = queue[i];
+    for (const [input, raw] of Object.entries(doc.nodes[id].inputs)) {
+      if (!isLink(raw) || !inComponent.has(raw.from)) continue;
+      if (raw.from === start) {
+        closing = { from: id, input };
+        break;
+      }
+      if (!parent.has(raw.from)) {
+        parent.set(raw.from, { from: id, input });
+        queue.push(raw.from);
+      }
+    }
+  }
+  const path = [start];
+  if (closing) {
+    const back: string[] = [];
+    for (let at = closing.from; at !== start; at = parent.get(at)!.from) back.push(at);
+    path.push(...back.reverse(), start);
+  }
+  const name = (id: string) => (id.length > 60 ? id.slice(0, 60) + "…" : id);
+  const shown = path.length > CYCLE_SHOWN ? [...path.slice(0, CYCLE_SHOWN - 1).map(name), `… (${path.length - CYCLE_SHOWN + 1} more)`, name(start)] : path.map(name);
+  const via = closing ? ` (via ${name(closing.from)}.${closing.input.slice(0, 60)})` : "";
+  const tangle = component.length > path.length - 1 ? `; ${component.length} nodes are in this loop` : "";
+  return { nodeId: start, input: null, code: "cycle", message: `cycle: ${shown.join(" -> ")}${via}${tangle}` };
 }

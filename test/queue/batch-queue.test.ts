@@ -93,7 +93,7 @@ describeWithRedis("maskflow batch --redis", () => {
     }
     expect(byLine.get(3)).toMatchObject({ status: "error", attempts: 1, error: { nodeId: "nosuch", input: "node" } });
     expect(byLine.get(4)).toMatchObject({ status: "error", attempts: 3, error: { nodeId: "model", input: "path" } });
-    expect(byLine.get(4)!.error!.message).toMatch(/is outside this worker's model folders/);
+    expect(byLine.get(4)!.error!.message).toMatch(/is not a model or adapter in the folders this worker loads from/);
     expect(byLine.get(5)).toMatchObject({ status: "error", error: { message: expect.stringMatching(/line 5: not valid JSON/) } });
     expect(byLine.get(6)).toMatchObject({ status: "error", worker: "wa", error: { nodeId: "model", input: "path" } });
     expect(w.child.exitCode).toBe(null); // still up after the model that would not load

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatEta, progressText, Throughput } from "../../engine/cli/throughput.js";
 import { loadWorkflowFile, NodeError, NodeRegistry } from "../../engine/index.js";
-import { batchJobId, canonicalJson, confinedPath, forWorker, LIVE_OUTPUT_LIMIT, redisTarget, RedisUrlError, runnableContent } from "../../engine/queue/index.js";
+import { batchJobId, canonicalJson, LIVE_OUTPUT_LIMIT, redisTarget, RedisUrlError, runnableContent, withDevice, workerFiles, workerRoots } from "../../engine/queue/index.js";
 import { liveEvent } from "../../engine/queue/live.js";
 import { builtinNodes } from "../../nodes/index.js";
 import { cli } from "../cli/run-cli.js";
@@ -67,43 +67,38 @@ describe("Redis URLs", () => {
   });
 });
 
-describe("a workflow as a worker runs it", () => {
+describe("what a worker loads", () => {
   const root = mkdtempSync(join(tmpdir(), "maskflow-confine-"));
   const models = join(root, "models");
   mkdirSync(join(models, "tiny"), { recursive: true });
   writeFileSync(join(root, "secret.json"), "{}");
   symlinkSync(root, join(models, "escape"));
 
-  it("resolves file inputs inside the model folders and refuses the rest, naming node and input", async () => {
-    expect(confinedPath("tiny", [models])).toEqual({ path: join(models, "tiny") });
-    expect(confinedPath(join(models, "tiny"), [models])).toEqual({ path: join(models, "tiny") });
-    expect(confinedPath("escape/secret.json", [models])).toMatchObject({ refused: expect.stringMatching(/outside this worker's model folders/) });
-    expect(confinedPath("../secret.json", [models])).toMatchObject({ refused: expect.stringMatching(/outside/) });
-    expect(confinedPath("nope", [models])).toMatchObject({ refused: expect.stringMatching(/"nope" is not in this worker's model folders/) });
+  it("only from its --models folders when given (symlinks followed); else the bundled models/ and the user models folder", async () => {
+    const files = workerFiles([models]);
+    await expect(files.resolve("tiny")).resolves.toBe(join(models, "tiny"));
+    await expect(files.resolve(join(models, "tiny"))).resolves.toBe(join(models, "tiny"));
+    for (const path of ["escape/secret.json", "../secret.json", "/etc", "nope", "models/default"]) {
+      await expect(files.resolve(path)).rejects.toThrow(/is not a model or adapter in the folders this worker loads from \(--models\)/);
+    }
+    // By default the workflows' "models/default" is the bundled model.
+    await expect(workerFiles([]).resolve("models/default")).resolves.toBe(resolve("models/default"));
+    expect(workerRoots([]).map((r) => r.label)).toEqual(["the bundled models/", "the user models folder (MASKFLOW_MODELS)"]);
+  });
 
+  it("puts every device input on the worker's --device, refuses one the node does not offer, and leaves the document alone", async () => {
     const doc = await loadWorkflowFile("workflows/hello.maskflow.json");
-    // The bundled model is named "models/default" in the workflows: still found in the package's models/.
-    const bundled = resolve("models");
-    expect(forWorker(doc, registry, { roots: [bundled] }).nodes.model.inputs.path).toBe(join(bundled, "default"));
-    const outside = structuredClone(doc);
-    outside.nodes.model.inputs.path = "/etc";
+    expect(withDevice(doc, registry, "cuda").nodes.model.inputs.device).toBe("cuda");
+    expect(withDevice(doc, registry, undefined)).toBe(doc);
+    expect(doc.nodes.model.inputs.device).toBe("cpu");
     let error: unknown;
     try {
-      forWorker(outside, registry, { roots: [bundled] });
+      withDevice(doc, registry, "tpu");
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(NodeError);
-    expect(error).toMatchObject({ nodeId: "model", input: "path" });
-  });
-
-  it("puts every device input on the worker's --device, and leaves the document it was given alone", async () => {
-    const doc = await loadWorkflowFile("workflows/hello.maskflow.json");
-    const bundled = resolve("models");
-    expect(forWorker(doc, registry, { roots: [bundled], device: "cuda" }).nodes.model.inputs.device).toBe("cuda");
-    expect(forWorker(doc, registry, { roots: [bundled] }).nodes.model.inputs.device).toBe("cpu");
-    expect(doc.nodes.model.inputs.path).toBe("models/default");
-    expect(() => forWorker(doc, registry, { roots: [bundled], device: "tpu" })).toThrow(/--device tpu, which LoadModel does not offer/);
+    expect(error).toMatchObject({ nodeId: "model", input: "device", message: expect.stringMatching(/--device tpu, which LoadModel does not offer/) });
   });
 });
 

@@ -35,6 +35,8 @@ export interface ConvertOptions {
   /** storage of the embedding / output head; defaults by dtype (see defaultPlan) */
   embedding?: Storage;
   head?: Storage;
+  /** storage of MoE experts (default: the dtype's bits); see WeightPlan.experts */
+  experts?: Storage;
   /** LoRA adapters merged into the float weights before they are stored (and quantised) */
   loras?: { path: string; strength: number }[];
   /** the name maskflow.json gives the model (default: the checkpoint folder's name) */
@@ -184,6 +186,7 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
     ...defaultPlan(options.dtype),
     ...(options.embedding ? { embedding: options.embedding } : {}),
     ...(options.head ? { head: options.head } : {}),
+    ...(options.experts ? { experts: options.experts } : {}),
   };
   if (options.dtype === "fp16" && (plan.embedding !== "float" || plan.head !== "float")) throw new Error("fp16 conversions keep the embedding and head in fp16 (--embedding/--head float)");
 
@@ -280,6 +283,7 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
         accuracy_level: plan.dtype.startsWith("int") ? plan.accuracyLevel : undefined,
         embedding: plan.embedding,
         head: plan.head,
+        ...(spec.moe ? { experts: plan.experts ?? (plan.dtype === "int4" ? "q4" : plan.dtype === "int8" ? "q8" : "float") } : {}),
         loras: options.loras?.map((l) => ({ path: resolve(l.path), strength: l.strength })),
       },
     };

@@ -1,6 +1,8 @@
 // A loaded model: its folder (manifest, tokenizer) plus an ONNX Runtime session living in a
 // worker thread (./ort-worker.mjs). The main thread only posts token ids and receives logits,
 // both as transferred buffers, so a forward never blocks the event loop.
+import { readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
 import type { DllmTokenizer } from "../tokenizer.js";
 import { preloadStats, takePreloaded, takeWorker, type WorkerClient } from "./worker-client.js";
@@ -21,8 +23,27 @@ export class DeviceError extends Error {
 export interface LoadOptions {
   /** Execution provider; `cpu` by default. */
   device?: Device;
-  /** ORT intra-op threads; 0 or absent: one per CPU the process may use (os.availableParallelism()). */
+  /** ORT intra-op threads; 0 or absent: one per CPU the process may use (os.availableParallelism()), and never more. */
   threads?: number;
+  /** Real folders the model's files must lie in (a served instance's roots); null or absent: anywhere. */
+  within?: readonly string[] | null;
+}
+
+/** What a worker thread with an ONNX session costs besides the weights (its isolate, ORT's arenas), roughly. */
+const WORKER_BYTES = 32 * 1024 * 1024;
+
+/** The bytes of the folder's files beside the graph (its external data lives there), plus the graph. */
+function folderBytes(dir: string): number {
+  let n = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      const st = statSync(join(dir, name), { throwIfNoEntry: false });
+      if (st?.isFile()) n += st.size;
+    }
+  } catch {
+    // unreadable now: counted as the worker alone
+  }
+  return n;
 }
 
 /** What a sampler needs from a model. DllmModel implements it; so can a wrapper that counts calls. */
@@ -120,13 +141,15 @@ export class DllmModel implements FastModel {
     readonly device: Device,
     readonly threads: number,
     readonly graph: GraphInfo,
+    /** Roughly what the session holds: weights (file size) and its worker. The executor's cache counts it. */
+    readonly memoryBytes: number,
   ) {}
 
   /** Reads and validates the folder, starts a worker and loads model.onnx there. */
-  static async load(dir: string, { device = "cpu", threads = 0 }: LoadOptions = {}): Promise<DllmModel> {
+  static async load(dir: string, { device = "cpu", threads = 0, within = null }: LoadOptions = {}): Promise<DllmModel> {
     if (!DEVICES.includes(device)) throw new DeviceError(`unknown device "${device}" (expected one of ${DEVICES.join(", ")})`);
-    const folder = readModelFolder(dir);
-    return DllmModel.start(folder, { path: folder.onnxPath }, `${folder.dir}#${device}`, device, threads);
+    const folder = readModelFolder(dir, { within });
+    return DllmModel.start(folder, { path: folder.onnxPath }, `${folder.dir}#${device}`, device, threads, folderBytes(dirname(folder.onnxPath)) + WORKER_BYTES);
   }
 
   private static async start(
@@ -135,6 +158,7 @@ export class DllmModel implements FastModel {
     key: string,
     device: Device,
     threads: number,
+    memoryBytes: number,
   ): Promise<DllmModel> {
     const pre = "path" in source ? await adopt(source.path, device, threads) : null;
     const client = pre?.client ?? takeWorker();
@@ -145,7 +169,7 @@ export class DllmModel implements FastModel {
       const attention = folder.manifest.attention;
       await client.call({ op: "roles", inputs, outputs, logitsFromDecide: folder.manifest.logits_from_decide, blockSize: attention.kind === "block_causal" ? attention.block_size : 0 });
       checkGraph(folder, graph);
-      return new DllmModel(folder, client, key, device, threads, graph);
+      return new DllmModel(folder, client, key, device, threads, graph, memoryBytes);
     } catch (err) {
       await client.terminate();
       const message = (err as Error).message;
@@ -163,7 +187,7 @@ export class DllmModel implements FastModel {
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
     const owned = whole ? bytes : bytes.slice();
     const label = `${this.folder.onnxPath} (${keySuffix})`;
-    return DllmModel.start(this.folder, { bytes: owned, label }, `${this.key}+${keySuffix}`, this.device, this.threads);
+    return DllmModel.start(this.folder, { bytes: owned, label }, `${this.key}+${keySuffix}`, this.device, this.threads, owned.byteLength + WORKER_BYTES);
   }
 
   get manifest(): ModelManifest {

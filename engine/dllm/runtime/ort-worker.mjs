@@ -23,6 +23,7 @@
 // input_ids; onnxruntime-node wants every input fed, so they get their neutral values here (no KV
 // cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits`
 // output return just those rows.
+//   {op:"ping"}                                     -> {} (the worker is up: onnxruntime is loaded)
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { createHash } from "node:crypto";
@@ -266,7 +267,10 @@ async function load(msg) {
   // 0: one thread per CPU the process may use. Always explicit: left to itself onnxruntime pins its
   // pool threads to cores, and a pinned thread sharing a core with Node's main thread makes every
   // forward ~25% slower on a 2-core machine (measured: 5.8 vs 4.4 ms for the default model).
-  options.intraOpNumThreads = msg.threads > 0 ? msg.threads : availableParallelism();
+  // Never more than the CPUs there are: a workflow sets `threads`, and 256 threads on 2 cores made
+  // a run 170 times slower (and each distinct value is another session).
+  const cpus = availableParallelism();
+  options.intraOpNumThreads = msg.threads > 0 ? Math.min(msg.threads, cpus) : cpus;
   const source = msg.path ?? msg.label ?? "the ONNX bytes";
   try {
     session = msg.path ? ((device === "cpu" && (await fromOptimizedCopy(msg.path, options))) || (await ort.InferenceSession.create(msg.path, options))) : await ort.InferenceSession.create(msg.bytes, options);
@@ -524,6 +528,7 @@ parentPort?.on("message", async (msg) => {
       caches.delete(msg.cacheId);
       reply({});
     }
+    else if (op === "ping") reply({});
     else if (op === "dispose") {
       await session?.release();
       session = null;
