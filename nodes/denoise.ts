@@ -176,6 +176,16 @@ const Denoise: NodeDefinition = {
       max: 256,
       description: "LLaDA2.1's loop: passes over a block after its last mask is filled that may only edit.",
     },
+    sub_block: {
+      advanced: true,
+      kind: "integer",
+      widget: "number",
+      default: 0,
+      min: 0,
+      max: 4096,
+      description:
+        "Block-causal models: fill each block in sub-blocks of this many tokens, left to right, as Fast-dLLM v2 does (its default: 8). 0 = the model's (the whole block for LLaDA2).",
+    },
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
   async execute(inputs, ctx) {
@@ -238,8 +248,9 @@ const Denoise: NodeDefinition = {
 };
 
 /**
- * Block-causal models (maskflow.json attention.kind "block_causal": LLaDA2) decode block by block
- * with their exact KV cache, by LLaDA2.0's rule or LLaDA2.1's editing loop (samplers/blocks.ts).
+ * Block-causal models (maskflow.json attention.kind "block_causal": LLaDA2, Fast-dLLM v2) decode
+ * block by block with their exact KV cache, by LLaDA2.0's rule (Fast-dLLM v2's: the same over
+ * sub-blocks) or LLaDA2.1's editing loop (samplers/blocks.ts).
  * The schedule's block_length is the block (0: the model's), its steps are spread over the blocks
  * as LLaDA's are (steps per block = steps x block / gen_length), a threshold schedule sets the
  * commit threshold (else the model's: 0.95 for LLaDA2).
@@ -258,14 +269,17 @@ async function denoiseBlocks(inputs: NodeInputs, ctx: ExecuteContext, model: Dll
     ["remasking", inputs.remasking !== "low_confidence"],
   ];
   for (const [input, set] of unsupported) {
-    if (set) return ctx.fail(input, `${m.name ?? m.family} decodes block by block (LLaDA2's rule: greedy, low_confidence); ${input} is not available for block-causal models`);
+    if (set) return ctx.fail(input, `${m.name ?? m.family} decodes block by block (greedy, low_confidence, by confidence threshold); ${input} is not available for block-causal models`);
   }
+  const subBlock = (inputs.sub_block as number) > 0 ? (inputs.sub_block as number) : m.decoding?.sub_block;
   const B = schedule.blockLength > 0 ? schedule.blockLength : attention.block_size;
   const G = start.tokens.length;
   const steps = "steps" in schedule && typeof schedule.steps === "number" ? Math.max(1, Math.round((schedule.steps * B) / Math.max(1, G))) : B;
   const threshold = schedule.kind === "threshold" ? (schedule.threshold ?? m.decoding?.threshold ?? 1) : (m.decoding?.threshold ?? 1);
   const editing = (inputs.editing_threshold as number) > 0 ? { threshold: inputs.editing_threshold as number, maxPostSteps: inputs.max_post_steps as number } : null;
-  const canvas = await generateBlocks(model, start, { blockSize: B, steps, threshold, editing, eosEarlyStop: inputs.eos_stop as boolean }, {
+  if (subBlock !== undefined && subBlock > B) return ctx.fail("sub_block", `a sub-block of ${subBlock} tokens does not fit in the block of ${B}`);
+  if (editing && subBlock !== undefined && subBlock < B) return ctx.fail("sub_block", "LLaDA2.1's editing loop decodes whole blocks: set sub_block to the block size or editing_threshold to 0");
+  const canvas = await generateBlocks(model, start, { blockSize: B, steps, threshold, editing, eosEarlyStop: inputs.eos_stop as boolean, subBlock, stopWhenSettled: m.decoding?.stop_when_settled }, {
     signal: ctx.signal,
     decoder: tok,
     onStep: ({ step, total, canvas: c, changed }: StepInfo) => {

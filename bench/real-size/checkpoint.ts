@@ -1,4 +1,4 @@
-// Random checkpoints with the real shapes of LLaDA-8B and Dream-7B (widths, heads, vocabulary, MLP,
+// Random checkpoints with the real shapes of LLaDA-8B, Dream-7B, LLaDA2.0-mini and Fast-dLLM v2 1.5B (widths, heads, vocabulary, MLP,
 // names, bf16 shards with an index, the tokenizer kinds), any number of layers: random weights of
 // the real shapes cost what real ones do, without a 16 GB download. The tokenizer comes from the
 // tiny fixtures (it has fewer ids than the model's rows, as the real ones do).
@@ -9,7 +9,7 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "test", "fixtures", "convert");
 
 interface Shape {
-  family: "llada" | "dream" | "llada2";
+  family: "llada" | "dream" | "llada2" | "fast-dllm-v2";
   hidden: number;
   heads: number;
   kvHeads: number;
@@ -28,6 +28,8 @@ export const SHAPES: Record<string, Shape> = {
   dream7b: { family: "dream", hidden: 3584, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 152064, layers: 28 },
   /** inclusionAI/LLaDA2.0-mini (real-models.md section 7: 16.26B parameters, 1.43B active) */
   llada2mini: { family: "llada2", hidden: 2048, heads: 16, kvHeads: 4, intermediate: 5120, vocab: 157184, layers: 20, experts: 256, moeIntermediate: 512, headDim: 128 },
+  /** Efficient-Large-Model/Fast_dLLM_v2_1.5B: Qwen2.5-1.5B-Instruct's shape (tied embeddings), block 32 */
+  fastdllm15b: { family: "fast-dllm-v2", hidden: 1536, heads: 12, kvHeads: 2, intermediate: 8960, vocab: 151936, layers: 28 },
   /** for the bench's smoke test: seconds, measures nothing useful */
   tiny: { family: "llada", hidden: 64, heads: 4, kvHeads: 4, intermediate: 160, vocab: 4160, layers: 4 },
 };
@@ -126,7 +128,9 @@ function tensors(shape: ShapeName, layers: number): TensorSpec[] {
       out.push(lin(`${b}.self_attn.o_proj.weight`, d, d), norm(`${b}.post_attention_layernorm.weight`));
       out.push(lin(`${b}.mlp.gate_proj.weight`, s.intermediate, d), lin(`${b}.mlp.up_proj.weight`, s.intermediate, d), lin(`${b}.mlp.down_proj.weight`, d, s.intermediate));
     }
-    out.push(norm("model.norm.weight"), { name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
+    out.push(norm("model.norm.weight"));
+    // Fast-dLLM v2 1.5B ties its head to the embedding, as Qwen2.5-1.5B does
+    if (s.family !== "fast-dllm-v2") out.push({ name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
   }
   return out;
 }
@@ -140,6 +144,9 @@ function config(shape: ShapeName, layers: number): Record<string, unknown> {
   }
   if (s.family === "llada2") {
     return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, head_dim: s.headDim, num_hidden_layers: layers, intermediate_size: s.intermediate, moe_intermediate_size: s.moeIntermediate, num_experts: s.experts, num_experts_per_tok: 8, n_group: 8, topk_group: 4, vocab_size: s.vocab, pad_token_id: 156892, max_position_embeddings: 16384 };
+  }
+  if (s.family === "fast-dllm-v2") {
+    return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: layers, intermediate_size: s.intermediate, vocab_size: s.vocab, bd_size: 32, layer_types: Array(layers).fill("full_attention") };
   }
   return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: layers, intermediate_size: s.intermediate, vocab_size: s.vocab, mask_token_id: 151666, eos_token_id: 151643, pad_token_id: 151643 };
 }

@@ -65,10 +65,14 @@ function child(args: string[]): unknown {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-/** y = a + b * layers through two points, evaluated at `at`. */
-function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
-  const b = (y1 - y0) / (x1 - x0);
-  return y0 + b * (at - x0);
+/**
+ * y = a + b * layers through two points, evaluated at `at`. A layer cannot cost less than
+ * nothing: when timing noise makes the deeper point measure faster (tiny shapes), the slope is
+ * taken as 0 and the deeper point's figure stands.
+ */
+export function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
+  const b = Math.max(0, (y1 - y0) / (x1 - x0));
+  return y1 + b * (at - x1);
 }
 
 /** Block-causal: each block's 32 steps and its sealing forward, one token per step. */
@@ -87,6 +91,29 @@ function generationMs(s: { full: number; prefix: number[]; dual: number }) {
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** The full-depth figures, from the two shallow points (rows read back are projected again with this). */
+export function projectRow(points: Point[], depth: number): RealSizeRow["projected"] {
+  const [p0, p1] = points;
+  const at = (f: (p: Point) => number) => project(p0.layers, f(p0), p1.layers, f(p1), depth);
+  const stepMs = {
+    full: at((p) => p.steps.fullMs),
+    prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
+    dual: at((p) => p.steps.dualMs),
+  };
+  const gen = p0.steps.kind === "block" ? blockGenerationMs(stepMs.prefix) : generationMs(stepMs);
+  return {
+    parameters: Math.round(at((p) => p.convert.parameters)),
+    diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
+    // streaming: the peak is the largest tensor's, whatever the depth
+    convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
+    convertSeconds: round(at((p) => p.convert.seconds), 0),
+    loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
+    loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
+    stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
+    tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
+  };
+}
 
 export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string[]; layers: [number, number]; full: string[]; repeats: number; threads: number; work: string; log: (s: string) => void }): Promise<RealSizeRow[]> {
   const rows: RealSizeRow[] = [];
@@ -107,32 +134,7 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
         return { layers, convert, steps };
       };
       points.push(measureAt(L0), measureAt(L1));
-      const [p0, p1] = points;
-      const at = (f: (p: Point) => number) => project(L0, f(p0), L1, f(p1), depth);
-      const stepMs = {
-        full: at((p) => p.steps.fullMs),
-        prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
-        dual: at((p) => p.steps.dualMs),
-      };
-      const block = p0.steps.kind === "block";
-      const gen = block ? blockGenerationMs(stepMs.prefix) : generationMs(stepMs);
-      const row: RealSizeRow = {
-        shape,
-        dtype,
-        points,
-        fullDepth: depth,
-        projected: {
-          parameters: Math.round(at((p) => p.convert.parameters)),
-          diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
-          // streaming: the peak is the largest tensor's, whatever the depth
-          convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
-          convertSeconds: round(at((p) => p.convert.seconds), 0),
-          loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
-          loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
-          stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
-          tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
-        },
-      };
+      const row: RealSizeRow = { shape, dtype, points, fullDepth: depth, projected: projectRow(points, depth) };
       if (options.full.includes(`${shape}:${dtype}`)) row.measured = measureAt(depth);
       rows.push(row);
     }
@@ -143,7 +145,7 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
 export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machine>, settings: string): string {
   const gib = (mib: number) => (mib / 1024).toFixed(2);
   const lines = [
-    "# Real-size bench: LLaDA-8B- and Dream-7B-shaped models on this machine",
+    "# Real-size bench: LLaDA-8B-, Dream-7B-, LLaDA2.0-mini- and Fast-dLLM-v2-shaped models on this machine",
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.ram_gb} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}. Rows come from the runs that measured them (real-size.json: measured_on, with the load averages; other work on the machine ran at the lowest priority during these runs).`,
     `Settings: ${settings}. Generation: prompt ${PROMPT}, gen ${GEN}, block ${BLOCK}, one token per step (steps = gen): without a cache every step is a full forward over ${PROMPT + GEN} positions; with Fast-dLLM's prefix cache a block's first step is a full forward and the others feed the block and what follows it; with the dual cache, the block only. Every forward sends the block's ${BLOCK} rows through the in-graph head (top-k), as Denoise does.`,
@@ -169,7 +171,7 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
   if (blockRows.length) {
     lines.push(
       "",
-      "Block-causal models (LLaDA2): each step feeds the current block of 32 against the exact cache of the blocks before it (0, 32, 64, 96 cached positions for the four blocks of prompt 8 + gen 128); a finished block gets one more forward that writes its final K/V. Tokens/s at one token per step (32 steps a block; a threshold rule commits more per step where the model is confident).",
+      "Block-causal models (LLaDA2, Fast-dLLM v2): each step feeds the current block of 32 against the exact cache of the blocks before it (0, 32, 64, 96 cached positions for the four blocks of prompt 8 + gen 128); a finished block gets one more forward that writes its final K/V. Tokens/s at one token per step (32 steps a block; a threshold rule commits more per step where the model is confident).",
       "",
       "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | ms/step, blocks 1-4 | tok/s |",
       "|---|---|---:|---:|---:|---:|---|---:|",
@@ -178,6 +180,11 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
       const p = r.projected;
       const at = (i: number) => Math.round(project(r.points[0].layers, r.points[0].steps.prefixMs[i], r.points[1].layers, r.points[1].steps.prefixMs[i], r.fullDepth));
       lines.push(`| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${r.points[0].steps.prefixMs.map((_, i) => at(i)).join(", ")} | ${p.tokensPerSecond.prefix} |`);
+      const f = r.measured;
+      if (f) {
+        const tps = round((GEN / blockGenerationMs(f.steps.prefixMs).prefix) * 1000, 3);
+        lines.push(`| ${r.shape} (${r.fullDepth} layers, **measured**) | ${r.dtype} | ${(f.convert.parameters / 1e9).toFixed(2)}B | ${round(f.convert.bytes / 2 ** 30, 2)} GiB | ${round(f.convert.seconds, 0)} s, ${round(f.convert.peakRssMiB / 1024, 2)} GiB | ${round(f.steps.loadMs / 1000)} s, ${round(f.steps.peakRssMiB / 1024, 2)} GiB | ${f.steps.prefixMs.map((x) => Math.round(x)).join(", ")} | ${tps} |`);
+      }
     }
   }
   lines.push("", "Measured points (what the projections come from):", "", "| model | layers | dtype | convert s | convert peak RSS MiB | load s | RSS after load MiB | full step ms | prefix step ms (blocks 1-4) | dual step ms |", "|---|---:|---|---:|---:|---:|---:|---:|---|---:|");
@@ -211,7 +218,7 @@ export async function realSizeSection(o: RealSizeOptions): Promise<RealSizeRow[]
   m.load_avg_end = loadAvg();
   // rows of shapes this run did not measure are kept from the last run (each says when it was measured)
   const file = join(o.out, "real-size.json");
-  const earlier = existsSync(file) ? ((JSON.parse(readFileSync(file, "utf8")) as { rows: RealSizeRow[] }).rows ?? []) : [];
+  const earlier = (existsSync(file) ? ((JSON.parse(readFileSync(file, "utf8")) as { rows: RealSizeRow[] }).rows ?? []) : []).map((r) => ({ ...r, projected: projectRow(r.points, r.fullDepth) }));
   const same = (a: RealSizeRow, b: RealSizeRow) => a.shape === b.shape && a.dtype === b.dtype;
   const rows = [...earlier.map((r) => fresh.find((f) => same(f, r)) ?? r), ...fresh.filter((f) => !earlier.some((r) => same(f, r)))];
   const settings = `${o.threads} threads, ${o.repeats} timed forwards per figure after a warm-up, MatMulNBits block 32, accuracy_level 4, embedding and head 8-bit`;

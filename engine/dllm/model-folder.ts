@@ -80,9 +80,17 @@ export const manifestSchema = z.object({
       z.object({ kind: z.literal("block_causal"), block_size: z.number().int().positive() }),
     ])
     .default({ kind: "bidirectional" }),
-  /** Decoding defaults from the checkpoint's family (block-causal models: LLaDA2's threshold rule and LLaDA2.1's editing). */
+  /** Decoding defaults from the checkpoint's family (block-causal models: LLaDA2's threshold rule and LLaDA2.1's editing, Fast-dLLM v2's sub-blocks and stop rule). */
   decoding: z
-    .object({ threshold: z.number().min(0).max(1).optional(), editing_threshold: z.number().min(0).max(1).optional(), max_post_steps: z.number().int().nonnegative().optional() })
+    .object({
+      threshold: z.number().min(0).max(1).optional(),
+      editing_threshold: z.number().min(0).max(1).optional(),
+      max_post_steps: z.number().int().nonnegative().optional(),
+      /** Fast-dLLM v2: fill the block in sub-blocks of this size, left to right */
+      sub_block: z.number().int().positive().optional(),
+      /** Fast-dLLM v2: stop once the output holds EOS with nothing masked before it */
+      stop_when_settled: z.boolean().optional(),
+    })
     .optional(),
   /** Parameter count, for listings. */
   parameters: z.number().int().nonnegative().optional(),

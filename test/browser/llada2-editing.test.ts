@@ -54,5 +54,5 @@ it("shows the blocks and every edit of LLaDA2.1's loop, old -> new, on the timel
   const edited = page.locator(".tok.edited").first();
   await expect(edited.locator(".tok-was").count()).resolves.toBe(1);
   expect(await edited.getAttribute("title")).toMatch(/edited at step \d+: was /);
-  await page.screenshot({ path: "docs/screenshots/llada2-editing.png" });
+  await page.screenshot({ path: "test-results/llada2-editing.png" }); // for a look; docs/screenshots/ is retaken by hand
 });

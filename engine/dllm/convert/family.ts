@@ -75,7 +75,7 @@ export interface DecoderSpec {
   ropeTheta: number;
   /** RoPE on the first rotaryDim dims of each head only (default: all of head_dim) */
   rotaryDim?: number;
-  /** block-causal attention (LLaDA2): a key is seen when its block is not after the query's; the block size is a graph input */
+  /** block-causal attention (LLaDA2, Fast-dLLM v2): a key is seen when its block is not after the query's; the block size is a graph input */
   blockCausal?: boolean;
   moe?: MoeSpec;
   embed: string;
@@ -105,7 +105,15 @@ export interface FamilyModel {
   /** how to build tokenizer.json when the checkpoint has only a slow tokenizer's files */
   slowTokenizer?: "qwen2-bpe";
   /** block-causal models: the block size they were trained with, and the decoding rule's defaults */
-  blockDecoding?: { blockSize: number; threshold: number; editing?: { threshold: number; maxPostSteps: number } };
+  blockDecoding?: {
+    blockSize: number;
+    threshold: number;
+    editing?: { threshold: number; maxPostSteps: number };
+    /** Fast-dLLM v2: the block is filled in sub-blocks of this size, left to right */
+    subBlock?: number;
+    /** Fast-dLLM v2: generation ends once the output holds EOS with nothing masked before it */
+    stopWhenSettled?: boolean;
+  };
 }
 
 export interface Family {

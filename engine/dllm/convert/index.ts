@@ -271,6 +271,8 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
             decoding: {
               threshold: model.blockDecoding.threshold,
               ...(model.blockDecoding.editing ? { editing_threshold: model.blockDecoding.editing.threshold, max_post_steps: model.blockDecoding.editing.maxPostSteps } : {}),
+              ...(model.blockDecoding.subBlock ? { sub_block: model.blockDecoding.subBlock } : {}),
+              ...(model.blockDecoding.stopWhenSettled ? { stop_when_settled: true } : {}),
             },
           }
         : {}),

@@ -1,6 +1,7 @@
-// Block-causal decoding (LLaDA2.0 / LLaDA2.1), for models whose maskflow.json says
-// attention.kind "block_causal". Reads side by side with upstream's generate() (the HF remote code
-// as copied in ZHZisZZ/dllm; models/reference/llada2_reference.py transcribes it):
+// Block-causal decoding (LLaDA2.0 / LLaDA2.1, Fast-dLLM v2), for models whose maskflow.json says
+// attention.kind "block_causal". Reads side by side with upstream's generate() (LLaDA2: the HF remote
+// code as copied in ZHZisZZ/dllm, transcribed in models/reference/llada2_reference.py; Fast-dLLM v2:
+// its modeling.py, transcribed in models/reference/fast_dllm_v2_reference.py):
 //
 //   x = [prompt | MASK ...] rounded up to whole blocks; blocks count from position 0, so the
 //   prompt's last partial block is denoised with the first new tokens
@@ -13,6 +14,12 @@
 //       replace every committed non-prompt token of the block whose new argmax differs with
 //       p > editing_threshold
 //     2.0: stop after a block that holds EOS; 2.1: only with eos_early_stop, once nothing is masked
+//   Fast-dLLM v2 is LLaDA2.0's rule with one token per step at least (steps = block), run over
+//   sub-blocks left to right (subBlock), stopping as soon as the output holds EOS with nothing
+//   masked before it (stopWhenSettled). Its logits are shifted (maskflow.json shift_logits): row
+//   r - 1 predicts position r (row 0 stays row 0, as upstream), so a block's first position is
+//   predicted by the previous block's last row, which only the forward that seals that block (or
+//   the prompt's prefill) computes: its argmax is committed there, as upstream does.
 //
 // The KV cache is exact: a block never attends to later ones, so once a block is final its K/V
 // are too. The prompt's whole blocks are prefilled once; each step feeds only the current block
@@ -39,6 +46,12 @@ export interface BlockOptions {
   cache?: boolean;
   /** upstream's minimal_topk: steps = min(steps, gen_length / minimal_topk) */
   minimalTopk?: number;
+  /** Fast-dLLM v2: fill the block in sub-blocks of this size, left to right, the steps spread over them (default: the block) */
+  subBlock?: number;
+  /** Fast-dLLM v2: stop as soon as the output holds EOS with nothing masked before it */
+  stopWhenSettled?: boolean;
+  /** position r is predicted by row r - 1 (default: the model's shift_logits) */
+  shiftLogits?: boolean;
 }
 
 export interface BlockTraceExtras {
@@ -64,6 +77,8 @@ export function blockProblem(o: BlockOptions): string | null {
   if (!(o.threshold >= 0 && o.threshold <= 1)) return `threshold must be in [0, 1], got ${o.threshold}`;
   if (o.editing && !(o.editing.threshold >= 0 && o.editing.threshold <= 1)) return `editing threshold must be in [0, 1], got ${o.editing.threshold}`;
   if (o.editing && !(Number.isInteger(o.editing.maxPostSteps) && o.editing.maxPostSteps >= 0)) return `max_post_steps must be a whole number >= 0, got ${o.editing.maxPostSteps}`;
+  if (o.subBlock !== undefined && !(Number.isInteger(o.subBlock) && o.subBlock >= 1 && o.subBlock <= o.blockSize)) return `sub-block must be a whole number from 1 to the block size ${o.blockSize}, got ${o.subBlock}`;
+  if (o.editing && o.subBlock !== undefined && o.subBlock < o.blockSize) return "LLaDA2.1's editing loop decodes whole blocks: sub-blocks are for the threshold rule only";
   return null;
 }
 
@@ -94,6 +109,8 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
   const EOS = m.eos_token_id;
   if (start.maskId !== MASK) throw new Error(`the canvas uses mask id ${start.maskId} but the model's mask id is ${MASK}`);
   const useCache = o.cache !== false;
+  const shift = o.shiftLogits ?? m.shift_logits;
+  const sub = o.subBlock ?? o.blockSize;
   if (useCache && !fast.features.kvCache) throw new Error("the block KV cache needs a graph with past_kv/present_kv");
   const { signal, onStep } = hooks;
   const c = cloneCanvas(start);
@@ -108,7 +125,6 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
   for (let g = 0; g < G; g++) x[P + g] = c.tokens[g];
   const fixed = (p: number) => p < P || (p - P < G && c.fixed[p - P]);
   const steps = Math.max(1, Math.min(o.steps, Math.floor(G / (o.minimalTopk ?? 1)) || 1));
-  const counts = transferCounts(B, steps);
   const cacheId = useCache ? `blocks-${randomUUID()}` : "";
   const stepOffset = c.trace.length ? c.trace[c.trace.length - 1].step + 1 : 0;
   const firstBlock = Math.floor(P / B);
@@ -125,18 +141,43 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
       : { ids: x.slice(0, bs + B), batch: 1, seq: bs + B, rows: blockRows.map((r) => bs + r), offset: 0 };
     const out = await unlessAborted(fast.run({ ...req, want: "top", blockSize: B }), signal, step, total);
     forwards++;
-    return argmaxRows(out.topIds!, out.topLogp!, out.k!, B);
+    const rows = argmaxRows(out.topIds!, out.topLogp!, out.k!, B);
+    if (shift) {
+      // position r from row r - 1; row 0 stays (upstream's cat(logits[:, :1], logits[:, :-1]))
+      rows.token.copyWithin(1, 0, B - 1);
+      rows.prob.copyWithin(1, 0, B - 1);
+    }
+    return rows;
   };
-  /** Writes block [bs, bs + B)'s final K/V into the cache (after the prefix: finished blocks). */
-  const sealBlock = async (bs: number) => {
-    if (!useCache) return;
-    await unlessAborted(
-      fast.run({ ids: x.slice(bs, bs + B), batch: 1, seq: B, rows: [0], want: "top", offset: bs, blockSize: B, cache: { ...(bs > 0 ? { use: cacheId } : {}), store: { id: cacheId, keep: [[0, B]], append: bs > 0 } } }),
-      signal,
-      step,
-      total,
-    );
+  /** With shifted logits, the row at `end - 1` predicts position `end`: commit its argmax there (a block's first token). */
+  const commitNext = (end: number, out: { topIds?: Int32Array; topLogp?: Float32Array; k?: number }, row: number) => {
+    if (!shift || end >= S || x[end] !== MASK || fixed(end)) return;
+    const { token, prob } = argmaxRows(out.topIds!.subarray(row * out.k!), out.topLogp!.subarray(row * out.k!), out.k!, 1);
+    record(Math.floor(end / B), end, [0], token, prob, [], []);
+  };
+  /**
+   * Writes the prefix [0, end) into the cache (the prompt's whole blocks, or a finished block after
+   * the cached ones); with shifted logits also the next block's first token. Without the cache only
+   * that token needs a forward, over the whole prefix.
+   */
+  const seal = async (from: number, end: number) => {
+    const wantsNext = shift && end < S && x[end] === MASK && !fixed(end);
+    if (!useCache && !wantsNext) return;
+    const out = useCache
+      ? await unlessAborted(
+          fast.run({ ids: x.slice(from, end), batch: 1, seq: end - from, rows: [end - from - 1], want: "top", offset: from, blockSize: B, cache: { ...(from > 0 ? { use: cacheId } : {}), store: { id: cacheId, keep: [[0, end - from]], append: from > 0 } } }),
+          signal,
+          step,
+          total,
+        )
+      : await unlessAborted(fast.run({ ids: x.slice(0, end), batch: 1, seq: end, rows: [end - 1], want: "top", offset: 0, blockSize: B }), signal, step, total);
     forwards++;
+    commitNext(end, out, 0);
+  };
+  /** Fast-dLLM v2's stop: the output up to `end` holds EOS with nothing masked before it. */
+  const settled = (end: number) => {
+    const at = x.subarray(P, end).indexOf(EOS);
+    return at >= 0 && !x.subarray(P, P + at).includes(MASK);
   };
 
   const record = (bIndex: number, bs: number, chosen: number[], token: Int32Array, prob: Float32Array, edited: number[], previous: number[]) => {
@@ -165,34 +206,30 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
   };
 
   try {
-    if (useCache && firstBlock > 0) {
-      // the prompt's whole blocks, once
-      await unlessAborted(
-        fast.run({ ids: x.slice(0, firstBlock * B), batch: 1, seq: firstBlock * B, rows: [0], want: "top", offset: 0, blockSize: B, cache: { store: { id: cacheId, keep: [[0, firstBlock * B]] } } }),
-        signal,
-        0,
-        total,
-      );
-      forwards++;
-    }
+    // the prompt's whole blocks, once
+    if (firstBlock > 0) await seal(0, firstBlock * B);
     blocks: for (let b = firstBlock; b < nBlocks; b++) {
       const bs = b * B;
       const masked = (r: number) => x[bs + r] === MASK && !fixed(bs + r);
       if (!o.editing) {
-        for (let i = 0; i < steps; i++) {
-          if (signal?.aborted) throw abortError(step, total);
-          const active = blockRows.filter(masked);
-          if (active.length === 0) break;
-          const { token, prob } = await blockForward(bs);
-          const conf = new Float32Array(B).fill(-Infinity);
-          for (const r of active) conf[r] = prob[r];
-          const high = active.filter((r) => conf[r] > o.threshold);
-          const chosen = high.length >= counts[i] ? high : [...topIndices(conf, Math.min(counts[i], active.length))].sort((a, b) => a - b);
-          record(b, bs, chosen, token, prob, [], []);
-          // upstream's eos_early_stop: stop once an EOS is committed and nothing before it is masked
-          if (o.eosEarlyStop && chosen.some((r) => token[r] === EOS)) {
-            const at = x.subarray(P, bs + B).indexOf(EOS);
-            if (at >= 0 && !x.subarray(P, P + at).includes(MASK)) break blocks;
+        // the steps spread over the sub-blocks (one sub-block: LLaDA2.0's schedule over the block)
+        for (let lo = 0; lo < B; lo += sub) {
+          const hi = Math.min(B, lo + sub);
+          const subSteps = hi - lo === B ? steps : Math.max(1, Math.round((steps * (hi - lo)) / B));
+          const counts = transferCounts(hi - lo, subSteps);
+          for (let i = 0; i < subSteps; i++) {
+            if (signal?.aborted) throw abortError(step, total);
+            const active = blockRows.filter((r) => r >= lo && r < hi && masked(r));
+            if (active.length === 0) break;
+            const { token, prob } = await blockForward(bs);
+            const conf = new Float32Array(B).fill(-Infinity);
+            for (const r of active) conf[r] = prob[r];
+            const high = active.filter((r) => conf[r] > o.threshold);
+            const chosen = high.length >= counts[i] ? high : [...topIndices(conf, Math.min(counts[i], active.length))].sort((a, b) => a - b);
+            record(b, bs, chosen, token, prob, [], []);
+            // upstream's eos_early_stop: stop once an EOS is committed and nothing before it is masked
+            if (o.eosEarlyStop && chosen.some((r) => token[r] === EOS) && settled(bs + B)) break blocks;
+            if (o.stopWhenSettled && settled(bs + B)) break blocks;
           }
         }
       } else {
@@ -217,8 +254,9 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
           if (active.length === 0 && edits.length === 0) break;
         }
       }
-      await sealBlock(bs);
-      const decoded = x.subarray(P, bs + B);
+      // the last block's K/V (and the token after it) serve nothing
+      if (b + 1 < nBlocks) await seal(useCache ? bs : 0, bs + B);
+      const decoded = x.subarray(P, Math.min(S, bs + B + (shift ? 1 : 0)));
       if (!o.editing && decoded.includes(EOS)) break;
       if (o.editing && o.eosEarlyStop && !decoded.includes(MASK) && decoded.includes(EOS)) break;
     }
