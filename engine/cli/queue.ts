@@ -3,6 +3,7 @@
 // commands start as fast as before.
 import { appendFileSync } from "node:fs";
 import { Option, type Command } from "commander";
+import { resolveLimits, type Limits } from "../limits.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { BatchSummary } from "./batch.js";
 import { readDone, readJobs, type BatchResult } from "./batch.js";
@@ -57,7 +58,15 @@ export function addQueueCommands(program: Command): void {
     .option("--models <dir>", "load models and adapters only from this folder; repeatable (default: the bundled models/ and ~/.maskflow/models or MASKFLOW_MODELS)", collect, [])
     .option("--name <id>", "this worker's name in results and the editor's queue (default: host-pid)")
     .addOption(new Option("--lock-ms <ms>", "how long a job's lock lasts unrenewed: a killed worker's job is taken over after about this long").default(30_000).argParser(wholeNumber(1000)))
-    .action(async (opts: { redis: string; concurrency: number; device?: string; models: string[]; name?: string; lockMs: number }) => {
+    .option("--limit <name=value>", "set a limit for the jobs it runs (e.g. maxModels=2; see engine/server/README.md#security); repeatable", collect, [])
+    .action(async (opts: { redis: string; concurrency: number; device?: string; models: string[]; name?: string; lockMs: number; limit: string[] }) => {
+      // As on serve: defaults, MASKFLOW_LIMITS, then --limit; a bad one is a bad flag (exit 2).
+      let limits: Limits;
+      try {
+        limits = resolveLimits(opts.limit);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       // Listening before the worker starts: a signal during start-up (Redis not reachable yet, say)
       // ends the process at once, as no job can have been taken before the worker exists.
       let signals = 0;
@@ -80,7 +89,7 @@ export function addQueueCommands(program: Command): void {
       const { startQueueWorker } = await import("../queue/index.js");
       const { registry } = await cliNodes();
       try {
-        worker = await startQueueWorker({ redis: opts.redis, registry, concurrency: opts.concurrency, device: opts.device, models: opts.models, id: opts.name, lockMs: opts.lockMs });
+        worker = await startQueueWorker({ redis: opts.redis, registry, concurrency: opts.concurrency, device: opts.device, models: opts.models, id: opts.name, lockMs: opts.lockMs, limits });
       } catch (err) {
         if (err instanceof RedisUrlError) throw new UsageError(err.message);
         throw err;

@@ -14,10 +14,10 @@ import type { NodeRegistry } from "../registry.js";
 import { Executor } from "../run/executor.js";
 import type { RunEvent } from "../types.js";
 import { checkWorkflow } from "../workflow/check.js";
-import { WorkflowError } from "../workflow/issues.js";
+import { capIssues, WorkflowError } from "../workflow/issues.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
-import { resolveLimits } from "../limits.js";
+import { resolveLimits, type Limits } from "../limits.js";
 import { withDevice, workerFiles } from "./confine.js";
 import { redisTarget } from "./connection.js";
 import { defaultWorkerId, Heartbeat, type WorkerBeat } from "./heartbeat.js";
@@ -42,6 +42,8 @@ export interface QueueWorkerOptions {
   /** A job's lock lasts this long unrenewed: a killed worker's job moves on after about this long. */
   lockMs?: number;
   heartbeatMs?: number;
+  /** Limits (engine/limits.ts) for the jobs' checks and runs, over the defaults and MASKFLOW_LIMITS. */
+  limits?: Partial<Limits>;
   log?: (line: string) => void;
 }
 
@@ -75,8 +77,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const lockMs = options.lockMs ?? 30_000;
   const files = workerFiles(options.models ?? []);
   const registry = options.registry;
-  // Limits from MASKFLOW_LIMITS (else the defaults), as for `maskflow serve`: the checks and the run.
-  const limits = resolveLimits({});
+  // As for `maskflow serve`: the defaults, MASKFLOW_LIMITS, then --limit; for the checks and the run.
+  const limits = resolveLimits(options.limits ?? {});
   const executor = new Executor(registry, { limits, files });
   const commands = new Redis(target.options);
   const subscriber = new Redis(target.options);
@@ -120,7 +122,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       let doc: WorkflowDoc;
       try {
         const checked = checkWorkflow(await workflows.get(job.data.workflow), registry, job.data.overrides, limits);
-        if (!checked.ok) throw new WorkflowError(checked.issues);
+        // At most maxIssues of them, as the server answers: they travel in the stored result.
+        if (!checked.ok) throw new WorkflowError(capIssues(checked.issues, limits.maxIssues));
         doc = applyOverrides(checked.doc, job.data.overrides, limits).doc;
       } catch (err) {
         const error = runErrorOf(err);

@@ -59,12 +59,12 @@ describeWithRedis("maskflow batch --redis", () => {
     await redis?.stop();
   });
 
-  it("writes the local batch's lines plus worker and wait; bad input fails once, a refused path as often as --attempts; a rerun adds nothing", async () => {
+  it("writes the local batch's lines plus worker and wait; bad input (past the worker's --limit too) fails once, a refused path as often as --attempts; a rerun adds nothing", async () => {
     // A second models folder with a folder that is no model: the worker must report it on the job.
     const extra = join(dir, "more-models");
     mkdirSync(join(extra, "broken"), { recursive: true });
     writeFileSync(join(extra, "broken", "maskflow.json"), "{ not json");
-    const w = await worker("wa", ["--concurrency", "2", "--models", resolve("models"), "--models", extra]);
+    const w = await worker("wa", ["--concurrency", "2", "--models", resolve("models"), "--models", extra, "--limit", "maxValueBytes=64KiB"]);
     const inputs = writeJobs("jobs.jsonl", [
       small(1),
       small(2),
@@ -73,14 +73,15 @@ describeWithRedis("maskflow batch --redis", () => {
       "not json",
       { ...small(4), "model.path": "broken" }, // in --models but not a model
       small(5),
+      { ...small(6), "prompt.text": "x".repeat(100_000) }, // past the worker's maxValueBytes: bad input, never retried
     ]);
     const out = join(dir, "results.jsonl");
     const first = batch(inputs, out, ["--attempts", "3", "--backoff", "10"]);
     expect(await first.exited).toBe(1); // failures: exit 1, as a local batch
-    expect(summaryOf(first)).toMatchObject({ total: 7, ok: 3, failed: 4, skipped: 0 });
+    expect(summaryOf(first)).toMatchObject({ total: 8, ok: 3, failed: 5, skipped: 0 });
 
     const byLine = new Map(rows(out).map((r) => [r.line, r]));
-    expect([...byLine.keys()].sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([...byLine.keys()].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const local = join(dir, "local.jsonl");
     await runBatch(await loadWorkflowFile("workflows/hello.maskflow.json"), { inputs, out: local, concurrency: 1, registry: new NodeRegistry(builtinNodes) });
     const localTokens = new Map(rows(local).map((r) => [r.line, r.outputs?.show?.tokens]));
@@ -96,6 +97,7 @@ describeWithRedis("maskflow batch --redis", () => {
     expect(byLine.get(4)!.error!.message).toMatch(/is not a model or adapter in the folders this worker loads from/);
     expect(byLine.get(5)).toMatchObject({ status: "error", error: { message: expect.stringMatching(/line 5: not valid JSON/) } });
     expect(byLine.get(6)).toMatchObject({ status: "error", worker: "wa", error: { nodeId: "model", input: "path" } });
+    expect(byLine.get(8)).toMatchObject({ status: "error", worker: "wa", attempts: 1, error: { nodeId: "prompt", input: "text", message: expect.stringMatching(/limit maxValueBytes = 64 KiB/) } });
     expect(w.child.exitCode).toBe(null); // still up after the model that would not load
 
     // Nothing left in Redis, and a rerun finds every line done: it enqueues nothing.
@@ -103,13 +105,13 @@ describeWithRedis("maskflow batch --redis", () => {
     const before = readFileSync(out, "utf8");
     const again = batch(inputs, out);
     expect(await again.exited).toBe(0);
-    expect(summaryOf(again)).toMatchObject({ total: 7, ok: 0, failed: 0, skipped: 7 });
+    expect(summaryOf(again)).toMatchObject({ total: 8, ok: 0, failed: 0, skipped: 8 });
     expect(readFileSync(out, "utf8")).toBe(before);
 
     // --retry-failed runs the failed lines again (and they fail again: the input is still bad).
     const retry = batch(inputs, out, ["--retry-failed"]);
     expect(await retry.exited).toBe(1);
-    expect(summaryOf(retry)).toMatchObject({ total: 7, ok: 0, failed: 4, skipped: 3 });
+    expect(summaryOf(retry)).toMatchObject({ total: 8, ok: 0, failed: 5, skipped: 3 });
     w.child.kill("SIGTERM");
     expect(await w.exited).toBe(0);
   });

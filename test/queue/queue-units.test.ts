@@ -67,6 +67,17 @@ describe("Redis URLs", () => {
   });
 });
 
+describe("a worker's limits", () => {
+  it("--limit (or MASKFLOW_LIMITS) is checked before the worker connects: a bad one is a bad flag (exit 2)", () => {
+    const flag = cli(["worker", "--redis", "redis://127.0.0.1:1", "--limit", "nosuch=1"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/unknown limit "nosuch"/);
+    const env = cli(["worker", "--redis", "redis://127.0.0.1:1"], { env: { MASKFLOW_LIMITS: "maxModels=lots" } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/limit maxModels: "lots" is not a whole number/);
+  });
+});
+
 describe("what a worker loads", () => {
   const root = mkdtempSync(join(tmpdir(), "maskflow-confine-"));
   const models = join(root, "models");
