@@ -134,6 +134,7 @@ export async function runBatchOnQueue(doc: WorkflowDoc, opts: QueueBatchOptions)
       redis: opts.redis,
       doc,
       jobs: todo.filter((j) => !j.problem).map((j) => ({ line: j.line, overrides: j.overrides ?? {} })),
+      written: jobs.filter((j) => done.has(j.line) && !j.problem).map((j) => ({ line: j.line, overrides: j.overrides ?? {} })),
       retryFailed: opts.retryFailed,
       attempts: opts.attempts,
       backoffMs: opts.backoff,

@@ -3,7 +3,8 @@
 // (job.ts), so a rerun after the client died adds no job twice: it finds the queued, running and
 // finished ones and collects them. A job is removed from Redis only after `record` returned (the
 // caller has written its result down), so a result is never lost between Redis and the file, and
-// the caller's results file decides what is done (a rerun never asks Redis about those lines).
+// the caller's results file decides what is done (a rerun only takes out of Redis what an earlier
+// client, killed between writing a line and removing its job, left there).
 import { Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import type { WorkflowDoc } from "../workflow/schema.js";
@@ -46,6 +47,8 @@ export interface QueuedBatchOptions {
   redis: string;
   doc: WorkflowDoc;
   jobs: QueuedJob[];
+  /** Jobs the caller's results file already has: whatever is left of them in Redis is removed. */
+  written?: QueuedJob[];
   /** Jobs that failed earlier and are still in Redis run again (else their failure is collected). */
   retryFailed?: boolean;
   /** Tries per job (a failed run is retried up to this), with exponential backoff from backoffMs. */
@@ -99,6 +102,16 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
     let workers = 0;
     let wake: () => void = () => undefined;
     const report = () => options.progress?.({ done, failed, total, workers });
+    // Written down, not yet out of Redis (it was away): tried again at each poll.
+    const leftovers = new Set<string>();
+    const cleanUp = async (jobId: string): Promise<void> => {
+      try {
+        await Promise.all([queue.remove(jobId), dropResult(redis, jobId)]);
+        leftovers.delete(jobId);
+      } catch {
+        leftovers.add(jobId);
+      }
+    };
 
     /** Collects one finished job (once: events and polls may both name it). */
     const settle = async (jobId: string): Promise<void> => {
@@ -116,7 +129,7 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
         done++;
         if (result.status === "error") failed++;
         report();
-        await Promise.all([job.remove().catch(() => undefined), dropResult(redis, jobId)]);
+        await cleanUp(jobId);
       } finally {
         settling.delete(jobId);
         if (pending.size === 0) wake();
@@ -157,6 +170,13 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
       }
     };
 
+    // An earlier client killed between writing a line and removing its job left the job behind.
+    const written = (options.written ?? []).map((job) => batchJobId(hash, job.overrides, job.line));
+    const there = await inRedis(redis, written);
+    for (const jobId of written.filter((_, k) => there[k])) {
+      const state = await queue.getJobState(jobId);
+      if (state === "completed" || state === "failed") await cleanUp(jobId);
+    }
     await enqueue([...pending.keys()]);
     log(`maskflow batch: ${total} job${total === 1 ? "" : "s"} queued or re-attached on ${target.label}`);
 
@@ -173,6 +193,7 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
       });
       if (pending.size === 0 || options.signal?.aborted) break;
       try {
+        for (const jobId of [...leftovers]) await cleanUp(jobId);
         workers = (await listWorkers(redis)).length;
         report();
         const finished = await queue.getRanges(["completed", "failed"], 0, -1);
@@ -190,6 +211,8 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
         onError(err as Error);
       }
     }
+    // The last results' jobs, should Redis have been away when they were written down (bounded: it may still be).
+    if (leftovers.size) await settled(Promise.all([...leftovers].map(cleanUp)), 3000);
     return { interrupted: pending.size > 0 };
   } finally {
     // Bounded: a client interrupted while Redis is away must still exit (a rerun re-attaches).
@@ -201,19 +224,23 @@ export async function runQueuedBatch(options: QueuedBatchOptions): Promise<{ int
   }
 }
 
-/** Of these job ids, those whose job hash is gone from Redis. */
-async function lostJobs(redis: Redis, ids: string[]): Promise<string[]> {
-  const gone: string[] = [];
+/** For each job id, whether its job hash is in Redis (pipelined, so a big batch's lines cost little). */
+async function inRedis(redis: Redis, ids: string[]): Promise<boolean[]> {
+  const there: boolean[] = [];
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
     const pipeline = redis.pipeline();
     for (const id of chunk) pipeline.exists(keys.job(id));
     const answers = (await pipeline.exec()) ?? [];
-    chunk.forEach((id, k) => {
-      if (answers[k]?.[1] === 0) gone.push(id);
-    });
+    chunk.forEach((_, k) => there.push(answers[k]?.[1] === 1));
   }
-  return gone;
+  return there;
+}
+
+/** Of these job ids, those whose job hash is gone from Redis. */
+async function lostJobs(redis: Redis, ids: string[]): Promise<string[]> {
+  const there = await inRedis(redis, ids);
+  return ids.filter((_, k) => !there[k]);
 }
 
 function resultLine(input: QueuedJob, job: Job<RunJobData, RunJobReturn>, state: "completed" | "failed", stored: StoredResult | null): QueuedResult {

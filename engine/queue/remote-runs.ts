@@ -165,15 +165,18 @@ export class RemoteRuns implements Runs {
     record.cancelRequested = true;
     // Not started: cancelled at once, as in the local queue. Should a worker have taken it a
     // moment ago, the mark and the message below stop it at its first step, and its result is dropped.
-    if (record.status === "queued") this.end(record, "cancelled");
+    const waiting = record.status === "queued";
+    if (waiting) this.end(record, "cancelled");
     else this.changed();
     void (async () => {
       await record.enqueued;
       // The mark covers a worker that takes the job between now and the removal below.
       await this.commands.set(keys.cancel(id), "1", "EX", 24 * 3600);
       await this.commands.publish(channels.cancel, id);
-      // Removed if no worker holds it (BullMQ refuses to remove a locked job); else settled when it ends.
-      await this.queue.remove(id).catch(() => 0);
+      // A run that was waiting is removed if no worker holds it (BullMQ refuses to remove a locked
+      // job). A running one is left to end and be settled with its result: removing it could
+      // delete the job the worker has just completed, before the server saw it.
+      if (waiting) await this.queue.remove(id).catch(() => 0);
     })().catch(() => undefined);
     return summary(record);
   }
@@ -246,6 +249,8 @@ export class RemoteRuns implements Runs {
         const job = await Job.fromId(this.queue, record.id).catch(() => undefined);
         this.started(record, job?.processedBy ?? null);
       } else if (state === "completed" || state === "failed") await this.settle(record.id);
+      // The job left Redis without being settled here (taken out while it completed): its stored result tells.
+      else if (state === "unknown" && (record.status === "running" || record.cancelRequested)) await this.settle(record.id);
     }
   }
 
@@ -256,8 +261,9 @@ export class RemoteRuns implements Runs {
     this.settling.add(jobId);
     try {
       const job = await Job.fromId<RunJobData, RunJobReturn>(this.queue, jobId);
-      const state = job ? await job.getState() : "unknown";
-      if (!job || (state !== "completed" && state !== "failed")) return;
+      if (!job) return await this.settleWithoutJob(record);
+      const state = await job.getState();
+      if (state !== "completed" && state !== "failed") return;
       if (!ENDED.includes(record.status)) {
         const stored = await readResult(this.commands, jobId);
         record.worker ??= stored?.worker ?? job.processedBy ?? null;
@@ -272,6 +278,18 @@ export class RemoteRuns implements Runs {
     } finally {
       this.settling.delete(jobId);
     }
+  }
+
+  /** A run whose job is gone: ended with the result its worker stored, if any (else, if cancelled, as cancelled). */
+  private async settleWithoutJob(record: RunRecord): Promise<void> {
+    const stored = await readResult(this.commands, record.id);
+    if (!ENDED.includes(record.status)) {
+      record.worker ??= stored?.worker ?? null;
+      if (stored?.status === "finished") this.end(record, "finished", { outputs: stored.outputs, stats: stored.stats });
+      else if (stored?.status === "failed") this.end(record, "failed", { error: stored.error ?? { nodeId: null, input: null, message: "failed" }, outputs: stored.outputs });
+      else if (stored || record.cancelRequested) this.end(record, "cancelled", { outputs: stored?.outputs ?? {} });
+    }
+    if (stored) await dropResult(this.commands, record.id);
   }
 
   private end(record: RunRecord, status: "finished" | "failed" | "cancelled", result: { outputs?: Record<string, unknown>; stats?: unknown; error?: RunSummary["error"] } = {}): void {

@@ -8,6 +8,7 @@ import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { runBatch } from "../../engine/cli/batch.js";
 import { loadWorkflowFile, NodeRegistry } from "../../engine/index.js";
+import { runnableContent } from "../../engine/queue/job.js";
 import { LockLost, readResult, storeResult } from "../../engine/queue/results.js";
 import { builtinNodes } from "../../nodes/index.js";
 import { maskflow, sleep, startWorker, type Proc } from "./processes.js";
@@ -102,11 +103,23 @@ describeWithRedis("maskflow batch --redis", () => {
 
     // Nothing left in Redis, and a rerun finds every line done: it enqueues nothing.
     expect(await queue.getJobCounts("completed", "failed", "wait", "prioritized", "delayed")).toEqual({ completed: 0, failed: 0, wait: 0, prioritized: 0, delayed: 0 });
+    // ...but takes out what a client killed between writing a line and removing its job left
+    // behind: here line 1's job, run again by hand, and its stored result.
+    const hello = runnableContent(await loadWorkflowFile("workflows/hello.maskflow.json")).hash;
+    const leftover = byLine.get(1)!.job;
+    await queue.add("run", { workflow: hello, overrides: small(1), line: 1 }, { jobId: leftover, removeOnComplete: { age: 3600 } });
+    const look = redis.client();
+    for (const deadline = Date.now() + 60_000; (await queue.getJobState(leftover)) !== "completed" || !(await look.exists(`maskflow:result:${leftover}`)); ) {
+      if (Date.now() > deadline) throw new Error("the worker did not complete the leftover job");
+      await sleep(20);
+    }
     const before = readFileSync(out, "utf8");
     const again = batch(inputs, out);
     expect(await again.exited).toBe(0);
     expect(summaryOf(again)).toMatchObject({ total: 8, ok: 0, failed: 0, skipped: 8 });
     expect(readFileSync(out, "utf8")).toBe(before);
+    expect(await queue.getJobState(leftover)).toBe("unknown");
+    expect(await look.keys("maskflow:result:*")).toEqual([]);
 
     // --retry-failed runs the failed lines again (and they fail again: the input is still bad).
     const retry = batch(inputs, out, ["--retry-failed"]);
