@@ -74,8 +74,8 @@ export function isInside(root: string, path: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
-/** Confined to `roots` (which need not exist yet). */
-export function confinedFiles(roots: FileRoot[]): FileAccess {
+/** Confined to `roots` (which need not exist yet); `holder` is who refuses ("this server", "this worker"). */
+export function confinedFiles(roots: FileRoot[], holder = "this server"): FileAccess {
   const real = roots.map((r) => ({ ...r, real: realOrResolved(r.path), given: resolve(r.path) }));
   const realRoots = [...new Set(real.map((r) => r.real))];
   const labels = [...new Set(real.map((r) => r.label))].join(", ");
@@ -86,7 +86,7 @@ export function confinedFiles(roots: FileRoot[]): FileAccess {
   return {
     roots: realRoots,
     async resolve(path) {
-      const refused = new PathRefused(`"${clip(path)}" is not a model or adapter in the folders this server loads from (${labels}); its operator can add one with --models`);
+      const refused = new PathRefused(`"${clip(path)}" is not a model or adapter in the folders ${holder} loads from (${labels}); its operator can add one with --models`);
       if (path.includes("\0") || path.trim() === "") throw refused;
       // Relative paths are looked up in each root, then in the package (so "models/default" works).
       const candidates = isAbsolute(path) ? [path] : [...real.map((r) => resolve(r.real, path)), resolve(PACKAGE_ROOT, path)];

@@ -9,7 +9,7 @@ import { checkWorkflowInSteps } from "../workflow/check.js";
 import { capIssues, type Issue } from "../workflow/issues.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
-import { QueueRefused, type RunQueue } from "./run-queue.js";
+import { QueueRefused, type Runs } from "./run-queue.js";
 import { listModels } from "../dllm/convert/models.js";
 
 const runBody = z
@@ -62,7 +62,7 @@ async function check(registry: NodeRegistry, workflow: unknown, overrides: Recor
   return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: capIssues(result.issues, limits.maxIssues) };
 }
 
-export function apiRouter(registry: NodeRegistry, queue: RunQueue, limits: Limits = DEFAULT_LIMITS): Router {
+export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = DEFAULT_LIMITS): Router {
   const router = express.Router();
   router.use(express.json({ limit: limits.maxBodyBytes }));
 

@@ -59,6 +59,9 @@ export type QueueListener = {
   changed(): void;
 };
 
+/** What the API and the WebSocket need of a queue: this one, or the Redis one of `serve --redis` (engine/queue). */
+export type Runs = Pick<RunQueue, "subscribe" | "submit" | "cancel" | "get" | "events" | "list" | "idle" | "close">;
+
 export class RunQueue {
   private readonly runs = new Map<string, RunRecord>();
   private readonly waiting: RunRecord[] = [];

@@ -14,12 +14,14 @@ export interface ServeFlags {
   /** Folders to load models and adapters from, besides the bundled ones and the user models folder. */
   models?: string[];
   limits?: Partial<Limits>;
+  /** Run on `maskflow worker`s through this Redis (engine/queue). */
+  redis?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = flags.port === undefined ? 8188 : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${flags.port}"`);
-  const server = await startServer({ port, host: flags.host ?? "127.0.0.1", token: flags.token, registry: flags.registry, modelRoots: flags.models, limits: flags.limits });
+  const server = await startServer({ port, host: flags.host ?? "127.0.0.1", token: flags.token, registry: flags.registry, modelRoots: flags.models, limits: flags.limits, redis: flags.redis });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(130); // a second Ctrl+C does not wait

@@ -47,6 +47,12 @@ export function QueuePanel({
               <div className="mf-queue-name">{run.name || "untitled"}</div>
               <div className="mf-queue-meta">
                 {run.status} · {run.status === "queued" ? ago(run.createdAt) : duration(run)}
+                {run.worker && (
+                  <span className="mf-queue-worker" data-testid="queue-worker" title="the maskflow worker that runs it (serve --redis)">
+                    {" "}
+                    · on {run.worker}
+                  </span>
+                )}
                 {run.error && <span className="mf-queue-error" title={run.error.message}> · {run.error.message}</span>}
               </div>
             </div>
