@@ -35,7 +35,7 @@ import torch
 import diffusion_gemma_reference as ref
 import rng
 
-INITIAL, SAMPLE, RENOISE = 3, 4, 5  # rng streams (engine/dllm/rng.ts Stream.CANVAS_*)
+INITIAL, SAMPLE, RENOISE = rng.CANVAS_INITIAL, rng.CANVAS_SAMPLE, rng.CANVAS_RENOISE
 
 
 class SeededDraws:

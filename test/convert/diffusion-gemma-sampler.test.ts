@@ -13,6 +13,7 @@ import {
   RecordedCanvasDraws,
   RecordingCanvasDraws,
   SeededCanvasDraws,
+  entropyBoundDefaults,
   generateEntropyBound,
   type CanvasDraws,
   type EntropyBoundOptions,
@@ -113,6 +114,19 @@ describe("DiffusionGemma: the entropy-bound sampler against transformers' loop",
     const recording = new RecordingCanvasDraws(new SeededCanvasDraws(c.seed));
     await run(c, recording);
     expect(recording.toJson(4160)).toEqual(JSON.parse(readFileSync(file, "utf8")));
+  });
+
+  it("the folder's recorded defaults are the released sampler's; bad settings and cancellation are refused clearly", async () => {
+    const released = fx.generate[0].options;
+    expect(entropyBoundDefaults(model.manifest)).toEqual({ ...options({ ...released, max_new_tokens: 256, max_denoising_steps: 48 }) });
+    const c = fx.generate[2];
+    await expect(run(c, new SeededCanvasDraws(1)).then(() => null)).resolves.toBeNull();
+    model.reset();
+    await expect(generateEntropyBound(model, c.prompt_ids, { ...options(c.options), tMin: 0.9 }, new SeededCanvasDraws(1))).rejects.toThrow(/0 <= t_min < t_max \(got t_min 0.9, t_max 0.8\)/);
+    const stop = new AbortController();
+    stop.abort();
+    model.reset();
+    await expect(generateEntropyBound(model, c.prompt_ids, options(c.options), new SeededCanvasDraws(1), { signal: stop.signal })).rejects.toThrow(/cancelled/);
   });
 
   it("a draws file from another run is refused, naming the draw", async () => {

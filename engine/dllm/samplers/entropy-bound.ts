@@ -15,11 +15,12 @@
 // seed, stream, step and position, mirrored by models/reference/rng.py), or a recorded file, so a
 // run can be replayed exactly by another implementation.
 import { readFileSync } from "node:fs";
-import { CounterRng } from "../rng.js";
+import { CounterRng, Stream } from "../rng.js";
+import type { ModelManifest } from "../model-folder.js";
 import { abortError } from "./generate.js";
 
-/** Generator streams of this sampler (beside rng.ts's Stream: GUMBEL 0, REMASK_RANDOM 1, POSITION_SAMPLE 2). */
-export const CANVAS_STREAM = { INITIAL: 3, SAMPLE: 4, RENOISE: 5 } as const;
+/** This sampler's generator streams (rng.ts's Stream.CANVAS_*). */
+export const CANVAS_STREAM = { INITIAL: Stream.CANVAS_INITIAL, SAMPLE: Stream.CANVAS_SAMPLE, RENOISE: Stream.CANVAS_RENOISE } as const;
 
 /** Where the sampler's random numbers come from. */
 export interface CanvasDraws {
@@ -188,6 +189,30 @@ export interface EntropyBoundResult {
   canvases: EntropyBoundCanvas[];
 }
 
+/** The released settings a converted folder records (maskflow.json decoding, rule "entropy_bound"). */
+export function entropyBoundDefaults(m: Pick<ModelManifest, "noise" | "decoding" | "pad_token_id" | "name" | "family">): EntropyBoundOptions {
+  const d = m.decoding;
+  const who = m.name ?? m.family;
+  if ((m.noise as ModelManifest["noise"] | undefined)?.kind !== "uniform" || d?.rule !== "entropy_bound") {
+    throw new Error(`${who}: maskflow.json declares no entropy-bound decoding (noise "uniform", decoding.rule "entropy_bound"); the entropy-bound sampler runs uniform-noise models such as DiffusionGemma`);
+  }
+  const need = <T>(v: T | undefined, field: string): T => {
+    if (v === undefined) throw new Error(`${who}: maskflow.json decoding.${field} is missing`);
+    return v;
+  };
+  return {
+    maxNewTokens: need(d.max_new_tokens, "max_new_tokens"),
+    maxDenoisingSteps: need(d.max_denoising_steps, "max_denoising_steps"),
+    entropyBound: need(d.entropy_bound, "entropy_bound"),
+    tMax: need(d.t_max, "t_max"),
+    tMin: need(d.t_min, "t_min"),
+    stabilityThreshold: need(d.stability_threshold, "stability_threshold"),
+    confidenceThreshold: need(d.confidence_threshold, "confidence_threshold"),
+    stopIds: need(d.stop_token_ids, "stop_token_ids"),
+    pad: m.pad_token_id ?? 0,
+  };
+}
+
 export function entropyBoundProblem(o: EntropyBoundOptions): string | null {
   if (!Number.isSafeInteger(o.maxNewTokens) || o.maxNewTokens <= 0) return `max_new_tokens must be a positive integer (got ${o.maxNewTokens})`;
   if (!Number.isSafeInteger(o.maxDenoisingSteps) || o.maxDenoisingSteps <= 0) return `max_denoising_steps must be a positive integer (got ${o.maxDenoisingSteps})`;
@@ -225,7 +250,7 @@ export async function generateEntropyBound(
     const steps: EntropyBoundStep[] = [];
     let argmax = canvas;
     for (let curStep = N; curStep >= 1; curStep--) {
-      if (hooks.signal?.aborted) throw abortError();
+      if (hooks.signal?.aborted) throw abortError(N - curStep, N);
       const temperature = o.tMin + (o.tMax - o.tMin) * (curStep / N);
       const r = await model.step(canvas, o.selfConditioning === false ? null : sc, temperature, draws.sample(g, L));
       argmax = r.argmax;
