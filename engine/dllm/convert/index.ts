@@ -212,7 +212,9 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
   if (existsSync(out) && !options.force) throw new Error(`${out} already exists (pass --force to replace it)`);
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  const needed = estimateFrom(expected, spec, plan) + 64 * 2 ** 20;
+  // a canvas graph with a quantised embedding also stores E^T for the self-conditioning product
+  const softCopy = model.canvas && plan.embedding !== "float" ? spec.vocab * model.canvas.hidden * bytesPer(plan.embedding, plan.blockSize) : 0;
+  const needed = estimateFrom(expected, spec, plan) + softCopy + 64 * 2 ** 20;
   const fs = statfsSync(parent);
   const free = Number(fs.bavail) * Number(fs.bsize);
   if (free < needed) throw new Error(`not enough disk space at ${parent}: the ${options.dtype} model needs about ${fmtBytes(needed)}, ${fmtBytes(free)} is free`);
