@@ -3,6 +3,7 @@
 // fixtures from make_block_fixtures.py), and the block sampler's sub-blocks, autoregressive first
 // token per block and stop rule against upstream's generate(), token for token, with and without
 // the exact block cache.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ import { createCanvas } from "../../engine/dllm/canvas.js";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
 import { DllmModel } from "../../engine/dllm/runtime/model.js";
 import { generateBlocks, type BlockTraceStep } from "../../engine/dllm/samplers/blocks.js";
-import { FIXTURES, compareLogits, readF32, tempDir } from "./helpers.js";
+import { FIXTURES, ROOT, compareLogits, readF32, tempDir } from "./helpers.js";
 
 interface Fixture {
   tokens: { mask: number; eos: number; eot: number; rows: number };
@@ -105,5 +106,17 @@ describe("Fast-dLLM v2: fp32 conversion against the reference", () => {
     expect(end).toBeGreaterThanOrEqual(0);
     expect(out.tokens.slice(0, end)).not.toContain(fx.tokens.mask);
     expect(out.tokens.slice(end + 1)).toContain(fx.tokens.mask);
+  });
+
+  it("runs through Denoise from the CLI at the model's block, and a sub_block larger than it is an error on that input", () => {
+    const run = (...set: string[]) => {
+      const args = ["run", join(ROOT, "workflows", "hello.maskflow.json"), "--json", "--set", `model.path=${join(tmp.dir, "fp32")}`, "--set", "denoise.temperature=0", "--set", "schedule.block_length=0", ...set.flatMap((x) => ["--set", x])];
+      const r = spawnSync(process.execPath, [join(ROOT, "bin", "maskflow.js"), ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, FORCE_COLOR: "0" } });
+      return { code: r.status, out: JSON.parse(r.stdout) as { status: string; error?: { nodeId: string; input: string; message: string } } };
+    };
+    expect(run("denoise.gen_length=16").out.status).toBe("finished");
+    const bad = run("denoise.sub_block=16");
+    expect(bad.code).toBe(1);
+    expect(bad.out.error).toMatchObject({ nodeId: "denoise", input: "sub_block", message: "a sub-block of 16 tokens does not fit in the block of 8" });
   });
 });
