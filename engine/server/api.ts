@@ -115,10 +115,16 @@ export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = 
     res.json(queue.list());
   });
 
+  // An ended run's detail no longer changes, and it can be tens of megabytes (outputs, the workflow):
+  // the last one fetched is serialized once, however often it is fetched again (the editor, several
+  // tabs), instead of blocking the event loop for a JSON.stringify each time.
+  let ended: { id: string; body: Buffer } | null = null;
   router.get("/runs/:id", (req, res) => {
     const run = queue.get(req.params.id);
     if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);
-    res.json(run);
+    if (run.status === "queued" || run.status === "running") return void res.json(run);
+    if (ended?.id !== run.id) ended = { id: run.id, body: Buffer.from(JSON.stringify(run)) };
+    res.type("json").send(ended.body);
   });
 
   router.get("/runs/:id/events", (req, res) => {
