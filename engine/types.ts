@@ -117,6 +117,24 @@ export interface CanvasSnapshot {
   changed: number[];
   /** Present for beam search: which candidate this snapshot belongs to. */
   beam?: number;
+  /**
+   * Uniform-noise models (DiffusionGemma): this step of the canvas being settled. `tokens` are the
+   * canvases committed so far and this canvas's current argmax; `changed` the positions kept (the
+   * others of the canvas were re-drawn at random).
+   */
+  settling?: {
+    canvas: number;
+    canvasStart: number;
+    canvasLength: number;
+    kept: number[];
+    /** per position of this canvas, the entropy (nats) of its tempered prediction */
+    entropy: number[];
+    meanEntropy: number;
+    temperature: number;
+    /** the stop signals: the argmax repeated the last stability_threshold steps; the mean entropy is under confidence_threshold */
+    stable: boolean;
+    confident: boolean;
+  };
   /** Block-causal decoding: the block this step decoded. */
   block?: number;
   /** LLaDA2.1 editing: positions whose committed token this step replaced, and what they held. */

@@ -14,8 +14,10 @@ import { generateExtended, type ExtendedOptions } from "../engine/dllm/samplers/
 import { generateAutoLength } from "../engine/dllm/samplers/length.js";
 import { REMDM_STRATEGIES, type RemdmStrategy } from "../engine/dllm/samplers/remdm.js";
 import { generateBlocks, type BlockTraceStep } from "../engine/dllm/samplers/blocks.js";
-import type { DllmModel, Canvas, Schedule } from "../engine/dllm/index.js";
+import type { Canvas, Schedule } from "../engine/dllm/index.js";
 import type { ExecuteContext, NodeDefinition, NodeInputs } from "../engine/types.js";
+import { DllmModel } from "../engine/dllm/index.js";
+import { UNIFORM_INPUTS, denoiseUniform } from "./denoise-uniform.js";
 import { CFG_SCALE_INPUT, samplingStart } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
@@ -24,7 +26,7 @@ const Denoise: NodeDefinition = {
   title: "Denoise",
   category: "sampling",
   description:
-    "Fills gen_length masked tokens after the prompt by iterative unmasking (LLaDA's generate; Dream's confidence rules), block by block, and shows every step. Continue from a canvas to finish or redo part of an earlier one.",
+    "Fills gen_length masked tokens after the prompt by iterative unmasking (LLaDA's generate; Dream's confidence rules), block by block, and shows every step. Continue from a canvas to finish or redo part of an earlier one. Uniform-noise models (DiffusionGemma) settle whole canvases out of random tokens instead, with their entropy-bound sampler.",
   inputs: {
     model: { socket: "MODEL", description: "From Load Model." },
     prompt: {
@@ -186,9 +188,11 @@ const Denoise: NodeDefinition = {
       description:
         "Block-causal models: fill each block in sub-blocks of this many tokens, left to right, as Fast-dLLM v2 does (its default: 8). 0 = the model's (the whole block for LLaDA2).",
     },
+    ...UNIFORM_INPUTS,
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
   async execute(inputs, ctx) {
+    if (inputs.model instanceof DllmModel && inputs.model.manifest.noise?.kind === "uniform") return denoiseUniform(inputs, ctx, inputs.model);
     const { model, start, schedule } = samplingStart(inputs, ctx);
     const m = model.manifest;
     const tok = model.tokenizer;

@@ -1,4 +1,5 @@
 import { DllmModel, refreshCanvas } from "../engine/dllm/index.js";
+import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
 import { holeRanges, infillCanvas } from "../engine/dllm/samplers/infill.js";
 import type { NodeDefinition } from "../engine/types.js";
 import { encodePrompt } from "./sampling-start.js";
@@ -25,6 +26,8 @@ const Infill: NodeDefinition = {
   execute(inputs, ctx) {
     const model = inputs.model;
     if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+    const noise = maskedSamplingProblem(model.manifest, "Infill");
+    if (noise) return ctx.fail("model", noise);
     const tok = model.tokenizer;
     const m = model.manifest;
     const template = inputs.template as string;

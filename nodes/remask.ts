@@ -1,4 +1,5 @@
 import { DllmModel, canvasProblem, refreshCanvas, type Canvas } from "../engine/dllm/index.js";
+import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
 import {
   REMASK_STRATEGIES,
   REMASK_UNITS,
@@ -64,6 +65,8 @@ const Remask: NodeDefinition = {
   execute(inputs, ctx) {
     const model = inputs.model;
     if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+    const noise = maskedSamplingProblem(model.manifest, "Remask");
+    if (noise) return ctx.fail("model", noise);
     const canvas = inputs.canvas as Canvas;
     const problem = canvasProblem(canvas);
     if (problem) return ctx.fail("canvas", problem);

@@ -30,7 +30,7 @@ export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model:
   const model = inputs.model;
   if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
   const m = model.manifest;
-  const noise = maskedSamplingProblem(m, "Denoise's and Beam's sampling");
+  const noise = maskedSamplingProblem(m, "Beam search");
   if (noise) return ctx.fail("model", noise);
   const tok = model.tokenizer;
   let start: Canvas;

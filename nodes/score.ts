@@ -1,4 +1,5 @@
 import { DllmModel, canvasProblem, type Canvas } from "../engine/dllm/index.js";
+import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
 import { elboScore } from "../engine/dllm/samplers/score.js";
 import type { NodeDefinition } from "../engine/types.js";
 
@@ -35,6 +36,8 @@ const Score: NodeDefinition = {
   async execute(inputs, ctx) {
     const model = inputs.model;
     if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+    const noise = maskedSamplingProblem(model.manifest, "Score's likelihood estimate");
+    if (noise) return ctx.fail("model", noise);
     const given = inputs.canvas as Canvas | Canvas[];
     const list = Array.isArray(given) ? given : [given];
     if (list.length === 0) return ctx.fail("canvas", "no canvases to score");

@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
-import { OrtCanvasDenoiser } from "../../engine/dllm/runtime/canvas-denoiser.js";
+import type { WorkerCanvas } from "../../engine/dllm/runtime/canvas-denoiser.js";
+import { DllmModel } from "../../engine/dllm/runtime/model.js";
 import {
   RecordedCanvasDraws,
   RecordingCanvasDraws,
@@ -65,15 +66,17 @@ const options = (o: Case["options"]): EntropyBoundOptions => ({
 });
 
 describe("DiffusionGemma: the entropy-bound sampler against transformers' loop", () => {
-  let model: OrtCanvasDenoiser;
+  let loaded: DllmModel;
+  let model: WorkerCanvas;
   beforeAll(async () => {
     const r = await convertCheckpoint(join(FIXTURES, "diffusion-gemma-tiny"), { out: join(tmp.dir, "fp32"), dtype: "fp32" });
-    model = await OrtCanvasDenoiser.open(r.dir);
+    loaded = await DllmModel.load(r.dir, { threads: 1 });
+    model = loaded.openCanvas();
   });
-  afterAll(() => model?.release());
+  afterAll(() => loaded?.dispose());
 
   const run = async (c: Case, draws: CanvasDraws) => {
-    model.reset();
+    await model.reset();
     return generateEntropyBound(model, c.prompt_ids, options(c.options), draws);
   };
   const expectSame = (c: Case, out: Awaited<ReturnType<typeof run>>) => {
@@ -121,11 +124,11 @@ describe("DiffusionGemma: the entropy-bound sampler against transformers' loop",
     expect(entropyBoundDefaults(model.manifest)).toEqual({ ...options({ ...released, max_new_tokens: 256, max_denoising_steps: 48 }) });
     const c = fx.generate[2];
     await expect(run(c, new SeededCanvasDraws(1)).then(() => null)).resolves.toBeNull();
-    model.reset();
+    await model.reset();
     await expect(generateEntropyBound(model, c.prompt_ids, { ...options(c.options), tMin: 0.9 }, new SeededCanvasDraws(1))).rejects.toThrow(/0 <= t_min < t_max \(got t_min 0.9, t_max 0.8\)/);
     const stop = new AbortController();
     stop.abort();
-    model.reset();
+    await model.reset();
     await expect(generateEntropyBound(model, c.prompt_ids, options(c.options), new SeededCanvasDraws(1), { signal: stop.signal })).rejects.toThrow(/cancelled/);
   });
 

@@ -218,8 +218,8 @@ describe("DiffusionGemma: fp32 conversion against the transformers reference", (
     expect(describeModelFolder(dir, "user")).toMatchObject({ family: "diffusion_gemma", noise: "uniform", canvasLength: 8, dtype: "fp32" });
   });
 
-  it("Denoise refuses a uniform-noise model with a clear error on its model input (the entropy-bound sampler is stage 2)", () => {
-    const r = spawnSync(process.execPath, [join(ROOT, "bin", "maskflow.js"), "run", join(ROOT, "workflows", "hello.maskflow.json"), "--set", `model.path=${dir}`, "--json"], {
+  it("the mask samplers besides Denoise (Beam here) refuse a uniform-noise model with a clear error on their model input", () => {
+    const r = spawnSync(process.execPath, [join(ROOT, "bin", "maskflow.js"), "run", join(ROOT, "workflows", "beam.maskflow.json"), "--set", `model.path=${dir}`, "--json"], {
       cwd: tmp.dir,
       encoding: "utf8",
       env: { ...process.env, FORCE_COLOR: "0" },
@@ -227,8 +227,8 @@ describe("DiffusionGemma: fp32 conversion against the transformers reference", (
     });
     const out = JSON.parse(r.stdout);
     expect(out.status).toBe("failed");
-    expect(out.error).toMatchObject({ nodeId: "denoise", input: "model" });
-    expect(out.error.message).toMatch(/diffusion-gemma-tiny is a uniform-noise model \(maskflow.json noise "uniform", family diffusion_gemma\): Denoise's and Beam's sampling unmasks mask tokens/);
+    expect(out.error).toMatchObject({ nodeId: "beam", input: "model" });
+    expect(out.error.message).toMatch(/diffusion-gemma-tiny is a uniform-noise model \(maskflow.json noise "uniform", family diffusion_gemma\): Beam search works on mask tokens, and this model has none .* Denoise runs it with its own sampler/);
   });
 });
 

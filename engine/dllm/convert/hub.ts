@@ -38,7 +38,7 @@ export function isNeeded(path: string): boolean {
   return (
     path.endsWith(".safetensors") ||
     ["config.json", "model.safetensors.index.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-      "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json"].includes(path)
+      "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja"].includes(path)
   );
 }
 

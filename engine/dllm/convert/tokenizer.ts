@@ -45,6 +45,8 @@ export function readTokenizerFiles(dir: string): TokenizerFiles {
   const at = (name: string) => join(dir, name);
   const json = existsSync(at("tokenizer.json")) ? readJson(at("tokenizer.json")) : null;
   const config = existsSync(at("tokenizer_config.json")) ? readJson(at("tokenizer_config.json")) : {};
+  // newer checkpoints (Gemma 4, DiffusionGemma) keep the chat template in its own file
+  if (!config.chat_template && existsSync(at("chat_template.jinja"))) config.chat_template = readFileSync(at("chat_template.jinja"), "utf8");
   const vocab = existsSync(at("vocab.json")) ? (readJson(at("vocab.json")) as Record<string, number>) : null;
   const merges = existsSync(at("merges.txt"))
     ? readFileSync(at("merges.txt"), "utf8")

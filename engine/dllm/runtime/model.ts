@@ -5,6 +5,7 @@ import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
 import type { DllmTokenizer } from "../tokenizer.js";
+import { WorkerCanvas } from "./canvas-denoiser.js";
 import { preloadStats, takePreloaded, takeWorker, type WorkerClient } from "./worker-client.js";
 
 export { preloadSession, preloadStats, prewarmWorker } from "./worker-client.js";
@@ -324,6 +325,12 @@ export class DllmModel implements FastModel {
         (err) => group.forEach(({ reject }) => reject(err)),
       );
     }
+  }
+
+  /** Uniform-noise models (maskflow.json attention "encoder_canvas"): a new generation's canvas state in this model's worker. */
+  openCanvas(): WorkerCanvas {
+    if (this.disposed) throw new Error(`model ${this.key} was disposed`);
+    return new WorkerCanvas((message, transfer) => this.client.call(message, transfer), this.manifest);
   }
 
   async dropCache(id: string): Promise<void> {

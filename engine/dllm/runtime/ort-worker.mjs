@@ -18,7 +18,11 @@
 //      recycle: ArrayBuffers of earlier logits the main thread is done with, reused for head outputs.
 //      offset: position of ids[:, 0] (the cached prefix's length). cache.use feeds a stored past_kv;
 //      cache.store keeps present_kv's positions in [from, to) ranges (of the fed window) under an id.
-//   {op:"drop-cache", cacheId}                      -> {}
+//   {op:"drop-cache", cacheId}                      -> {} (a stored cache or canvas state)
+//   {op:"canvas-encode", cacheId, ids: Int32Array, groups?}  -> {encoded} (encoder + canvas graphs: extends
+//      the canvas state `cacheId`, made from maskflow.json's kv_cache groups on first use; canvas-session.mjs)
+//   {op:"canvas-step", cacheId, canvas: Int32Array, sc: Float32Array | null, temperature, uniforms: Float64Array}
+//      -> {argmax, entropy, sampled, selfConditioning, ms}: one decoder step, sampled here by inverse CDF
 // Graphs exported with models/train/export.py --graph full (graph.py) have more inputs than
 // input_ids; onnxruntime-node wants every input fed, so they get their neutral values here (no KV
 // cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits`
@@ -33,6 +37,7 @@ import { dirname, join, resolve } from "node:path";
 import { parentPort, threadId } from "node:worker_threads";
 import { createRequire } from "node:module";
 import ort from "onnxruntime-node";
+import { CanvasSession } from "./canvas-session.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -299,6 +304,10 @@ const spareBuffers = [];
 /** @type {Map<string, import("onnxruntime-node").Tensor>} */
 const caches = new Map();
 
+/** Uniform-noise models: id -> the canvas state (context caches) of one generation. */
+/** @type {Map<string, CanvasSession>} */
+const canvases = new Map();
+
 /**
  * How each graph input is fed, worked out once per session and roles message rather than on every
  * forward: input_ids' element type, and [name, role, shape] of every other input.
@@ -526,10 +535,26 @@ parentPort?.on("message", async (msg) => {
     else if (op === "forward") await forward(msg, reply);
     else if (op === "drop-cache") {
       caches.delete(msg.cacheId);
+      canvases.delete(msg.cacheId);
       reply({});
+    }
+    else if (op === "canvas-encode") {
+      if (!session) throw new Error("no model loaded");
+      let state = canvases.get(msg.cacheId);
+      if (!state) canvases.set(msg.cacheId, (state = new CanvasSession(session, msg.groups, inputRoles, outputRoles)));
+      await state.encode(msg.ids);
+      reply({ encoded: state.length });
+    }
+    else if (op === "canvas-step") {
+      const state = canvases.get(msg.cacheId);
+      if (!state) throw new Error(`no canvas state "${msg.cacheId}" (encode the context first)`);
+      const t0 = performance.now();
+      const r = await state.step(msg.canvas, msg.sc, msg.temperature, msg.uniforms);
+      reply({ ...r, ms: performance.now() - t0 }, [r.argmax, r.entropy, r.sampled, r.argmaxProb, r.sampledProb, r.selfConditioning].map((a) => /** @type {ArrayBuffer} */ (a.buffer)));
     }
     else if (op === "ping") reply({});
     else if (op === "dispose") {
+      canvases.clear();
       await session?.release();
       session = null;
       reply({});

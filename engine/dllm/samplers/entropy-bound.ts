@@ -130,6 +130,9 @@ export interface DenoiserStep {
   entropy: Float32Array;
   /** per position, the first id whose cumulative tempered probability exceeds the uniform given */
   sampled: Int32Array;
+  /** the tempered probability of the argmax and of the sampled id per position (for display; absent: not computed) */
+  argmaxProb?: Float32Array;
+  sampledProb?: Float32Array;
   /** the next step's self-conditioning input (softmax(logits / temperature) @ E * scale) */
   selfConditioning: Float32Array;
 }
@@ -170,6 +173,10 @@ export interface EntropyBoundStep {
   /** the canvas the next step starts from */
   canvas: number[];
   entropy: number[];
+  /** the tempered probability of each argmax, when the model gives it */
+  argmaxProb?: number[];
+  /** the tempered probability of each kept token (in the order of accepted), when the model gives it */
+  keptProb?: number[];
   meanEntropy: number;
   stable: boolean;
   confident: boolean;
@@ -281,6 +288,8 @@ export async function generateEntropyBound(
         argmax: [...argmax],
         canvas: [...next],
         entropy: [...r.entropy],
+        ...(r.argmaxProb ? { argmaxProb: [...r.argmaxProb] } : {}),
+        ...(r.sampledProb ? { keptProb: [...accept.keys()].filter((i) => accept[i]).map((i) => r.sampledProb![i]) } : {}),
         meanEntropy,
         stable,
         confident,

@@ -10,7 +10,7 @@ export function maskedSamplingProblem(manifest: Pick<ModelManifest, "noise" | "f
   if (kind === "absorbing") return null;
   return (
     `${manifest.name ?? manifest.family} is a uniform-noise model (maskflow.json noise "${kind}", family ${manifest.family}): ` +
-    `${what} unmasks mask tokens, and this model has none (its canvas starts as random tokens and every step re-draws the ones it does not keep). ` +
-    `Its entropy-bound sampler is not in Maskflow yet.`
+    `${what} works on mask tokens, and this model has none (its canvas starts as random tokens and every step re-draws the ones it does not keep). ` +
+    `Denoise runs it with its own sampler (entropy-bound).`
   );
 }

@@ -1,0 +1,253 @@
+// Denoise for uniform-noise models (maskflow.json noise "uniform": DiffusionGemma). There is no
+// mask: each canvas of the model's canvas length starts as random ids, and every step keeps the
+// lowest-entropy positions within the entropy bound and re-draws all the others
+// (samplers/entropy-bound.ts, the released sampler). The settings Denoise has for masked models
+// that mean nothing here are refused on their own inputs; the sampler's own settings default to
+// the folder's (the checkpoint's generation_config.json).
+import { DllmModel, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import {
+  RecordedCanvasDraws,
+  SeededCanvasDraws,
+  entropyBoundDefaults,
+  entropyBoundProblem,
+  generateEntropyBound,
+  type EntropyBoundOptions,
+  type EntropyBoundStep,
+} from "../engine/dllm/samplers/entropy-bound.js";
+import type { CanvasSnapshot, ExecuteContext, InputDef, NodeInputs } from "../engine/types.js";
+import { encodePrompt } from "./sampling-start.js";
+
+/** Denoise's inputs that only uniform-noise models read (advanced; empty = the model's). */
+export const UNIFORM_INPUTS: Record<string, InputDef> = {
+  entropy_bound: {
+    advanced: true,
+    kind: "number",
+    widget: "number",
+    optional: true,
+    min: 0.000001,
+    max: 1000,
+    step: 0.05,
+    description: "Uniform-noise models (DiffusionGemma): keep the lowest-entropy positions while the entropies before them sum to at most this (nats). Empty: the model's (0.1).",
+  },
+  t_max: {
+    advanced: true,
+    kind: "number",
+    widget: "number",
+    optional: true,
+    min: 0.000001,
+    max: 10,
+    step: 0.05,
+    description: "Uniform-noise models: the temperature of the first step; it falls linearly towards t_min. Empty: the model's (0.8).",
+  },
+  t_min: {
+    advanced: true,
+    kind: "number",
+    widget: "number",
+    optional: true,
+    min: 0,
+    max: 10,
+    step: 0.05,
+    description: "Uniform-noise models: the temperature the schedule falls towards (the last step's is just above it). Empty: the model's (0.4).",
+  },
+  stability_threshold: {
+    advanced: true,
+    kind: "integer",
+    widget: "number",
+    optional: true,
+    min: 0,
+    max: 1000,
+    description: "Uniform-noise models: a canvas may stop once its argmax has not changed for this many steps (and it is confident); 0 = no stability test. Empty: the model's (1).",
+  },
+  confidence_threshold: {
+    advanced: true,
+    kind: "number",
+    widget: "number",
+    optional: true,
+    min: 0.000001,
+    max: 1000,
+    step: 0.001,
+    description: "Uniform-noise models: ... and its mean entropy (nats) is under this. Empty: the model's (0.005).",
+  },
+  self_conditioning: {
+    advanced: true,
+    kind: "boolean",
+    widget: "toggle",
+    default: true,
+    description: "Uniform-noise models: feed each step the previous step's prediction (DiffusionGemma's self-conditioning; always on upstream).",
+  },
+  draws: {
+    advanced: true,
+    kind: "string",
+    widget: "file",
+    file: true,
+    optional: true,
+    description:
+      "Uniform-noise models: take every random draw (starting canvases, samples, re-draws) from this file (kind maskflow-canvas-draws) instead of the seed, to replay a run another implementation made. Empty: the seed.",
+  },
+};
+
+/** A masked-model setting a uniform-noise model has no use for: [input, is it set?, why]. */
+function maskOnly(inputs: NodeInputs): [string, boolean][] {
+  return [
+    ["canvas", inputs.canvas != null],
+    ["temperature", (inputs.temperature as number) > 0],
+    ["remasking", inputs.remasking !== "low_confidence"],
+    ["cfg_scale", (inputs.cfg_scale as number) > 0],
+    ["top_p", (inputs.top_p as number) < 1],
+    ["top_k", (inputs.top_k as number) > 0],
+    ["alg_temp", (inputs.alg_temp as number) > 0],
+    ["logits_eos_inf", inputs.logits_eos_inf === true],
+    ["confidence_eos_eot_inf", inputs.confidence_eos_eot_inf === true],
+    ["shift_logits", inputs.shift_logits !== "auto"],
+    ["remdm", inputs.remdm !== "off"],
+    ["eos_stop", inputs.eos_stop === true],
+    ["length", inputs.length !== "fixed"],
+    ["cache", inputs.cache !== "none"],
+    ["editing_threshold", (inputs.editing_threshold as number) > 0],
+    ["sub_block", (inputs.sub_block as number) > 0],
+  ];
+}
+
+const WHY: Record<string, string> = {
+  canvas: "continuing a canvas fills its masks, and this model's canvases have none",
+  temperature: "its temperature falls from t_max to t_min over the steps (set those)",
+  remasking: "it keeps positions by entropy within entropy_bound; remasking rules choose masks to fill",
+};
+
+export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, model: DllmModel) {
+  const m = model.manifest;
+  const who = `${m.name ?? m.family} is a uniform-noise model (maskflow.json noise "uniform")`;
+  for (const [input, set] of maskOnly(inputs)) {
+    if (set) return ctx.fail(input, `${who}: ${input} has no meaning for it (${WHY[input] ?? "it is a setting of the masked samplers"}); leave it at its default`);
+  }
+  let o: EntropyBoundOptions;
+  try {
+    o = entropyBoundDefaults(m);
+  } catch (err) {
+    return ctx.fail("model", (err as Error).message);
+  }
+  const L = (m.attention as { canvas_length: number }).canvas_length;
+  o = { ...o, maxNewTokens: inputs.gen_length as number, selfConditioning: inputs.self_conditioning !== false };
+  const schedule = inputs.schedule as Schedule | undefined;
+  if (schedule) {
+    if (schedule.kind !== "linear") return ctx.fail("schedule", `${who}: only a schedule's steps are used (its temperature schedule is linear, from t_max to t_min): set the kind to linear, not "${schedule.kind}"`);
+    if (schedule.blockLength > 0) return ctx.fail("schedule", `${who}: it denoises whole canvases of ${L} tokens (its canvas length); set block_length to 0`);
+    o.maxDenoisingSteps = schedule.steps as number;
+  }
+  if (inputs.entropy_bound != null) o.entropyBound = inputs.entropy_bound as number;
+  if (inputs.t_max != null) o.tMax = inputs.t_max as number;
+  if (inputs.t_min != null) o.tMin = inputs.t_min as number;
+  if (inputs.stability_threshold != null) o.stabilityThreshold = inputs.stability_threshold as number;
+  if (inputs.confidence_threshold != null) o.confidenceThreshold = inputs.confidence_threshold as number;
+  const problem = entropyBoundProblem(o);
+  if (problem) return ctx.fail(/t_m(in|ax)/.test(problem) ? (inputs.t_min != null ? "t_min" : "t_max") : "entropy_bound", problem);
+
+  const promptText = inputs.prompt as string | undefined;
+  if (promptText == null) return ctx.fail("prompt", "link a prompt");
+  const promptIds = encodePrompt(promptText, model, ctx);
+  const canvases = Math.ceil(o.maxNewTokens / L);
+  if (promptIds.length + canvases * L > m.max_length) {
+    return ctx.fail("gen_length", `prompt (${promptIds.length} tokens) + ${canvases} canvas${canvases === 1 ? "" : "es"} of ${L} = ${promptIds.length + canvases * L} tokens, more than the model's max_length ${m.max_length} (maskflow.json)`);
+  }
+  let draws;
+  let drawsPath: string | null = null;
+  if (inputs.draws != null && inputs.draws !== "") {
+    drawsPath = await ctx.files.resolve("draws", inputs.draws as string);
+    try {
+      draws = RecordedCanvasDraws.fromFile(drawsPath);
+    } catch (err) {
+      return ctx.fail("draws", (err as Error).message);
+    }
+  } else draws = new SeededCanvasDraws(inputs.seed as number);
+
+  const tok = model.tokenizer;
+  const stops = new Set(o.stopIds);
+  const view = new SettlingView(L, tok);
+  const canvas = model.openCanvas();
+  let result;
+  try {
+    result = await generateEntropyBound(canvas, promptIds, o, draws, {
+      signal: ctx.signal,
+      onStep: (c, s) => ctx.progress({ step: view.steps + 1, total: canvases * o.maxDenoisingSteps, canvas: view.snapshot(c, s) }),
+    });
+  } catch (err) {
+    if ((err as Error).name === "AbortError" || ctx.signal.aborted) throw err;
+    // a draws file that does not fit this run is the file's fault, not the model's
+    if (drawsPath && (err as Error).message.startsWith(drawsPath)) return ctx.fail("draws", (err as Error).message);
+    throw err;
+  } finally {
+    await canvas.release();
+  }
+  if (draws instanceof RecordedCanvasDraws && draws.unused > 0) ctx.log.warn(`the draws file holds ${draws.unused} draws this run did not use: it was made with other settings`);
+  const steps = result.canvases.reduce((n, c) => n + c.steps.length, 0);
+  ctx.log.info(`${result.canvases.length} canvas${result.canvases.length === 1 ? "" : "es"} of ${L}, ${steps} steps (${canvas.stats.ms.toFixed(0)} ms in the model)`);
+  return { canvas: uniformCanvas(promptIds, result, L, stops, tok) };
+}
+
+/**
+ * What the denoising view shows of each step: the canvases committed so far, then this canvas's
+ * argmax (what it would commit now); which positions were kept (the rest re-drawn), each
+ * position's entropy, the temperature and the two stop signals.
+ */
+class SettlingView {
+  steps = 0;
+  private readonly committed: number[] = [];
+  private readonly committedProb: number[] = [];
+  private last: EntropyBoundStep | null = null;
+  private lastCanvas = 0;
+
+  constructor(
+    private readonly L: number,
+    private readonly tok: DllmModel["tokenizer"],
+  ) {}
+
+  snapshot(c: number, s: EntropyBoundStep): CanvasSnapshot {
+    const L = this.L;
+    // a new canvas: the previous one committed its last step's argmax
+    if (c !== this.lastCanvas && this.last) {
+      this.committed.push(...this.last.argmax);
+      this.committedProb.push(...(this.last.argmaxProb ?? this.last.argmax.map(() => 0)));
+    }
+    this.last = s;
+    this.lastCanvas = c;
+    this.steps++;
+    const tokens = [...this.committed, ...s.argmax];
+    const kept = s.accepted.map((i) => c * L + i);
+    return {
+      step: this.steps,
+      tokens,
+      pieces: tokens.map((t) => this.tok.piece(t)),
+      confidence: [...this.committedProb, ...(s.argmaxProb ?? s.argmax.map(() => 0))],
+      changed: kept,
+      settling: { canvas: c, canvasStart: c * L, canvasLength: L, kept, entropy: s.entropy, meanEntropy: s.meanEntropy, temperature: s.temperature, stable: s.stable, confident: s.confident },
+    };
+  }
+}
+
+/** The CANVAS value of a uniform-noise run: the committed canvases (pad after the first stop id), no masks. */
+function uniformCanvas(promptIds: number[], result: Awaited<ReturnType<typeof generateEntropyBound>>, L: number, stops: Set<number>, tok: DllmModel["tokenizer"]): Canvas {
+  const tokens = result.tokens;
+  const confidence: number[] = [];
+  const committedAt: number[] = [];
+  const trace: Canvas["trace"] = [];
+  let step = 0;
+  for (const k of result.canvases) {
+    const last = k.steps[k.steps.length - 1];
+    confidence.push(...(last?.argmaxProb ?? k.committed.map(() => 0)));
+    committedAt.push(...k.committed.map(() => step + k.steps.length));
+    for (const s of k.steps) {
+      step++;
+      trace.push({
+        step,
+        positions: s.accepted.map((i) => k.canvas * L + i),
+        tokens: s.accepted.map((i) => s.canvas[i]),
+        confidence: s.keptProb ?? s.accepted.map(() => 0),
+        note: `canvas ${k.canvas + 1}: kept ${s.accepted.length} of ${L}, re-drew ${L - s.accepted.length}; mean entropy ${s.meanEntropy.toFixed(4)}, t ${s.temperature.toFixed(3)}${s.stable ? ", stable" : ""}${s.confident ? ", confident" : ""}`,
+      });
+    }
+  }
+  const end = tokens.findIndex((t) => stops.has(t));
+  const text = tok.decode(end >= 0 ? tokens.slice(0, end) : tokens, { skipSpecial: true });
+  // maskId -1: a uniform-noise canvas has no mask token (nothing in it is ever "still masked")
+  return { promptIds, tokens, maskId: -1, fixed: tokens.map(() => false), confidence, committedAt, trace, text, finished: true };
+}
