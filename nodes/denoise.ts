@@ -14,7 +14,7 @@ import { generateExtended, type ExtendedOptions } from "../engine/dllm/samplers/
 import { generateAutoLength } from "../engine/dllm/samplers/length.js";
 import { REMDM_STRATEGIES, type RemdmStrategy } from "../engine/dllm/samplers/remdm.js";
 import type { NodeDefinition } from "../engine/types.js";
-import { CFG_SCALE_INPUT, samplingStart } from "./sampling-start.js";
+import { CFG_SCALE_INPUT, inspectSamplingStart, samplingStart } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
   type: "Denoise",
@@ -156,6 +156,7 @@ const Denoise: NodeDefinition = {
     initial_length: { advanced: true, kind: "integer", widget: "number", default: 16, min: 1, max: 4096, description: "length = auto: tokens to start from." },
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
+  inspect: inspectSamplingStart,
   async execute(inputs, ctx) {
     const { model, start, schedule } = samplingStart(inputs, ctx);
     const m = model.manifest;

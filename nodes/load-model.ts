@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEVICES, DeviceError, DllmModel, type Device } from "../engine/dllm/index.js";
+import { modelFacts } from "../engine/dllm/model-facts.js";
 import { resolveResource, resourceRoots } from "../engine/paths.js";
 import type { NodeDefinition } from "../engine/types.js";
 
@@ -38,6 +39,11 @@ const LoadModel: NodeDefinition = {
     },
   },
   outputs: { model: { socket: "MODEL", description: "The loaded model: session, tokenizer and manifest." } },
+  // Before running: the model's max_length and tokenizer, for the checks of the nodes it feeds.
+  inspect: ({ values }) => {
+    const facts = typeof values.path === "string" ? modelFacts(resolveResource(values.path)) : null;
+    return facts ? { outputs: { model: facts } } : undefined;
+  },
   async execute({ path, device, threads }, ctx) {
     const dir = resolveResource(path as string);
     if (!existsSync(dir)) {

@@ -1,7 +1,8 @@
 // What Denoise and Beam both do first: the canvas to start from (a linked canvas, or the prompt
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
-import type { ExecuteContext, InputDef, NodeInputs } from "../engine/types.js";
+import { isModelFacts } from "../engine/dllm/model-facts.js";
+import type { ExecuteContext, InputDef, InspectInputs, InspectResult, NodeInputs } from "../engine/types.js";
 
 /** LLaDA's classifier-free guidance weight, the same input on Denoise and Beam. */
 export const CFG_SCALE_INPUT: InputDef = {
@@ -52,4 +53,24 @@ export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model:
     return ctx.fail("schedule", (err as Error).message);
   }
   return { model, start, schedule };
+}
+
+/**
+ * Denoise's and Beam's check before running: prompt plus gen_length must fit the linked model's
+ * max_length (the same rule samplingStart() enforces when it runs). A linked canvas brings its
+ * own length, unknown here.
+ */
+export function inspectSamplingStart({ values, upstream }: InspectInputs): InspectResult | undefined {
+  const model = upstream.model;
+  if (!isModelFacts(model) || "canvas" in upstream || typeof values.gen_length !== "number") return undefined;
+  const generated = values.gen_length;
+  const prompt = values.prompt ?? upstream.prompt;
+  const promptTokens = typeof prompt === "string" ? model.countTokens(prompt) : null;
+  const total = (promptTokens ?? 0) + generated;
+  if (total <= model.maxLength) return undefined;
+  const message =
+    promptTokens === null
+      ? `gen_length ${generated} is more than the model's max_length ${model.maxLength} (maskflow.json)`
+      : `prompt (${promptTokens} tokens) + gen_length ${generated} = ${total} tokens, more than the model's max_length ${model.maxLength} (maskflow.json)`;
+  return { issues: [{ input: "gen_length", message }] };
 }

@@ -1,7 +1,8 @@
 // Runs a compiled workflow. Semantics learned from ComfyUI: only nodes that feed an output node
 // run; each node's outputs are cached under a structural key (type, version, constant inputs,
 // upstream keys, file content fingerprints), so changing a downstream input reuses upstream
-// results; cancellation is cooperative; a failing node is named and only its dependants skip.
+// results, and a cache hit shows again what the node showed when it ran (replay.ts);
+// cancellation is cooperative; a failing node is named and only its dependants skip.
 import { createHash, randomUUID } from "node:crypto";
 import { fingerprint } from "../paths.js";
 import type { NodeRegistry } from "../registry.js";
@@ -11,6 +12,7 @@ import { WorkflowError } from "../workflow/issues.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import { isLink, type WorkflowDoc } from "../workflow/schema.js";
 import { NodeError, NodeInputError, isAbort } from "./errors.js";
+import { ReplayLog } from "./replay.js";
 
 export interface RunOptions {
   runId?: string;
@@ -27,18 +29,27 @@ export interface RunStats {
   nodes: Record<string, { ms: number; cached: boolean }>;
 }
 
+export interface RunWarning {
+  nodeId: string;
+  message: string;
+}
+
 export interface RunResult {
   runId: string;
   status: "finished" | "failed" | "cancelled";
   /** Output node id -> what it returned (JSON). */
   outputs: Record<string, unknown>;
   error?: { nodeId: string | null; input: string | null; message: string };
+  /** What nodes warned about (ctx.log.warn), cached nodes included: a run can finish and still have done nothing useful. */
+  warnings: RunWarning[];
   stats: RunStats;
 }
 
 interface CacheEntry {
   outputs: Promise<NodeOutputs>;
   lastUsed: number;
+  /** What the node showed while computing these outputs, shown again on a hit. */
+  replay: ReplayLog;
 }
 
 export class Executor {
@@ -64,14 +75,20 @@ export class Executor {
     const values = new Map<string, NodeOutputs>();
     const keys = new Map<string, string>();
     const failed = new Set<string>();
+    const warnings: RunWarning[] = [];
     let error: RunResult["error"];
     const finish = (status: RunResult["status"]): RunResult => {
       stats.ms = Math.round(performance.now() - started);
       if (status === "finished") emit({ type: "run_finished", runId, ms: stats.ms, outputs });
-      return { runId, status, outputs, error, stats };
+      return { runId, status, outputs, error, warnings, stats };
+    };
+    const observe = (event: RunEvent): void => {
+      if (event.type === "warning") warnings.push({ nodeId: event.nodeId, message: event.message });
+      emit(event);
     };
 
     emit({ type: "run_started", runId, nodes: graph.order.map((n) => n.id) });
+    for (const { nodeId, because } of graph.skipped) emit({ type: "node_skipped", runId, nodeId, because });
     for (const node of graph.order) {
       if (signal.aborted) {
         emit({ type: "cancelled", runId, nodeId: null });
@@ -94,11 +111,13 @@ export class Executor {
           hit.lastUsed = ++this.clock;
           result = await hit.outputs;
           emit({ type: "node_cached", runId, nodeId: node.id, nodeType: node.def.type });
+          for (const e of hit.replay.list) observe({ ...e, runId, nodeId: node.id, replayed: true });
           stats.cached++;
         } else {
           emit({ type: "node_started", runId, nodeId: node.id, nodeType: node.def.type });
-          const pending = this.execute(node, values, runId, signal, emit);
-          if (!node.def.volatile) this.store(key, pending);
+          const replay = new ReplayLog();
+          const pending = this.execute(node, values, runId, signal, observe, replay);
+          if (!node.def.volatile) this.store(key, pending, replay);
           result = await pending;
           stats.executed++;
         }
@@ -136,6 +155,7 @@ export class Executor {
     runId: string,
     signal: AbortSignal,
     emit: (e: RunEvent) => void,
+    replay: ReplayLog,
   ): Promise<NodeOutputs> {
     const inputs: Record<string, unknown> = {};
     for (const [name, input] of Object.entries(node.inputs)) {
@@ -148,10 +168,16 @@ export class Executor {
     const ctx: ExecuteContext = {
       nodeId: node.id,
       signal,
-      progress: (u) => emit({ type: "progress", runId, nodeId: node.id, ...u }),
+      progress: (u) => {
+        if (u.canvas) replay.add({ type: "progress", step: u.step, total: u.total, canvas: u.canvas, ...(u.label ? { label: u.label } : {}) });
+        emit({ type: "progress", runId, nodeId: node.id, ...u });
+      },
       log: {
         info: (m) => emit({ type: "progress", runId, nodeId: node.id, step: 0, total: 0, label: m }),
-        warn: (m) => emit({ type: "progress", runId, nodeId: node.id, step: 0, total: 0, label: `warning: ${m}` }),
+        warn: (m) => {
+          replay.add({ type: "warning", message: m });
+          emit({ type: "warning", runId, nodeId: node.id, message: m });
+        },
       },
       fail: (input, message) => {
         throw new NodeInputError(input, message);
@@ -175,8 +201,8 @@ export class Executor {
       .digest("hex");
   }
 
-  private store(key: string, outputs: Promise<NodeOutputs>): void {
-    this.cache.set(key, { outputs, lastUsed: ++this.clock });
+  private store(key: string, outputs: Promise<NodeOutputs>, replay: ReplayLog): void {
+    this.cache.set(key, { outputs, lastUsed: ++this.clock, replay });
     if (this.cache.size <= this.maxCacheEntries) return;
     let oldest: string | undefined;
     let oldestUse = Infinity;

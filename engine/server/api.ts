@@ -16,10 +16,12 @@ const runBody = z
     workflow: z.record(z.string(), z.unknown(), { error: "workflow must be a workflow document (a JSON object)" }),
     overrides: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),
+    graph: z.string().max(200).optional(),
+    front: z.boolean().optional(),
   })
   .strict();
 
-const validateBody = runBody.omit({ name: true });
+const validateBody = runBody.omit({ name: true, graph: true, front: true });
 
 export class HttpError extends Error {
   constructor(
@@ -89,11 +91,28 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
     const overrides = body.overrides ?? {};
     const { doc, issues } = check(registry, body.workflow, overrides);
     if (issues.length) throw new HttpError(400, `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
-    const run = queue.submit(doc, overrides, body.name);
+    const run = queue.submit(doc, overrides, { name: body.name, graph: body.graph, front: body.front });
     res.status(201).json({ id: run.id, status: run.status });
   });
 
   router.get("/runs", (_req, res) => {
+    res.json(queue.list());
+  });
+
+  // Clears the history: every ended run, in memory and on disk (queued and running ones stay).
+  router.delete("/runs", (_req, res) => {
+    res.json({ removed: queue.clearHistory() });
+  });
+
+  // Clears the queue: cancels every run still waiting (the running one goes on).
+  router.delete("/queue", (_req, res) => {
+    res.json(queue.clearQueue());
+  });
+
+  router.post("/runs/:id/next", (req, res) => {
+    const run = queue.get(req.params.id);
+    if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);
+    if (!queue.runNext(req.params.id)) throw new HttpError(409, `run ${req.params.id} is ${run.status}, not waiting`);
     res.json(queue.list());
   });
 

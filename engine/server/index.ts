@@ -17,6 +17,7 @@ import { RunQueue } from "./run-queue.js";
 
 export type { RunDetail, RunStatus, RunSummary, ServerMessage, ApiErrorBody } from "./protocol.js";
 export { generateToken, isLoopbackHost } from "./auth.js";
+export { defaultHistoryDir } from "./history.js";
 
 export interface ServerOptions {
   /** 0 picks a free port. */
@@ -28,6 +29,10 @@ export interface ServerOptions {
   registry: NodeRegistry;
   /** The built editor (default: dist/app in the package). */
   appDir?: string;
+  /** Where ended runs are kept across restarts (default: none, in memory only; `maskflow serve` passes defaultHistoryDir()). */
+  historyDir?: string | null;
+  /** How many ended runs are kept (default 200). */
+  historyLimit?: number;
   /** Where the server reports its address and a generated token (default: console.log). */
   log?: (line: string) => void;
 }
@@ -63,7 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const registry = options.registry;
   const appDir = options.appDir ?? join(PACKAGE_ROOT, "dist", "app");
   const executor = new Executor(registry);
-  const queue = new RunQueue(executor);
+  const queue = new RunQueue(executor, { historyDir: options.historyDir ?? null, historyLimit: options.historyLimit });
 
   const app = express();
   app.disable("x-powered-by");

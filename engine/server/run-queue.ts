@@ -1,23 +1,41 @@
 // Runs submitted to the server wait here and execute one at a time on the engine's executor
 // (one model device: running two samplers at once would only make both slower). Every event
-// is broadcast and also kept per run, so a page opened mid-run can catch up.
+// is broadcast and also kept per run, so a page opened mid-run can catch up. Ended runs are
+// also written to the history folder when there is one (history.ts), and read back at start.
 import { randomUUID } from "node:crypto";
 import type { Executor } from "../run/executor.js";
 import type { RunEvent } from "../types.js";
 import { WorkflowError, formatIssue } from "../workflow/issues.js";
+import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
+import { RunHistory, type StoredRun } from "./history.js";
 import type { RunDetail, RunStatus, RunSummary } from "./protocol.js";
+import { changesFrom, seedsOf } from "./run-label.js";
 
 export interface QueueOptions {
-  /** How many finished runs are remembered. */
+  /** How many ended runs are remembered (in memory and in the history folder). */
   historyLimit?: number;
   /** How many of the newest runs keep their full event log (with per-step canvases). */
   eventLogRuns?: number;
+  /** Where ended runs are kept across restarts (history.ts); none: in memory only. */
+  historyDir?: string | null;
+}
+
+export interface SubmitOptions {
+  name?: string;
+  /** The client's id for the graph the run was made from (RunSummary.graph). */
+  graph?: string;
+  /** Run it next: ahead of everything already waiting. */
+  front?: boolean;
 }
 
 interface RunRecord {
   id: string;
   name: string | null;
+  graph: string | null;
+  seeds: Record<string, number>;
+  changes: string[];
+  warnings: number;
   status: RunStatus;
   createdAt: Date;
   startedAt: Date | null;
@@ -46,6 +64,7 @@ export class RunQueue {
   private readonly eventLogRuns: number;
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly history: RunHistory | null;
 
   constructor(
     private readonly executor: Executor,
@@ -53,6 +72,9 @@ export class RunQueue {
   ) {
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
+    this.history = options.historyDir ? new RunHistory(options.historyDir, this.historyLimit) : null;
+    for (const stored of this.history?.load() ?? []) this.runs.set(stored.id, restore(stored));
+    this.forget();
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -61,11 +83,20 @@ export class RunQueue {
   }
 
   /** Queues an already validated workflow. */
-  submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, name?: string): RunSummary {
+  submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, options: SubmitOptions = {}): RunSummary {
     if (this.closed) throw new Error("the server is shutting down");
+    const name = options.name ?? doc.name ?? null;
+    const graph = options.graph ?? null;
+    const effective = applyOverrides(doc, overrides).doc;
+    // The run before it of the same graph (or, for clients that send none, of the same name).
+    const previous = [...this.runs.values()].reverse().find((r) => (graph !== null ? r.graph === graph : r.graph === null && r.name === name));
     const record: RunRecord = {
       id: randomUUID(),
-      name: name ?? doc.name ?? null,
+      name,
+      graph,
+      seeds: seedsOf(effective, this.executor.registry),
+      changes: previous ? changesFrom(applyOverrides(previous.doc, previous.overrides).doc, effective) : [],
+      warnings: 0,
       status: "queued",
       createdAt: new Date(),
       startedAt: null,
@@ -79,7 +110,8 @@ export class RunQueue {
       controller: new AbortController(),
     };
     this.runs.set(record.id, record);
-    this.waiting.push(record);
+    if (options.front) this.waiting.unshift(record);
+    else this.waiting.push(record);
     this.emit(record, { type: "run_queued", runId: record.id, nodes: Object.keys(doc.nodes) });
     this.forget();
     this.changed();
@@ -96,12 +128,38 @@ export class RunQueue {
       record.status = "cancelled";
       record.finishedAt = new Date();
       this.emit(record, { type: "cancelled", runId: record.id, nodeId: null });
+      this.persist(record);
       this.changed();
     } else if (record.status === "running" && !record.controller.signal.aborted) {
       record.controller.abort();
       this.changed();
     }
     return summary(record);
+  }
+
+  /** Moves a queued run ahead of everything else waiting. False when it is not waiting. */
+  runNext(id: string): boolean {
+    const record = this.runs.get(id);
+    const at = record ? this.waiting.indexOf(record) : -1;
+    if (at < 0) return false;
+    this.waiting.splice(at, 1);
+    this.waiting.unshift(record!);
+    this.changed();
+    return true;
+  }
+
+  /** Cancels every run still waiting (not the one running). */
+  clearQueue(): RunSummary[] {
+    return [...this.waiting].map((record) => this.cancel(record.id)!);
+  }
+
+  /** Forgets every ended run, here and in the history folder; returns how many. */
+  clearHistory(): number {
+    const ended = [...this.runs.values()].filter((r) => r.status !== "queued" && r.status !== "running");
+    for (const record of ended) this.runs.delete(record.id);
+    this.history?.remove(ended.map((r) => r.id));
+    this.changed();
+    return ended.length;
   }
 
   get(id: string): RunDetail | undefined {
@@ -129,6 +187,7 @@ export class RunQueue {
     for (const record of [...this.waiting]) this.cancel(record.id);
     if (this.current) this.current.controller.abort();
     await this.idle();
+    await this.history?.flush();
   }
 
   private pump(): void {
@@ -165,10 +224,16 @@ export class RunQueue {
       this.emit(record, { type: "failed", runId: record.id, nodeId: null, input: null, message });
     }
     record.finishedAt = new Date();
+    this.persist(record);
+  }
+
+  private persist(record: RunRecord): void {
+    this.history?.save({ ...detail(record), events: record.events });
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
     record.events.push(event);
+    if (event.type === "warning") record.warnings++;
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -193,10 +258,38 @@ export class RunQueue {
   }
 }
 
+/** A run read back from the history folder. */
+function restore(stored: StoredRun): RunRecord {
+  const date = (iso: string | null) => (iso ? new Date(iso) : null);
+  return {
+    id: stored.id,
+    name: stored.name,
+    graph: stored.graph ?? null,
+    seeds: stored.seeds ?? {},
+    changes: stored.changes ?? [],
+    warnings: stored.warnings ?? 0,
+    status: stored.status,
+    createdAt: new Date(stored.createdAt),
+    startedAt: date(stored.startedAt),
+    finishedAt: date(stored.finishedAt),
+    doc: stored.workflow as WorkflowDoc,
+    overrides: stored.overrides ?? {},
+    outputs: stored.outputs ?? {},
+    error: stored.error,
+    stats: stored.stats,
+    events: stored.events,
+    controller: new AbortController(),
+  };
+}
+
 function summary(record: RunRecord): RunSummary {
   return {
     id: record.id,
     name: record.name,
+    graph: record.graph,
+    seeds: record.seeds,
+    changes: record.changes,
+    warnings: record.warnings,
     status: record.status,
     createdAt: record.createdAt.toISOString(),
     startedAt: record.startedAt?.toISOString() ?? null,

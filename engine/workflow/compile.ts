@@ -3,10 +3,12 @@
 // topological order. It works on what readStructure() could read of a document, so faults in the
 // file's shape and faults in the graph are reported in the same pass (check.ts).
 import type { NodeRegistry } from "../registry.js";
-import type { InputDef, NodeDefinition, SocketType } from "../types.js";
+import { ANY_SOCKET, type InputDef, type NodeDefinition, type SocketType } from "../types.js";
 import { describeValue } from "./describe.js";
 import { classifyInput } from "./inputs.js";
 import { WorkflowError, type Issue } from "./issues.js";
+import { inspectGraph } from "./inspect.js";
+import { applyModes, type ModedNode } from "./modes.js";
 import { isLink, type Link, type WorkflowDoc } from "./schema.js";
 import type { ReadDoc } from "./structure.js";
 
@@ -21,16 +23,30 @@ export interface CompiledGraph {
   /** Nodes that feed an output node, dependencies first. */
   order: CompiledNode[];
   outputs: string[];
+  /** Nodes that will not run because of bypass or mute (modes.ts), and why. */
+  skipped: { nodeId: string; because: string }[];
 }
 
-export function acceptedSockets(def: InputDef): SocketType[] {
+/** The socket types an input names, for messages ("*" for an input that takes any). */
+export function acceptedSockets(def: InputDef): (SocketType | typeof ANY_SOCKET)[] {
   return def.socket === undefined ? [] : Array.isArray(def.socket) ? def.socket : [def.socket];
 }
+
+/** Whether an input takes a link from an output of this socket type. */
+export function acceptsSocket(def: InputDef, socket: SocketType): boolean {
+  const accepted = acceptedSockets(def);
+  return accepted.includes(ANY_SOCKET) || accepted.includes(socket);
+}
+
+const socketWords = (def: InputDef): string => {
+  const accepted = acceptedSockets(def);
+  return accepted.includes(ANY_SOCKET) ? "any" : accepted.join(" or ");
+};
 
 function checkConstant(nodeId: string, input: string, def: InputDef, value: unknown): Issue | null {
   const issue = (code: Issue["code"], message: string): Issue => ({ nodeId, input, code, message });
   if (def.kind === undefined) {
-    return issue("wrong_type", `needs a link to a ${acceptedSockets(def).join(" or ")} output, got a constant`);
+    return issue("wrong_type", `needs a link to ${acceptedSockets(def).includes(ANY_SOCKET) ? "an" : `a ${socketWords(def)}`} output, got a constant`);
   }
   if (value === null && def.optional) return null;
   switch (def.kind) {
@@ -76,9 +92,17 @@ export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry): Compi
 /** The graph check over what could be read of a document (see structure.ts). */
 export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]; graph?: CompiledGraph } {
   const issues: Issue[] = [];
-  const compiled = new Map<string, CompiledNode>();
+  const compiled = new Map<string, ModedNode>();
+  const muted = new Set<string>();
 
   for (const [id, node] of Object.entries(doc.nodes)) {
+    // A muted node is switched off: nothing about it is checked (people mute what is unfinished).
+    if (node.mode === "mute") {
+      muted.add(id);
+      continue;
+    }
+    // A bypassed node does not run either: only what it passes on (its links) must be sound.
+    const lenient = node.mode === "bypass";
     const def = registry.get(node.type);
     if (!def) {
       issues.push({ nodeId: id, input: null, code: "unknown_type", message: `unknown node type "${node.type}"` });
@@ -91,7 +115,7 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
     }
     const inputs: CompiledNode["inputs"] = {};
     for (const name of Object.keys(node.inputs)) {
-      if (!(name in def.inputs)) {
+      if (!(name in def.inputs) && !lenient) {
         const known = Object.keys(def.inputs).join(", ") || "none";
         issues.push({ nodeId: id, input: name, code: "unknown_input", message: `${def.type} has no input "${name}" (inputs: ${known})` });
       }
@@ -100,7 +124,7 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
       const raw = node.inputs[name];
       if (raw === undefined) {
         if (inputDef.default !== undefined) inputs[name] = { value: inputDef.default };
-        else if (!inputDef.optional && !doc.noInputs.has(id)) {
+        else if (!inputDef.optional && !doc.noInputs.has(id) && !lenient) {
           issues.push({ nodeId: id, input: name, code: "missing_input", message: "required input is not set" });
         }
         continue;
@@ -132,9 +156,8 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
           });
           continue;
         }
-        const accepted = acceptedSockets(inputDef);
-        if (!accepted.includes(out.socket)) {
-          const want = accepted.length ? accepted.join(" or ") : "a constant";
+        if (!acceptsSocket(inputDef, out.socket)) {
+          const want = acceptedSockets(inputDef).length ? socketWords(inputDef) : "a constant";
           issues.push({
             nodeId: id,
             input: name,
@@ -145,23 +168,41 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
         continue;
       }
       const problem = checkConstant(id, name, inputDef, raw);
-      if (problem) issues.push(problem);
-      else inputs[name] = { value: raw };
+      if (problem && !lenient) issues.push(problem);
+      else if (!problem) inputs[name] = { value: raw };
     }
-    compiled.set(id, { id, def, inputs });
+    compiled.set(id, { id, def, inputs, ...(node.mode ? { mode: node.mode } : {}) });
   }
 
-  issues.push(...findCycles(doc));
+  const cycles = findCycles(doc);
+  issues.push(...cycles);
 
-  const outputs = [...compiled.values()].filter((n) => n.def.output).map((n) => n.id);
+  const declared = Object.entries(doc.nodes).filter(([, n]) => registry.get(n.type)?.output).map(([id]) => id);
   // A node of an unknown (or unreadable) type may be the output node: then "no output node" would
   // be a second report of the same fault.
-  const allKnown = doc.unreadable.size === 0 && compiled.size === Object.keys(doc.nodes).length;
-  if (outputs.length === 0 && allKnown) {
+  const allKnown = doc.unreadable.size === 0 && Object.values(doc.nodes).every((n) => registry.get(n.type) !== undefined);
+  if (declared.length === 0 && allKnown) {
     issues.push({ nodeId: null, input: null, code: "no_output_node", message: "the workflow has no output node (e.g. ShowText): nothing would run" });
   }
+  if (cycles.length > 0 || doc.unreadable.size > 0) return { issues };
+
+  const sorted = sourcesFirst(doc);
+  const modes = applyModes(compiled, muted, (id) => registry.get(doc.nodes[id]?.type ?? ""), sorted);
+  issues.push(...modes.issues);
+  // Limits only the linked nodes know (a model's max_length), checked on what would really run.
+  const known = new Set(issues.filter((i) => i.input !== null).map((i) => `${i.nodeId}.${i.input}`));
+  issues.push(...inspectGraph(modes.active, sorted).filter((i) => !known.has(`${i.nodeId}.${i.input}`)));
+  const outputs = [...modes.active.values()].filter((n) => n.def.output).map((n) => n.id);
+  if (declared.length > 0 && outputs.length === 0 && allKnown) {
+    issues.push({
+      nodeId: null,
+      input: null,
+      code: "no_output_node",
+      message: "every output node is muted or bypassed, or needs a muted node: nothing would run",
+    });
+  }
   // Unreadable nodes are reported by the structure check, not here, but there is no graph either.
-  if (issues.length > 0 || doc.unreadable.size > 0) return { issues };
+  if (issues.length > 0) return { issues };
 
   // Only nodes that feed an output node run; depth-first from the outputs gives a topological order.
   const order: CompiledNode[] = [];
@@ -169,12 +210,26 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
   const visit = (id: string): void => {
     if (seen.has(id)) return;
     seen.add(id);
-    const node = compiled.get(id)!;
+    const node = modes.active.get(id)!;
     for (const input of Object.values(node.inputs)) if (isLink(input)) visit(input.from);
     order.push(node);
   };
   for (const id of outputs) visit(id);
-  return { issues, graph: { order, outputs } };
+  return { issues, graph: { order, outputs, skipped: modes.skipped } };
+}
+
+/** Every node id after the nodes it links from (the graph has no cycles by now). */
+function sourcesFirst(doc: ReadDoc): string[] {
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string): void => {
+    if (seen.has(id) || !doc.nodes[id]) return;
+    seen.add(id);
+    for (const raw of Object.values(doc.nodes[id].inputs)) if (isLink(raw)) visit(raw.from);
+    order.push(id);
+  };
+  for (const id of Object.keys(doc.nodes)) visit(id);
+  return order;
 }
 
 /** Each cycle once, printed as a -> b -> a, reported on its first node. */

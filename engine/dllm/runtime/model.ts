@@ -184,6 +184,12 @@ export class DllmModel implements FastModel {
     return this.folder.config;
   }
 
+  /** One line for people (what Show Text shows of a MODEL). */
+  describe(): string {
+    const m = this.manifest;
+    return `${m.name ?? this.dir} · ${m.family} · vocabulary ${m.vocab_size} · max_length ${m.max_length} · ${this.device}`;
+  }
+
   async forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array> {
     if (this.disposed) throw new Error(`model ${this.key} was disposed`);
     if (ids.length !== batch * seq) throw new Error(`forward: ${ids.length} ids for batch ${batch} x seq ${seq}`);
