@@ -41,7 +41,7 @@ describe("7: any output can be shown", () => {
     const doc = example("beam");
     doc.nodes.beam.inputs.gen_length = 12;
     doc.nodes.score.inputs.samples = 16;
-    doc.nodes.show_score = { type: "ShowText", inputs: {}, ui: { x: 1480, y: 40 } }; // not linked yet
+    doc.nodes.show_score = { type: "ShowText", inputs: {}, ui: { x: 942, y: 0 } }; // not linked yet, above Score
     const { page } = await h.open();
     await openWorkflow(page, doc);
     await node(page, "show_score").waitFor();

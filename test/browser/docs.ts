@@ -29,18 +29,18 @@ export function smallEdit(): SavedDoc {
   return doc;
 }
 
-/** Whether nothing covers an element: the points near its corners and centre all hit it (or its children). */
-export function unobstructed(target: Locator): Promise<boolean> {
+/** What covers an element ([] when nothing): the points near its corners and centre should all hit it (or its children). */
+export function obstructions(target: Locator): Promise<string[]> {
   return target.evaluate((el) => {
     const r = el.getBoundingClientRect();
     const points = [
-      [r.left + 3, r.top + 3],
-      [r.right - 3, r.bottom - 3],
+      [r.left + 4, r.top + 4],
+      [r.right - 4, r.bottom - 4],
       [(r.left + r.right) / 2, (r.top + r.bottom) / 2],
     ];
-    return points.every(([x, y]) => {
+    return points.flatMap(([x, y]) => {
       const hit = document.elementFromPoint(x, y);
-      return hit !== null && el.contains(hit);
+      return hit !== null && el.contains(hit) ? [] : [`(${Math.round(x)}, ${Math.round(y)}): ${hit ? `${hit.tagName} ${hit.className}` : "outside the window"}`];
     });
   });
 }

@@ -2,7 +2,7 @@
 // looks; a cached rerun shows exactly what the run that made it showed; badges and outputs belong
 // to one run of one graph; Cancel stops the run the user sees running.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { apiRuns, cancelAll, laneTokens, smallEdit, smallHello, unobstructed } from "./docs.js";
+import { apiRuns, cancelAll, laneTokens, obstructions, smallEdit, smallHello } from "./docs.js";
 import { node, nodeStatus, openWorkflow, startHarness, type Harness } from "./harness.js";
 
 let h: Harness;
@@ -37,7 +37,7 @@ describe("1: errors are readable", () => {
     const error = node(page, "model").getByTestId("node-error");
     await expect(error.textContent({ timeout: 30_000 })).resolves.toMatch(/^path: model folder "models\/nowhere" not found/);
     // The Load Model node grows with its error; the Mask Schedule node below must not hide it.
-    await expect.poll(() => unobstructed(error)).toBe(true);
+    await expect.poll(() => obstructions(error), { timeout: 5000 }).toEqual([]);
 
     const toast = page.getByTestId("toast").filter({ hasText: "not found" });
     await expect(toast.textContent()).resolves.toMatch(/Load Model \(model\)\.path/);
@@ -123,7 +123,7 @@ describe("3: runs stay with their graph", () => {
     await foreign.getByRole("button", { name: /load this run's workflow/i }).click();
     await node(page, "denoise").waitFor();
     await expect(node(page, "show").getByTestId("node-output").textContent()).resolves.toBe(text);
-    await expect(nodeStatus(page, "denoise")).resolves.toBe("done");
+    await expect(nodeStatus(page, "denoise")).resolves.toMatch(/^(done|cached)$/); // an earlier test may have run the same graph
     await expect(foreign.count()).resolves.toBe(0);
   });
 });

@@ -1,63 +1,41 @@
-// The denoising view: each sampler's token canvas as it is decoded. Masked positions are drawn
-// as blanks, committed tokens are tinted by the model's confidence, and the timeline scrubs
-// and replays every step of the run. Several lanes (samplers, beams) sit side by side.
+// The denoising view: each sampler's token canvas as it is decoded (LaneView), a timeline that
+// scrubs and replays every step of the run, and editing: select tokens at any step, then remask,
+// keep or replace them (TokenActions). A run of another graph than the one on the canvas is
+// shown labelled as such, with a way to load its own workflow.
 import { useEffect, useMemo, useState, type CSSProperties } from "react";
-import type { CanvasSnapshot } from "../api/types.js";
+import type { TokenAction } from "../edit/tokenEdit.js";
 import { outputText, type Lane, type RunView } from "../run/runState.js";
+import { LaneView } from "./LaneView.js";
+import { TokenActions } from "./TokenActions.js";
+import { useTokenSelection } from "./useTokenSelection.js";
+
+export interface ForeignRun {
+  /** What the run was: its name and when. */
+  label: string;
+  onLoad(): void;
+}
 
 const SPEEDS = [0.5, 1, 2, 4] as const;
 const EMPTY_ART = ["The", " mask", null, " lifts", null, " one", " token", null, " at", " a", null, " time", "."];
 const BASE_FRAME_MS = 140;
 
-function isSpecial(piece: string): boolean {
-  return /^<\|?[^<>\s]+\|?>$/.test(piece) || /^\[[A-Z]+\]$/.test(piece);
-}
-
-function Token({ piece, confidence, changed, position, step }: { piece: string | null; confidence: number; changed: boolean; position: number; step: number }) {
-  if (piece === null) {
-    return <span className="tok masked" title={`position ${position}: masked`} />;
-  }
-  const special = isSpecial(piece);
-  const text = piece.replace(/\n/g, "↵\n");
-  return (
-    <span
-      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}`}
-      style={{ "--conf": confidence } as CSSProperties}
-      title={`position ${position} · confidence ${confidence.toFixed(3)}${changed ? ` · decided at step ${step}` : ""}`}
-    >
-      {text}
-    </span>
-  );
-}
-
-function LaneView({ lane, index, title }: { lane: Lane; index: number; title: string }) {
-  const snapshot: CanvasSnapshot | undefined = lane.snapshots[Math.min(index, lane.snapshots.length - 1)];
-  if (!snapshot) return null;
-  const changed = new Set(snapshot.changed);
-  const masked = snapshot.pieces.filter((p) => p === null).length;
-  const decided = snapshot.pieces.length - masked;
-  const meanConf = decided ? snapshot.confidence.reduce((sum, c, i) => (snapshot.pieces[i] === null ? sum : sum + c), 0) / decided : 0;
-  return (
-    <section className="mf-lane" data-testid="lane" data-lane={lane.key}>
-      <header>
-        <span className="mf-lane-title">{title}</span>
-        {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
-        <span className="mf-lane-stats">
-          step {snapshot.step}
-          {lane.total ? ` / ${lane.total}` : ""} · {decided}/{snapshot.pieces.length} decided · mean conf {meanConf.toFixed(2)}
-        </span>
-      </header>
-      <div className="mf-tokens" data-testid="tokens" data-masked={masked}>
-        {snapshot.pieces.map((piece, i) => (
-          <Token key={i} piece={piece} confidence={snapshot.confidence[i] ?? 0} changed={changed.has(i)} position={i} step={snapshot.step} />
-        ))}
-      </div>
-    </section>
-  );
-}
-
-export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleOf(nodeId: string): string }) {
+export function DenoiseView({
+  run,
+  titleOf,
+  foreign,
+  whyNotEditable,
+  onTokenAction,
+}: {
+  run: RunView | undefined;
+  titleOf(nodeId: string): string;
+  /** Set when the run shown is not of the graph on the canvas. */
+  foreign: ForeignRun | null;
+  /** Why a lane's tokens cannot be edited here, or null when they can. */
+  whyNotEditable(lane: Lane): string | null;
+  onTokenAction(lane: Lane, action: TokenAction): void;
+}) {
   const lanes = useMemo(() => (run ? run.laneOrder.map((key) => run.lanes[key]).filter(Boolean) : []), [run]);
+  const { selection, press, enter, clear } = useTokenSelection();
   const length = lanes.reduce((max, lane) => Math.max(max, lane.snapshots.length), 0);
   /** null: follow the newest step while the run goes on. */
   const [position, setPosition] = useState<number | null>(null);
@@ -68,7 +46,17 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
   useEffect(() => {
     setPosition(null);
     setPlaying(false);
-  }, [runId]);
+    clear();
+  }, [runId, clear]);
+
+  useEffect(() => {
+    if (!selection) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") clear();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [selection, clear]);
 
   useEffect(() => {
     if (!playing) return;
@@ -88,9 +76,23 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
   const index = position === null ? length - 1 : Math.min(position, length - 1);
   const texts = run ? Object.entries(run.outputs).flatMap(([nodeId, output]) => (outputText(output) ? [[nodeId, outputText(output)!] as const] : [])) : [];
 
+  const banner = foreign && (
+    <div className="mf-foreign" data-testid="foreign-run" role="status">
+      <span>
+        Showing <strong>{foreign.label}</strong>, a run of another graph than the one on the canvas.
+      </span>
+      <button type="button" className="mf-btn small" onClick={foreign.onLoad}>
+        Load this run's workflow
+      </button>
+    </div>
+  );
+  const selectedLane = selection ? lanes.find((l) => l.key === selection.lane) : undefined;
+  const selectedSnapshot = selectedLane?.snapshots[selectedLane.snapshots.length - 1];
+
   if (!run || (lanes.length === 0 && texts.length === 0)) {
     return (
-      <div className="mf-denoise empty">
+      <div className="mf-denoise empty" data-testid="denoise-view" data-run={run?.runId ?? ""}>
+        {banner}
         <div className="mf-empty-state">
           <div className="mf-empty-art" aria-hidden>
             {EMPTY_ART.map((piece, i) =>
@@ -114,7 +116,8 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
   }
 
   return (
-    <div className="mf-denoise">
+    <div className="mf-denoise" data-testid="denoise-view" data-run={run.runId}>
+      {banner}
       {length > 0 && (
         <div className="mf-timeline">
           <button
@@ -166,9 +169,36 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
           </span>
         </div>
       )}
+      {/* Always there (a hint until tokens are selected), so selecting never shifts the tokens under the pointer. */}
+      {lanes.length > 0 && !(selection && selectedLane && selectedSnapshot) && (
+        <div className="mf-token-actions idle" data-testid="token-hint">
+          Select tokens to edit them: click, shift-click or drag, at any step.
+        </div>
+      )}
+      {selection && selectedLane && selectedSnapshot && (
+        <TokenActions
+          positions={selection.positions}
+          length={selectedSnapshot.pieces.length}
+          fixed={selectedSnapshot.fixed ?? []}
+          disabled={whyNotEditable(selectedLane)}
+          onAction={(action) => {
+            clear();
+            onTokenAction(selectedLane, action);
+          }}
+          onClear={clear}
+        />
+      )}
       <div className="mf-lanes">
         {lanes.map((lane) => (
-          <LaneView key={lane.key} lane={lane} index={index} title={titleOf(lane.nodeId)} />
+          <LaneView
+            key={lane.key}
+            lane={lane}
+            index={index}
+            title={titleOf(lane.nodeId)}
+            selected={new Set(selection?.lane === lane.key ? selection.positions : [])}
+            onPress={(pos, e) => press(lane.key, pos, e)}
+            onEnter={(pos) => enter(lane.key, pos)}
+          />
         ))}
         {lanes.length === 0 &&
           texts.map(([nodeId, list]) => (

@@ -1,0 +1,106 @@
+// One lane of the denoising view: a sampler's (or a beam's) canvas at the chosen step. Masked
+// positions are blanks, committed tokens are tinted by confidence, given (fixed) text is drawn
+// plain, and tokens can be selected for editing (useTokenSelection).
+import type { CSSProperties, MouseEvent } from "react";
+import type { CanvasSnapshot } from "../api/types.js";
+import type { Lane } from "../run/runState.js";
+
+function isSpecial(piece: string): boolean {
+  return /^<\|?[^<>\s]+\|?>$/.test(piece) || /^\[[A-Z]+\]$/.test(piece);
+}
+
+interface TokenProps {
+  piece: string | null;
+  confidence: number;
+  changed: boolean;
+  fixed: boolean;
+  selected: boolean;
+  position: number;
+  step: number;
+  onPress(e: MouseEvent): void;
+  onEnter(): void;
+}
+
+function Token({ piece, confidence, changed, fixed, selected, position, step, onPress, onEnter }: TokenProps) {
+  const events = { onMouseDown: onPress, onMouseEnter: onEnter, "data-pos": position };
+  const sel = selected ? " selected" : "";
+  if (piece === null) {
+    return <span className={`tok masked${sel}`} title={`position ${position}: masked`} {...events} />;
+  }
+  const special = isSpecial(piece);
+  const text = piece.replace(/\n/g, "↵\n");
+  // Fixed tokens were given (infill text, typed replacements): no confidence to show.
+  const style = fixed ? undefined : ({ "--conf": confidence } as CSSProperties);
+  const title = fixed
+    ? `position ${position} · given text (fixed)`
+    : `position ${position} · confidence ${confidence.toFixed(3)}${changed ? ` · decided at step ${step}` : ""}`;
+  return (
+    <span className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${sel}`} style={style} title={title} {...events}>
+      {text}
+    </span>
+  );
+}
+
+function scoreWords(snapshot: CanvasSnapshot): string | null {
+  if (snapshot.score === undefined) return null;
+  const kind = snapshot.scoreKind === "elbo" ? "ELBO" : snapshot.scoreKind === "path_logprob" ? "path log-prob" : snapshot.scoreKind;
+  return `score ${snapshot.score.toFixed(2)}${kind ? ` (${kind})` : ""}`;
+}
+
+export function LaneView({
+  lane,
+  index,
+  title,
+  selected,
+  onPress,
+  onEnter,
+}: {
+  lane: Lane;
+  index: number;
+  title: string;
+  selected: ReadonlySet<number>;
+  onPress(pos: number, e: MouseEvent): void;
+  onEnter(pos: number): void;
+}) {
+  const snapshot: CanvasSnapshot | undefined = lane.snapshots[Math.min(index, lane.snapshots.length - 1)];
+  if (!snapshot) return null;
+  const changed = new Set(snapshot.changed);
+  const fixed = new Set(snapshot.fixed ?? []);
+  const masked = snapshot.pieces.filter((p) => p === null).length;
+  const decided = snapshot.pieces.length - masked;
+  const meanConf = decided ? snapshot.confidence.reduce((sum, c, i) => (snapshot.pieces[i] === null ? sum : sum + c), 0) / decided : 0;
+  const score = scoreWords(snapshot);
+  return (
+    <section className="mf-lane" data-testid="lane" data-lane={lane.key}>
+      <header>
+        <span className="mf-lane-title">
+          {title} <span className="mf-lane-id">{lane.nodeId}</span>
+        </span>
+        {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
+        <span className="mf-lane-stats">
+          step {snapshot.step}
+          {lane.total ? ` / ${lane.total}` : ""} · {decided}/{snapshot.pieces.length} decided · {score ?? `mean conf ${meanConf.toFixed(2)}`}
+        </span>
+      </header>
+      <div className="mf-tokens" data-testid="tokens" data-masked={masked}>
+        {snapshot.pieces.map((piece, i) => (
+          <Token
+            key={i}
+            piece={piece}
+            confidence={snapshot.confidence[i] ?? 0}
+            changed={changed.has(i)}
+            fixed={fixed.has(i)}
+            selected={selected.has(i)}
+            position={i}
+            step={snapshot.step}
+            onPress={(e) => {
+              e.preventDefault(); // no text selection while picking tokens
+              onPress(i, e);
+            }}
+            onEnter={() => onEnter(i)}
+          />
+        ))}
+      </div>
+    </section>
+  );
+}
