@@ -87,7 +87,9 @@ export function planTokenEdit(graph: Graph, catalog: Catalog, samplerId: string,
   const editId = id(type);
   const rewriteId = id("Denoise");
   const showId = id("ShowText");
-  const copied = Object.fromEntries(Object.entries(sampler.data.values).filter(([name]) => !NOT_COPIED.has(name) && name in denoiseDef.inputs));
+  // The regenerating Denoise continues the canvas: what would define a fresh one stays unset.
+  const kept = (values: Record<string, unknown>) => Object.fromEntries(Object.entries(values).filter(([name]) => !NOT_COPIED.has(name) && name in denoiseDef.inputs));
+  const rewriteValues = { ...kept(defaultValues(denoiseDef)), ...kept(sampler.data.values) };
   const node = (nodeId: string, t: string, x: number, data: Record<string, unknown>): FlowNode => ({
     id: nodeId,
     type: "maskflow",
@@ -97,7 +99,7 @@ export function planTokenEdit(graph: Graph, catalog: Catalog, samplerId: string,
   const nodes = [
     ...graph.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)),
     node(editId, type, sampler.position.x, { ...defaultValues(editDef), ...values }),
-    node(rewriteId, "Denoise", sampler.position.x + COLUMN, { ...defaultValues(denoiseDef), ...copied }),
+    node(rewriteId, "Denoise", sampler.position.x + COLUMN, rewriteValues),
     node(showId, "ShowText", sampler.position.x + 2 * COLUMN, {}),
   ];
   const link = (source: string, sourceHandle: string, target: string, targetHandle: string, socket: string): FlowEdge => ({

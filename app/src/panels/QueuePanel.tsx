@@ -56,13 +56,6 @@ export function QueuePanel({
       <header className="mf-panel-title">
         Queue
         <span className="mf-count">{runs.filter(isActive).length} active</span>
-        <span className="mf-spacer" />
-        <button type="button" className="mf-btn small ghost" disabled={waiting === 0} onClick={onClearQueue} title="Cancel every run still waiting">
-          Clear queue
-        </button>
-        <button type="button" className="mf-btn small ghost" disabled={ended === 0} onClick={onClearHistory} title="Forget every run that ended (also on disk)">
-          Clear history
-        </button>
       </header>
       <ol className="mf-queue-list">
         {runs.map((run) => (
@@ -149,6 +142,14 @@ export function QueuePanel({
         ))}
         {runs.length === 0 && <li className="mf-empty">No runs yet. Press Run (Ctrl+Enter).</li>}
       </ol>
+      <footer className="mf-queue-foot">
+        <button type="button" className="mf-btn small ghost" disabled={waiting === 0} onClick={onClearQueue} title="Cancel every run still waiting">
+          Clear queue
+        </button>
+        <button type="button" className="mf-btn small ghost" disabled={ended === 0} onClick={onClearHistory} title="Forget every run that ended (also on disk)">
+          Clear history
+        </button>
+      </footer>
     </aside>
   );
 }
