@@ -134,6 +134,11 @@ export interface CanvasSnapshot {
   beam?: number;
   /** Positions fixed by the user (infill text, replaced tokens): given, not decided by the model. */
   fixed?: number[];
+  /**
+   * Where this step sits in the canvas's whole history (its trace length): a Denoise that
+   * continues a remasked canvas goes on from the steps before it, so lanes line up in time.
+   */
+  at?: number;
   /** Beam search: the candidate's score so far (what the beams are ranked by), and what kind. */
   score?: number;
   scoreKind?: string;

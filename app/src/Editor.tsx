@@ -27,7 +27,7 @@ import type { ExampleSummary, Issue, ModelListing, NodeCatalogEntry, NodeMode, R
 import { ContextMenu } from "./canvas/ContextMenu.js";
 import { DecorContext, GroupNodeView, NoteNodeView, type DecorActions } from "./canvas/DecorNodes.js";
 import { useCanvasMenus } from "./canvas/menus.js";
-import { openingViewport } from "./canvas/openingView.js";
+import { READABLE_ZOOM, openingViewport } from "./canvas/openingView.js";
 import { RerouteContext, RoutedEdge, insertPoint, type RerouteActions } from "./canvas/RoutedEdge.js";
 import { useGroupDrag } from "./canvas/useGroupDrag.js";
 import { isEditable, useShortcuts, type ShortcutCommand } from "./canvas/useShortcuts.js";
@@ -733,6 +733,11 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
       setEdges(plan.graph.edges);
       const doc = graphToDoc(plan.graph, graphRef.current.meta, flow.getViewport(), graphRef.current.decor);
       void submit(doc);
+      // Show where the new nodes went (under the graph), still at a readable zoom.
+      if (plan.added.length) {
+        const shown = [laneSource(lane), ...plan.added].map((id) => ({ id }));
+        setTimeout(() => void flow.fitView({ nodes: shown, padding: 0.1, minZoom: READABLE_ZOOM, maxZoom: 1, duration: 300 }), 80);
+      }
       toast(action.kind === "replace" ? "Replacing the selection and regenerating around it" : action.kind === "keep" ? "Keeping the selection, regenerating the rest" : "Regenerating the selection", "info");
     },
     [catalog, flow, laneSource, record, submit, toast],

@@ -113,6 +113,7 @@ export function snapshot(c: Canvas, tok: CanvasDecoder, step: number, changed: r
     pieces: c.tokens.map((t) => (t === c.maskId ? null : tok.piece(t))),
     confidence: [...c.confidence],
     changed: [...changed],
+    at: c.trace.length,
     // Given text (infill, replaced tokens) is drawn as given, not tinted by a confidence it never had.
     ...(fixed.length ? { fixed } : {}),
   };

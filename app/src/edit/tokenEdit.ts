@@ -12,7 +12,8 @@ export type TokenAction =
   | { kind: "keep"; positions: number[]; length: number; fixed: number[] }
   | { kind: "replace"; positions: number[]; text: string };
 
-export type TokenEditPlan = { ok: true; graph: Graph; edit: string; rewrite: string } | { ok: false; reason: string };
+/** `added`: the nodes created (none when an earlier edit was updated). */
+export type TokenEditPlan = { ok: true; graph: Graph; edit: string; rewrite: string; added: string[] } | { ok: false; reason: string };
 
 /** [2, 3, 4, 7] -> "2-4, 7" (Remask's positions syntax). */
 export function positionSpec(positions: readonly number[]): string {
@@ -72,7 +73,7 @@ export function planTokenEdit(graph: Graph, catalog: Catalog, samplerId: string,
   const existingRewrite = existing && graph.nodes.find((n) => n.data.type === "Denoise" && canvasFrom(n.id) === existing.id);
   if (existing && existingRewrite) {
     const nodes = graph.nodes.map((n) => (n.id === existing.id ? { ...n, data: { ...n.data, values: { ...n.data.values, ...values } } } : n));
-    return { ok: true, graph: { nodes, edges: graph.edges }, edit: existing.id, rewrite: existingRewrite.id };
+    return { ok: true, graph: { nodes, edges: graph.edges }, edit: existing.id, rewrite: existingRewrite.id, added: [] };
   }
 
   // New nodes, in a row under everything, starting below the sampler.
@@ -118,5 +119,5 @@ export function planTokenEdit(graph: Graph, catalog: Catalog, samplerId: string,
     link(editId, "canvas", rewriteId, "canvas", "CANVAS"),
     link(rewriteId, "canvas", showId, "value", "CANVAS"),
   ];
-  return { ok: true, graph: { nodes, edges }, edit: editId, rewrite: rewriteId };
+  return { ok: true, graph: { nodes, edges }, edit: editId, rewrite: rewriteId, added: [editId, rewriteId, showId] };
 }

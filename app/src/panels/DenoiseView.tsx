@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useState, type CSSProperties } from "react";
 import type { TokenAction } from "../edit/tokenEdit.js";
 import { outputText, type Lane, type RunView } from "../run/runState.js";
-import { LaneView } from "./LaneView.js";
+import { LaneView, laneStep } from "./LaneView.js";
 import { TokenActions } from "./TokenActions.js";
 import { useTokenSelection } from "./useTokenSelection.js";
 
@@ -36,7 +36,10 @@ export function DenoiseView({
 }) {
   const lanes = useMemo(() => (run ? run.laneOrder.map((key) => run.lanes[key]).filter(Boolean) : []), [run]);
   const { selection, press, enter, clear } = useTokenSelection();
-  const length = lanes.reduce((max, lane) => Math.max(max, lane.snapshots.length), 0);
+  // One timeline for every lane, in the canvases' own step numbers (snapshot.at): a rewrite after
+  // a remask comes after its draft, so scrubbing shows the draft finished and the rewrite going.
+  const timeline = useMemo(() => [...new Set(lanes.flatMap((lane) => lane.snapshots.map(laneStep)))].sort((a, b) => a - b), [lanes]);
+  const length = timeline.length;
   /** null: follow the newest step while the run goes on. */
   const [position, setPosition] = useState<number | null>(null);
   const [playing, setPlaying] = useState(false);
@@ -74,6 +77,7 @@ export function DenoiseView({
   }, [playing, speed, length]);
 
   const index = position === null ? length - 1 : Math.min(position, length - 1);
+  const at = timeline[Math.max(0, index)] ?? 0;
   const texts = run ? Object.entries(run.outputs).flatMap(([nodeId, output]) => (outputText(output) ? [[nodeId, outputText(output)!] as const] : [])) : [];
 
   const banner = foreign && (
@@ -193,7 +197,7 @@ export function DenoiseView({
           <LaneView
             key={lane.key}
             lane={lane}
-            index={index}
+            at={at}
             title={titleOf(lane.nodeId)}
             selected={new Set(selection?.lane === lane.key ? selection.positions : [])}
             onPress={(pos, e) => press(lane.key, pos, e)}

@@ -9,11 +9,24 @@ function isSpecial(piece: string): boolean {
   return /^<\|?[^<>\s]+\|?>$/.test(piece) || /^\[[A-Z]+\]$/.test(piece);
 }
 
+/**
+ * For a lane that continues a canvas (after Remask, Replace Tokens, Infill): the positions it had
+ * to decide, i.e. masked when it started. Null for a lane that started from an all-masked canvas.
+ */
+export function redonePositions(lane: Lane): ReadonlySet<number> | null {
+  const first = lane.snapshots[0];
+  if (!first) return null;
+  const changed = new Set(first.changed);
+  const open = first.pieces.flatMap((p, i) => (p === null || changed.has(i) ? [i] : []));
+  return open.length === first.pieces.length ? null : new Set(open);
+}
+
 interface TokenProps {
   piece: string | null;
   confidence: number;
   changed: boolean;
   fixed: boolean;
+  redone: boolean;
   selected: boolean;
   position: number;
   step: number;
@@ -21,7 +34,7 @@ interface TokenProps {
   onEnter(): void;
 }
 
-function Token({ piece, confidence, changed, fixed, selected, position, step, onPress, onEnter }: TokenProps) {
+function Token({ piece, confidence, changed, fixed, redone, selected, position, step, onPress, onEnter }: TokenProps) {
   const events = { onMouseDown: onPress, onMouseEnter: onEnter, "data-pos": position };
   const sel = selected ? " selected" : "";
   if (piece === null) {
@@ -35,7 +48,12 @@ function Token({ piece, confidence, changed, fixed, selected, position, step, on
     ? `position ${position} · given text (fixed)`
     : `position ${position} · confidence ${confidence.toFixed(3)}${changed ? ` · decided at step ${step}` : ""}`;
   return (
-    <span className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${sel}`} style={style} title={title} {...events}>
+    <span
+      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${redone ? " redone" : ""}${sel}`}
+      style={style}
+      title={redone ? `${title} · regenerated here` : title}
+      {...events}
+    >
       {text}
     </span>
   );
@@ -47,29 +65,53 @@ function scoreWords(snapshot: CanvasSnapshot): string | null {
   return `score ${snapshot.score.toFixed(2)}${kind ? ` (${kind})` : ""}`;
 }
 
+/** A snapshot's place on the shared timeline: its step in the canvas's history, else its own step. */
+export const laneStep = (s: CanvasSnapshot): number => s.at ?? s.step;
+
+/**
+ * The lane at a point of the timeline: its latest snapshot by then; before its first step, the
+ * canvas it was given (its first snapshot with that step's commits masked again).
+ */
+function snapshotAt(lane: Lane, at: number): { snapshot: CanvasSnapshot; waiting: boolean } | null {
+  const first = lane.snapshots[0];
+  if (!first) return null;
+  let found: CanvasSnapshot | undefined;
+  for (const s of lane.snapshots) if (laneStep(s) <= at) found = s;
+  if (found) return { snapshot: found, waiting: false };
+  const changed = new Set(first.changed);
+  return {
+    snapshot: { ...first, pieces: first.pieces.map((p, i) => (changed.has(i) ? null : p)), changed: [], confidence: first.confidence.map((c, i) => (changed.has(i) ? 0 : c)) },
+    waiting: true,
+  };
+}
+
 export function LaneView({
   lane,
-  index,
+  at,
   title,
   selected,
   onPress,
   onEnter,
 }: {
   lane: Lane;
-  index: number;
+  /** The point of the timeline shown (laneStep). */
+  at: number;
   title: string;
   selected: ReadonlySet<number>;
   onPress(pos: number, e: MouseEvent): void;
   onEnter(pos: number): void;
 }) {
-  const snapshot: CanvasSnapshot | undefined = lane.snapshots[Math.min(index, lane.snapshots.length - 1)];
-  if (!snapshot) return null;
+  const shown = snapshotAt(lane, at);
+  if (!shown) return null;
+  const { snapshot, waiting } = shown;
   const changed = new Set(snapshot.changed);
   const fixed = new Set(snapshot.fixed ?? []);
   const masked = snapshot.pieces.filter((p) => p === null).length;
   const decided = snapshot.pieces.length - masked;
   const meanConf = decided ? snapshot.confidence.reduce((sum, c, i) => (snapshot.pieces[i] === null ? sum : sum + c), 0) / decided : 0;
   const score = scoreWords(snapshot);
+  // Beside the original, what this lane regenerated stands out.
+  const redone = redonePositions(lane);
   return (
     <section className="mf-lane" data-testid="lane" data-lane={lane.key}>
       <header>
@@ -78,8 +120,8 @@ export function LaneView({
         </span>
         {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
         <span className="mf-lane-stats">
-          step {snapshot.step}
-          {lane.total ? ` / ${lane.total}` : ""} · {decided}/{snapshot.pieces.length} decided · {score ?? `mean conf ${meanConf.toFixed(2)}`}
+          {waiting ? "not started yet" : `step ${snapshot.step}${lane.total ? ` / ${lane.total}` : ""}`} · {decided}/{snapshot.pieces.length} decided ·{" "}
+          {score ?? `mean conf ${meanConf.toFixed(2)}`}
         </span>
       </header>
       <div className="mf-tokens" data-testid="tokens" data-masked={masked}>
@@ -90,6 +132,7 @@ export function LaneView({
             confidence={snapshot.confidence[i] ?? 0}
             changed={changed.has(i)}
             fixed={fixed.has(i)}
+            redone={redone?.has(i) ?? false}
             selected={selected.has(i)}
             position={i}
             step={snapshot.step}
