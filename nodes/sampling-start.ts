@@ -65,6 +65,8 @@ export function inspectSamplingStart({ values, upstream }: InspectInputs): Inspe
   if (!isModelFacts(model) || "canvas" in upstream || typeof values.gen_length !== "number") return undefined;
   const generated = values.gen_length;
   const prompt = values.prompt ?? upstream.prompt;
+  // Far from the limit, no tokenizer is needed to know it fits.
+  if (typeof prompt === "string" && generated + model.maxTokens(prompt) <= model.maxLength) return undefined;
   const promptTokens = typeof prompt === "string" ? model.countTokens(prompt) : null;
   const total = (promptTokens ?? 0) + generated;
   if (total <= model.maxLength) return undefined;

@@ -1,7 +1,8 @@
 // Run history on disk, so the queue panel's past runs (their workflow, outputs and, when small
-// enough, every event for the denoising view) survive a server restart. One JSON file per ended
-// run in the history folder; the newest `limit` are kept, older files are deleted; clear()
-// empties it. Writes go through a temporary file and a rename, one at a time, off the request path.
+// enough, every event for the denoising view) survive a server restart. Per ended run, one JSON
+// file with its detail and one with its events, read only when asked for (a restart reads 200
+// small files, not 200 event logs); the newest `limit` runs are kept, older files are deleted.
+// Writes go through a temporary file and a rename, one at a time, off the request path.
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -14,7 +15,7 @@ export interface StoredRun extends RunDetail {
   events: RunEvent[];
 }
 
-/** Bigger files lose their events (the outputs still rebuild the result), then their outputs. */
+/** A bigger event log is not kept (the outputs still show the result); bigger outputs neither. */
 const FILE_BYTES = 2 * 1024 * 1024;
 
 /**
@@ -28,6 +29,7 @@ export function defaultHistoryDir(): string | null {
 }
 
 const FILE = /^run-[0-9a-f-]{36}\.json$/;
+const ID = /^[0-9a-f-]{36}$/;
 
 export class RunHistory {
   private writing: Promise<void> = Promise.resolve();
@@ -39,7 +41,10 @@ export class RunHistory {
     private readonly limit: number,
   ) {}
 
-  /** The stored runs, oldest first (unreadable files are skipped: a crash mid-write leaves only a temporary file). */
+  /**
+   * The stored runs, oldest first, without their events (events() reads those). Unreadable files
+   * are skipped: a crash mid-write leaves only a temporary file.
+   */
   load(): StoredRun[] {
     if (!existsSync(this.dir)) return [];
     const runs: StoredRun[] = [];
@@ -47,7 +52,7 @@ export class RunHistory {
       if (!FILE.test(name)) continue;
       try {
         const run = JSON.parse(readFileSync(join(this.dir, name), "utf8")) as StoredRun;
-        if (typeof run.id === "string" && typeof run.createdAt === "string") runs.push({ ...run, events: Array.isArray(run.events) ? run.events : [] });
+        if (typeof run.id === "string" && typeof run.createdAt === "string") runs.push({ ...run, events: [] });
       } catch {
         // a damaged file is left alone and ignored
       }
@@ -55,22 +60,38 @@ export class RunHistory {
     runs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const kept = runs.slice(-this.limit);
     this.files = kept.map((r) => fileName(r.id));
-    for (const dropped of runs.slice(0, runs.length - kept.length)) this.queue(() => rm(join(this.dir, fileName(dropped.id)), { force: true }));
+    this.remove(runs.slice(0, runs.length - kept.length).map((r) => r.id));
     return kept;
+  }
+
+  /** A stored run's events ([] when none were kept). */
+  events(id: string): RunEvent[] {
+    if (!ID.test(id)) return [];
+    try {
+      const events: unknown = JSON.parse(readFileSync(join(this.dir, eventsName(id)), "utf8"));
+      return Array.isArray(events) ? (events as RunEvent[]) : [];
+    } catch {
+      return [];
+    }
   }
 
   save(run: StoredRun): void {
     const name = fileName(run.id);
     this.files = [...this.files.filter((f) => f !== name), name];
-    const text = fit(run);
+    const { events, ...rest } = run;
+    let detail = JSON.stringify(rest);
+    if (detail.length > FILE_BYTES) detail = JSON.stringify({ ...rest, outputs: {}, trimmed: true });
+    const log = JSON.stringify(events);
     const excess = this.files.slice(0, Math.max(0, this.files.length - this.limit));
     this.files = this.files.slice(excess.length);
     this.queue(async () => {
       mkdirSync(this.dir, { recursive: true });
-      const tmp = join(this.dir, `.${name}.${process.pid}.tmp`);
-      await writeFile(tmp, text);
-      await rename(tmp, join(this.dir, name));
-      for (const old of excess) await rm(join(this.dir, old), { force: true });
+      await writeAtomically(join(this.dir, eventsName(run.id)), log.length > FILE_BYTES ? "[]" : log);
+      await writeAtomically(join(this.dir, name), detail);
+      for (const old of excess) {
+        await rm(join(this.dir, old), { force: true });
+        await rm(join(this.dir, old.replace(/^run-/, "events-")), { force: true });
+      }
     });
   }
 
@@ -78,7 +99,10 @@ export class RunHistory {
     const names = new Set(ids.map(fileName));
     this.files = this.files.filter((f) => !names.has(f));
     this.queue(async () => {
-      for (const name of names) await rm(join(this.dir, name), { force: true });
+      for (const id of ids) {
+        await rm(join(this.dir, fileName(id)), { force: true });
+        await rm(join(this.dir, eventsName(id)), { force: true });
+      }
     });
   }
 
@@ -99,10 +123,12 @@ function fileName(id: string): string {
   return `run-${id}.json`;
 }
 
-/** The run as JSON, smaller parts dropped first when it would be too big a file. */
-function fit(run: StoredRun): string {
-  let text = JSON.stringify(run);
-  if (text.length > FILE_BYTES) text = JSON.stringify({ ...run, events: [] });
-  if (text.length > FILE_BYTES) text = JSON.stringify({ ...run, events: [], outputs: {}, trimmed: true });
-  return text;
+function eventsName(id: string): string {
+  return `events-${id}.json`;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
 }

@@ -73,8 +73,12 @@ export class RunQueue {
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
     this.history = options.historyDir ? new RunHistory(options.historyDir, this.historyLimit) : null;
-    for (const stored of this.history?.load() ?? []) this.runs.set(stored.id, restore(stored));
-    this.forget();
+    const stored = this.history?.load() ?? [];
+    // Only the newest few keep their event log in memory, as for runs of this server.
+    for (const [i, run] of stored.entries()) {
+      const events = i >= stored.length - this.eventLogRuns ? this.history!.events(run.id) : [];
+      this.runs.set(run.id, restore({ ...run, events }));
+    }
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -168,7 +172,11 @@ export class RunQueue {
   }
 
   events(id: string): RunEvent[] | undefined {
-    return this.runs.get(id)?.events;
+    const record = this.runs.get(id);
+    if (!record) return undefined;
+    // An older run's log, dropped from memory, may still be in the history folder.
+    if (record.events.length === 0 && this.history && record.status !== "queued" && record.status !== "running") return this.history.events(id);
+    return record.events;
   }
 
   /** Newest first. */

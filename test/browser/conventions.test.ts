@@ -4,7 +4,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { example } from "./docs.js";
-import { autosavedWhen, node, nodeStatus, openWorkflow, settled, startHarness, type Harness } from "./harness.js";
+import { autosavedWhen, node, nodeStatus, openWorkflow, settled, startHarness, type Harness, type SavedDoc } from "./harness.js";
 
 let h: Harness;
 
@@ -24,6 +24,9 @@ function concatTwice() {
 }
 
 const menu = (page: Page, name: string) => page.getByRole("menu", { name });
+
+/** The reroute points saved for show's value link (node ui.reroutes). */
+const reroutes = (doc: SavedDoc): { x: number; y: number }[] => ((doc.nodes.show.ui as { reroutes?: { value?: { x: number; y: number }[] } } | undefined)?.reroutes?.value ?? []);
 
 async function emptySpot(page: Page): Promise<{ x: number; y: number }> {
   // Below every node, inside the canvas.
@@ -68,15 +71,15 @@ describe("right-click menus", () => {
     await page.getByRole("menuitem", { name: "Add reroute point here" }).click();
     const point = page.getByTestId("reroute");
     await point.waitFor();
-    doc = await autosavedWhen(page, (d) => Boolean((d.nodes.show.ui as { reroutes?: { value?: unknown[] } })?.reroutes?.value?.length));
-    const before = (doc.nodes.show.ui as { reroutes: { value: { x: number; y: number }[] } }).reroutes.value[0];
+    doc = await autosavedWhen(page, (d) => reroutes(d).length === 1);
+    const before = reroutes(doc)[0];
     const box = (await point.boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width / 2, box.y + 120, { steps: 6 });
     await page.mouse.up();
-    doc = await autosavedWhen(page, (d) => (d.nodes.show.ui as { reroutes?: { value?: { y: number }[] } })?.reroutes?.value?.[0]?.y !== before.y);
-    expect((doc.nodes.show.ui as { reroutes: { value: { y: number }[] } }).reroutes.value[0].y).toBeGreaterThan(before.y + 80);
+    doc = await autosavedWhen(page, (d) => reroutes(d)[0]?.y !== before.y);
+    expect(reroutes(doc)[0].y).toBeGreaterThan(before.y + 80);
     await point.click({ button: "right" });
     await page.getByRole("menuitem", { name: "Remove reroute point" }).click();
     await point.waitFor({ state: "detached" });

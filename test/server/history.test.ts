@@ -19,7 +19,8 @@ const tempDir = () => {
   dirs.push(dir);
   return dir;
 };
-const files = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".json"));
+const files = (dir: string) => readdirSync(dir).filter((f) => f.startsWith("run-") && f.endsWith(".json"));
+const eventLogs = (dir: string) => readdirSync(dir).filter((f) => f.startsWith("events-"));
 
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -34,6 +35,7 @@ describe("run history on disk", () => {
     const before = (await api(first, "GET", `/api/runs/${run.id}`)).json;
     await first.close();
     expect(files(dir)).toEqual([`run-${run.id}.json`]);
+    expect(eventLogs(dir)).toEqual([`events-${run.id}.json`]); // read when asked for, not at start
 
     const second = await startTestServer({ historyDir: dir });
     try {
@@ -60,9 +62,28 @@ describe("run history on disk", () => {
       expect(list.map((r: { seeds: Record<string, number> }) => r.seeds["s.seed"])).toEqual([4, 3, 2]);
       const kept = list.map((r: { id: string }) => `run-${r.id}.json`).sort().join();
       // Writes happen off the request path: wait for the folder to hold exactly those three.
-      await waitFor(() => files(dir).sort().join() === kept);
+      await waitFor(() => files(dir).sort().join() === kept && eventLogs(dir).length === 3);
     } finally {
       await server.close();
+    }
+  });
+
+  it("reads an older run's events from disk when asked (only the newest few are kept in memory)", async () => {
+    const dir = tempDir();
+    const first = await startTestServer({ historyDir: dir });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { json } = await api(first, "POST", "/api/runs", { workflow: seeded(i) });
+      ids.push(json.id);
+      await waitForRun(first, json.id);
+    }
+    await first.close();
+    const second = await startTestServer({ historyDir: dir });
+    try {
+      const events = (await api(second, "GET", `/api/runs/${ids[0]}/events`)).json;
+      expect(events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(["run_started", "run_finished"]));
+    } finally {
+      await second.close();
     }
   });
 
@@ -76,7 +97,7 @@ describe("run history on disk", () => {
       await waitForRun(server, going.id, ["running"]);
       expect((await api(server, "DELETE", "/api/runs")).json).toEqual({ removed: 1 });
       expect((await api(server, "GET", "/api/runs")).json.map((r: { id: string }) => r.id)).toEqual([going.id]);
-      await waitFor(() => files(dir).length === 0);
+      await waitFor(() => files(dir).length === 0 && eventLogs(dir).length === 0);
       await api(server, "DELETE", `/api/runs/${going.id}`);
     } finally {
       await server.close();
