@@ -223,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
       await realSizeSection({
         shapes: smoke ? ["tiny"] : ["llada8b", "dream7b"],
         dtypes: smoke ? ["int4"] : ["int4", "int8"],
-        layers: smoke ? [1, 2] : [2, 4],
+        layers: smoke ? [1, 2] : [2, 8],
         full: [],
         repeats: smoke ? 1 : 3,
         threads: args.threads,

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,8 +14,9 @@ export const PACKAGE_ROOT = (() => {
 })();
 
 /**
- * The user's models directory: where `maskflow convert` writes and `maskflow models` looks.
- * MASKFLOW_MODELS, else ~/.maskflow/models.
+ * The user's models directory: where `maskflow convert` writes and `maskflow models` looks; a
+ * served instance loads models and adapters from here too (besides the bundled folders and
+ * --models). MASKFLOW_MODELS, else ~/.maskflow/models.
  */
 export function userModelsDir(): string {
   return process.env.MASKFLOW_MODELS ? resolve(process.env.MASKFLOW_MODELS) : join(homedir(), ".maskflow", "models");
@@ -43,42 +43,5 @@ export function resolveResource(path: string): string {
   return fromCwd;
 }
 
-/**
- * Files above this size are fingerprinted by size and mtime instead of content: a content hash of a
- * model's weights (27 MB for the bundled one) costs a CLI run ~0.2 s of reading and hashing, and a
- * process's memo is keyed by size and mtime anyway, so it would see no change the cheap key misses.
- */
-const HASH_LIMIT = 1024 * 1024;
-const memo = new Map<string, { size: number; mtimeMs: number; hash: string }>();
-
-/**
- * A fingerprint of a file or folder (recursively), memoised by path, size and mtime, so the cache
- * key of a node that reads a file changes when the file does: the content's sha256 for small files,
- * size and mtime for large ones.
- */
-export function fingerprint(path: string): string {
-  const abs = resolveResource(path);
-  let st;
-  try {
-    st = statSync(abs);
-  } catch {
-    return "missing";
-  }
-  if (st.isDirectory()) {
-    const h = createHash("sha256");
-    for (const name of readdirSync(abs).sort()) h.update(name + "\0" + fingerprint(join(abs, name)) + "\0");
-    return h.digest("hex");
-  }
-  return st.size > HASH_LIMIT ? `size:${st.size}:mtime:${st.mtimeMs}` : sha256File(abs);
-}
-
-/** The sha256 of a file's content (hex), memoised by path, size and mtime. */
-export function sha256File(path: string): string {
-  const abs = resolveResource(path);
-  const st = statSync(abs);
-  const hit = memo.get(abs);
-  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.hash;
-  const hash = createHash("sha256").update(readFileSync(abs)).digest("hex");
-  memo.set(abs, { size: st.size, mtimeMs: st.mtimeMs, hash });
-  return hash;
-}
+// Fingerprints are asynchronous and bounded (a workflow names the path): see files/fingerprint.ts.
+export { fingerprint, sha256File, FingerprintError, type FingerprintLimits } from "./files/fingerprint.js";

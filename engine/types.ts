@@ -63,6 +63,19 @@ export interface InspectInputs {
   values: Record<string, unknown>;
   /** For each linked input, what the upstream node's inspect() said about that output (undefined: unknown). */
   upstream: Record<string, unknown>;
+  /** The files inspect() may read: confined like ExecuteContext.files when served. */
+  files: InspectFiles;
+}
+
+/**
+ * ExecuteContext.files for a static check (synchronous). A served instance validates workflows
+ * that anyone with access sends: inspect() reads only what a run of the same workflow could.
+ */
+export interface InspectFiles {
+  /** The absolute path a node's input names, or null where it may not be read (or is not there). */
+  resolve(path: string): string | null;
+  /** Real folders every file read must stay inside (a symlink may not lead out); null: anywhere. */
+  readonly roots: readonly string[] | null;
 }
 
 export interface InspectResult {
@@ -72,6 +85,17 @@ export interface InspectResult {
   issues?: { input: string | null; message: string }[];
 }
 
+/**
+ * The files a node may read. The CLI may read anywhere; a served instance only inside its model
+ * roots (engine/files/access.ts), so nodes resolve every path an input names through this.
+ */
+export interface NodeFiles {
+  /** The absolute path an input names; a refused path throws a NodeInputError naming `input`. */
+  resolve(input: string, path: string): Promise<string>;
+  /** Real folders every file read must stay inside (a symlink may not lead out); null: anywhere. */
+  readonly roots: readonly string[] | null;
+}
+
 export interface ExecuteContext {
   nodeId: string;
   signal: AbortSignal;
@@ -79,6 +103,7 @@ export interface ExecuteContext {
   log: Logger;
   /** Throws a NodeInputError naming this node and input. */
   fail(input: string | null, message: string): never;
+  files: NodeFiles;
 }
 
 export type NodeInputs = Record<string, unknown>;
@@ -142,6 +167,12 @@ export interface CanvasSnapshot {
   /** Beam search: the candidate's score so far (what the beams are ranked by), and what kind. */
   score?: number;
   scoreKind?: string;
+  /** Block-causal decoding: the block this step decoded. */
+  block?: number;
+  /** LLaDA2.1 editing: positions whose committed token this step replaced, and what they held. */
+  edited?: number[];
+  previous?: number[];
+  previousPieces?: string[];
 }
 
 // ---------------------------------------------------------------- events (contract 5)

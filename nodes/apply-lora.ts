@@ -1,4 +1,3 @@
-import { resolveResource } from "../engine/paths.js";
 import { DllmModel } from "../engine/dllm/runtime/model.js";
 import type { NodeDefinition } from "../engine/types.js";
 
@@ -34,7 +33,7 @@ const ApplyLora: NodeDefinition = {
     if (typeof path !== "string" || path.trim() === "") ctx.fail("path", "no adapter path given");
     const [{ LoraError, loadAdapter }, { applyLora }] = await lora();
     try {
-      const adapter = loadAdapter(resolveResource(path as string));
+      const adapter = loadAdapter(await ctx.files.resolve("path", path as string), ctx.files.roots);
       ctx.signal.throwIfAborted();
       const { model: adapted, stats, warnings } = await applyLora(model as DllmModel, adapter, strength as number, { signal: ctx.signal });
       for (const w of warnings) ctx.log.warn(w);

@@ -13,7 +13,9 @@ import {
 import { generateExtended, type ExtendedOptions } from "../engine/dllm/samplers/extended.js";
 import { generateAutoLength } from "../engine/dllm/samplers/length.js";
 import { REMDM_STRATEGIES, type RemdmStrategy } from "../engine/dllm/samplers/remdm.js";
-import type { NodeDefinition } from "../engine/types.js";
+import { generateBlocks, type BlockTraceStep } from "../engine/dllm/samplers/blocks.js";
+import type { DllmModel, Canvas, Schedule } from "../engine/dllm/index.js";
+import type { ExecuteContext, NodeDefinition, NodeInputs } from "../engine/types.js";
 import { CFG_SCALE_INPUT, inspectSamplingStart, samplingStart } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
@@ -154,6 +156,36 @@ const Denoise: NodeDefinition = {
         "Fast-dLLM's block KV cache: prefix reuses the keys/values left of the current block, dual also those right of it, refreshed at each block start. Faster, slightly different text; needs block_length > 0 to help.",
     },
     initial_length: { advanced: true, kind: "integer", widget: "number", default: 16, min: 1, max: 4096, description: "length = auto: tokens to start from." },
+    editing_threshold: {
+      advanced: true,
+      kind: "number",
+      widget: "number",
+      default: 0,
+      min: 0,
+      max: 1,
+      step: 0.05,
+      description:
+        "Block-causal models (LLaDA2): > 0 runs LLaDA2.1's editing loop: a committed token of the current block is replaced when the model now prefers another with probability above this (LLaDA2.1: 0.9). 0 = LLaDA2.0's loop.",
+    },
+    max_post_steps: {
+      advanced: true,
+      kind: "integer",
+      widget: "number",
+      default: 16,
+      min: 0,
+      max: 256,
+      description: "LLaDA2.1's loop: passes over a block after its last mask is filled that may only edit.",
+    },
+    sub_block: {
+      advanced: true,
+      kind: "integer",
+      widget: "number",
+      default: 0,
+      min: 0,
+      max: 4096,
+      description:
+        "Block-causal models: fill each block in sub-blocks of this many tokens, left to right, as Fast-dLLM v2 does (its default: 8). 0 = the model's (the whole block for LLaDA2).",
+    },
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
   inspect: inspectSamplingStart,
@@ -161,6 +193,7 @@ const Denoise: NodeDefinition = {
     const { model, start, schedule } = samplingStart(inputs, ctx);
     const m = model.manifest;
     const tok = model.tokenizer;
+    if (m.attention.kind === "block_causal") return denoiseBlocks(inputs, ctx, model, start, schedule);
 
     const shift = inputs.shift_logits as string;
     const topK = inputs.top_k as number;
@@ -214,5 +247,52 @@ const Denoise: NodeDefinition = {
     return { canvas: refreshCanvas(canvas, tok, m.eos_token_id) };
   },
 };
+
+/**
+ * Block-causal models (maskflow.json attention.kind "block_causal": LLaDA2, Fast-dLLM v2) decode
+ * block by block with their exact KV cache, by LLaDA2.0's rule (Fast-dLLM v2's: the same over
+ * sub-blocks) or LLaDA2.1's editing loop (samplers/blocks.ts).
+ * The schedule's block_length is the block (0: the model's), its steps are spread over the blocks
+ * as LLaDA's are (steps per block = steps x block / gen_length), a threshold schedule sets the
+ * commit threshold (else the model's: 0.95 for LLaDA2).
+ */
+async function denoiseBlocks(inputs: NodeInputs, ctx: ExecuteContext, model: DllmModel, start: Canvas, schedule: Schedule) {
+  const m = model.manifest;
+  const tok = model.tokenizer;
+  const attention = m.attention as { kind: "block_causal"; block_size: number };
+  const unsupported: [string, boolean][] = [
+    ["temperature", (inputs.temperature as number) > 0],
+    ["cfg_scale", (inputs.cfg_scale as number) > 0],
+    ["remdm", inputs.remdm !== "off"],
+    ["length", inputs.length === "auto"],
+    ["top_p", (inputs.top_p as number) < 1],
+    ["top_k", (inputs.top_k as number) > 0],
+    ["remasking", inputs.remasking !== "low_confidence"],
+  ];
+  for (const [input, set] of unsupported) {
+    if (set) return ctx.fail(input, `${m.name ?? m.family} decodes block by block (greedy, low_confidence, by confidence threshold); ${input} is not available for block-causal models`);
+  }
+  const subBlock = (inputs.sub_block as number) > 0 ? (inputs.sub_block as number) : m.decoding?.sub_block;
+  const B = schedule.blockLength > 0 ? schedule.blockLength : attention.block_size;
+  const G = start.tokens.length;
+  const steps = "steps" in schedule && typeof schedule.steps === "number" ? Math.max(1, Math.round((schedule.steps * B) / Math.max(1, G))) : B;
+  const threshold = schedule.kind === "threshold" ? (schedule.threshold ?? m.decoding?.threshold ?? 1) : (m.decoding?.threshold ?? 1);
+  const editing = (inputs.editing_threshold as number) > 0 ? { threshold: inputs.editing_threshold as number, maxPostSteps: inputs.max_post_steps as number } : null;
+  if (subBlock !== undefined && subBlock > B) return ctx.fail("sub_block", `a sub-block of ${subBlock} tokens does not fit in the block of ${B}`);
+  if (editing && subBlock !== undefined && subBlock < B) return ctx.fail("sub_block", "LLaDA2.1's editing loop decodes whole blocks: set sub_block to the block size or editing_threshold to 0");
+  const canvas = await generateBlocks(model, start, { blockSize: B, steps, threshold, editing, eosEarlyStop: inputs.eos_stop as boolean, subBlock, stopWhenSettled: m.decoding?.stop_when_settled }, {
+    signal: ctx.signal,
+    decoder: tok,
+    onStep: ({ step, total, canvas: c, changed }: StepInfo) => {
+      const last = c.trace[c.trace.length - 1] as BlockTraceStep | undefined;
+      const snap = snapshot(c, tok, step, changed);
+      const edits = last?.edited ? { edited: last.edited, previous: last.previous, previousPieces: last.previous!.map((t) => tok.piece(t)) } : {};
+      ctx.progress({ step, total, canvas: { ...snap, block: last?.block, ...edits } });
+    },
+  });
+  const edits = (canvas.trace as BlockTraceStep[]).reduce((n, t) => n + (t.edited?.length ?? 0), 0);
+  ctx.log.info(`${canvas.trace.length} steps in blocks of ${B}${editing ? `, ${edits} edits` : ""}`);
+  return { canvas: { ...refreshCanvas(canvas, tok, m.eos_token_id), ...(editing ? { edits } : {}) } };
+}
 
 export default Denoise;

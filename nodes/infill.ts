@@ -1,6 +1,7 @@
 import { DllmModel, refreshCanvas } from "../engine/dllm/index.js";
 import { holeRanges, infillCanvas } from "../engine/dllm/samplers/infill.js";
 import type { NodeDefinition } from "../engine/types.js";
+import { encodePrompt } from "./sampling-start.js";
 
 const Infill: NodeDefinition = {
   type: "Infill",
@@ -26,9 +27,12 @@ const Infill: NodeDefinition = {
     if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
     const tok = model.tokenizer;
     const m = model.manifest;
+    const template = inputs.template as string;
+    if (tok.cannotFit(template, m.max_length)) return ctx.fail("template", `the template is ${template.length} characters long: far more than the model's max_length ${m.max_length} tokens`);
+    const promptIds = encodePrompt((inputs.prompt as string | undefined) ?? "", model, ctx);
     let canvas;
     try {
-      canvas = infillCanvas(tok.encode((inputs.prompt as string | undefined) ?? ""), inputs.template as string, tok, m.mask_token_id);
+      canvas = infillCanvas(promptIds, template, tok, m.mask_token_id);
     } catch (err) {
       return ctx.fail("template", (err as Error).message);
     }

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEVICES, DeviceError, DllmModel, type Device } from "../engine/dllm/index.js";
 import { modelFacts } from "../engine/dllm/model-facts.js";
-import { resolveResource, resourceRoots } from "../engine/paths.js";
+import { resourceRoots } from "../engine/paths.js";
 import type { NodeDefinition } from "../engine/types.js";
 
 const LoadModel: NodeDefinition = {
@@ -35,23 +35,25 @@ const LoadModel: NodeDefinition = {
       default: 0,
       min: 0,
       max: 256,
-      description: "CPU threads for ONNX Runtime; 0 uses one per CPU core.",
+      description: "CPU threads for ONNX Runtime; 0 uses one per CPU core, and more than the cores there are gives no more.",
     },
   },
   outputs: { model: { socket: "MODEL", description: "The loaded model: session, tokenizer and manifest." } },
   // Before running: the model's max_length and tokenizer, for the checks of the nodes it feeds.
-  inspect: ({ values }) => {
-    const facts = typeof values.path === "string" ? modelFacts(resolveResource(values.path)) : null;
+  // Read as a run would read them: confined to a served instance's folders (InspectInputs.files).
+  inspect: ({ values, files }) => {
+    const dir = typeof values.path === "string" ? files.resolve(values.path) : null;
+    const facts = dir === null ? null : modelFacts(dir, files.roots);
     return facts ? { outputs: { model: facts } } : undefined;
   },
   async execute({ path, device, threads }, ctx) {
-    const dir = resolveResource(path as string);
+    const dir = await ctx.files.resolve("path", path as string);
     if (!existsSync(dir)) {
       const tried = resourceRoots().map((root) => resolve(root, path as string));
       return ctx.fail("path", `model folder "${path}" not found (looked in ${[...new Set(tried)].join(" and ")})`);
     }
     try {
-      const model = await DllmModel.load(dir, { device: device as Device, threads: threads as number });
+      const model = await DllmModel.load(dir, { device: device as Device, threads: threads as number, within: ctx.files.roots });
       ctx.log.info(`loaded ${model.manifest.name ?? dir} (${model.manifest.family}, vocabulary ${model.manifest.vocab_size}) on ${device}`);
       return { model };
     } catch (err) {

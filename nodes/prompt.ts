@@ -27,7 +27,11 @@ const Prompt: NodeDefinition = {
     if (!model.tokenizer.hasChatTemplate) {
       return ctx.fail("chat", `${model.dir}/tokenizer_config.json has no chat_template: turn chat off for this model`);
     }
-    return { text: model.tokenizer.applyChatTemplate([{ role: "user", content: text as string }], { addGenerationPrompt: true }) };
+    try {
+      return { text: model.tokenizer.applyChatTemplate([{ role: "user", content: text as string }], { addGenerationPrompt: true }) };
+    } catch (err) {
+      return ctx.fail("chat", `the model's chat template (tokenizer_config.json) failed: ${(err as Error).message}`);
+    }
   },
 };
 

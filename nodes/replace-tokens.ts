@@ -2,6 +2,7 @@ import { DllmModel, canvasProblem, refreshCanvas, type Canvas } from "../engine/
 import { RemaskError } from "../engine/dllm/samplers/remask.js";
 import { parseSpan, replaceSpan } from "../engine/dllm/samplers/replace.js";
 import type { NodeDefinition } from "../engine/types.js";
+import { encodePrompt } from "./sampling-start.js";
 
 const ReplaceTokens: NodeDefinition = {
   type: "ReplaceTokens",
@@ -29,7 +30,8 @@ const ReplaceTokens: NodeDefinition = {
     const text = inputs.text as string;
     try {
       const [start, end] = parseSpan(inputs.positions as string, canvas.tokens.length);
-      const ids = text ? model.tokenizer.encode(text) : [];
+      // Refused before tokenising when far too long for the model (as a prompt is).
+      const ids = text ? encodePrompt(text, model, ctx, "text") : [];
       const total = canvas.promptIds.length + canvas.tokens.length - (end - start + 1) + ids.length;
       if (total > m.max_length) return ctx.fail("text", `the canvas would be ${total} tokens, more than the model's max_length ${m.max_length}`);
       const { canvas: out, masked } = replaceSpan(canvas, { start, end, ids, neighbours: inputs.neighbours as number }, `Replace ${start}-${end} with ${JSON.stringify(text)}`);

@@ -2,6 +2,7 @@
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
 import { isModelFacts } from "../engine/dllm/model-facts.js";
+import { TextTooLongError } from "../engine/dllm/tokenizer.js";
 import type { ExecuteContext, InputDef, InspectInputs, InspectResult, NodeInputs } from "../engine/types.js";
 
 /** LLaDA's classifier-free guidance weight, the same input on Denoise and Beam. */
@@ -14,6 +15,16 @@ export const CFG_SCALE_INPUT: InputDef = {
   step: 0.1,
   description: "Classifier-free guidance (LLaDA): 0 = off; > 0 also runs the model with the prompt masked, in the same batch.",
 };
+
+/** The prompt's ids; a prompt far longer than max_length is refused before tokenising it (seconds for megabytes). */
+export function encodePrompt(text: string, model: DllmModel, ctx: ExecuteContext, input = "prompt"): number[] {
+  try {
+    return model.tokenizer.encode(text, { maxTokens: model.manifest.max_length });
+  } catch (err) {
+    if (err instanceof TextTooLongError) return ctx.fail(input, `${err.message} (${model.manifest.max_length}, maskflow.json)`);
+    throw err;
+  }
+}
 
 export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model: DllmModel; start: Canvas; schedule: Schedule } {
   const model = inputs.model;
@@ -29,11 +40,11 @@ export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model:
     if (given.maskId !== m.mask_token_id) {
       return ctx.fail("canvas", `the canvas was made with mask id ${given.maskId}, this model's is ${m.mask_token_id}: it comes from another model`);
     }
-    start = promptText != null ? { ...given, promptIds: tok.encode(promptText) } : given;
+    start = promptText != null ? { ...given, promptIds: encodePrompt(promptText, model, ctx) } : given;
     if (inputs.gen_length !== given.tokens.length) ctx.log.info(`continuing a canvas of ${given.tokens.length} tokens (gen_length is not used)`);
   } else {
     if (promptText == null) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
-    start = createCanvas(tok.encode(promptText), inputs.gen_length as number, m.mask_token_id);
+    start = createCanvas(encodePrompt(promptText, model, ctx), inputs.gen_length as number, m.mask_token_id);
   }
   const G = start.tokens.length;
   const S = start.promptIds.length + G;
@@ -67,11 +78,16 @@ export function inspectSamplingStart({ values, upstream }: InspectInputs): Inspe
   const prompt = values.prompt ?? upstream.prompt;
   // Far from the limit, no tokenizer is needed to know it fits.
   if (typeof prompt === "string" && generated + model.maxTokens(prompt) <= model.maxLength) return undefined;
-  const promptTokens = typeof prompt === "string" ? model.countTokens(prompt) : null;
+  const promptTokens = typeof prompt === "string" ? model.countTokens(prompt) : undefined;
+  // The same refusal as encodePrompt's when it runs: far too long to be worth tokenising.
+  if (promptTokens === null) {
+    const chars = (prompt as string).length;
+    return { issues: [{ input: "prompt", message: `the text is ${chars} characters long: far more than the ${model.maxLength} tokens the model's max_length allows (maskflow.json)` }] };
+  }
   const total = (promptTokens ?? 0) + generated;
   if (total <= model.maxLength) return undefined;
   const message =
-    promptTokens === null
+    promptTokens === undefined
       ? `gen_length ${generated} is more than the model's max_length ${model.maxLength} (maskflow.json)`
       : `prompt (${promptTokens} tokens) + gen_length ${generated} = ${total} tokens, more than the model's max_length ${model.maxLength} (maskflow.json)`;
   return { issues: [{ input: "gen_length", message }] };

@@ -6,6 +6,8 @@ interface CanvasLike {
   promptIds?: number[];
   trace?: unknown[];
   score?: number;
+  /** LLaDA2.1's editing loop: how many committed tokens were replaced */
+  edits?: number;
 }
 
 function isCanvas(value: unknown): value is CanvasLike {
@@ -20,6 +22,7 @@ function describeCanvas(c: CanvasLike): Record<string, unknown> {
     steps: c.trace?.length,
     trace: c.trace,
     ...(c.score !== undefined ? { score: c.score } : {}),
+    ...(c.edits !== undefined ? { edits: c.edits } : {}),
   };
 }
 

@@ -161,16 +161,22 @@ export function Editor({ api, catalogList }: { api: ApiClient; catalogList: Node
       // (or cleared) meanwhile cancels this, so the view never jumps under the user.
       const request = ++fitRequest.current;
       setFitting(true);
-      requestAnimationFrame(() =>
-        setTimeout(() => {
-          if (request !== fitRequest.current) return;
-          const rect = wrapper.current?.getBoundingClientRect();
-          const all = [...shown.decor, ...shown.nodes].map((n) => n.id);
-          if (shown.viewport) flow.setViewport(shown.viewport);
-          else if (rect && all.length) flow.setViewport(openingViewport(flow.getNodesBounds(all), rect));
-          setFitting(false);
-        }, 30),
-      );
+      const all = [...shown.decor, ...shown.nodes].map((n) => n.id);
+      // A node not measured yet would count as a point, and a graph that does not fit would be
+      // centred as if it did: wait (a few frames at most) until every node has its size.
+      const measured = () => all.every((id) => (flow.getNode(id)?.measured?.height ?? 0) > 0);
+      const place = (tries: number) => {
+        if (request !== fitRequest.current) return;
+        if (!shown.viewport && tries < 60 && !measured()) {
+          requestAnimationFrame(() => place(tries + 1));
+          return;
+        }
+        const rect = wrapper.current?.getBoundingClientRect();
+        if (shown.viewport) flow.setViewport(shown.viewport);
+        else if (rect && all.length) flow.setViewport(openingViewport(flow.getNodesBounds(all), rect));
+        setFitting(false);
+      };
+      requestAnimationFrame(() => setTimeout(() => place(0), 30));
     },
     [catalog, flow, setGraph, renewGraph],
   );

@@ -1,4 +1,4 @@
-// Random checkpoints with the real shapes of LLaDA-8B and Dream-7B (widths, heads, vocabulary, MLP,
+// Random checkpoints with the real shapes of LLaDA-8B, Dream-7B, LLaDA2.0-mini and Fast-dLLM v2 1.5B (widths, heads, vocabulary, MLP,
 // names, bf16 shards with an index, the tokenizer kinds), any number of layers: random weights of
 // the real shapes cost what real ones do, without a 16 GB download. The tokenizer comes from the
 // tiny fixtures (it has fewer ids than the model's rows, as the real ones do).
@@ -8,15 +8,32 @@ import { join, resolve } from "node:path";
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "test", "fixtures", "convert");
 
-export const SHAPES = {
+interface Shape {
+  family: "llada" | "dream" | "llada2" | "fast-dllm-v2";
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  intermediate: number;
+  vocab: number;
+  layers: number;
+  experts?: number;
+  moeIntermediate?: number;
+  headDim?: number;
+}
+
+export const SHAPES: Record<string, Shape> = {
   /** GSAI-ML/LLaDA-8B-Instruct's config.json (shared reference real-models.md section 1) */
   llada8b: { family: "llada", hidden: 4096, heads: 32, kvHeads: 32, intermediate: 12288, vocab: 126464, layers: 32 },
   /** Dream-v0-Instruct-7B's shape (real-models.md section 4: 7,615,616,512 parameters) */
   dream7b: { family: "dream", hidden: 3584, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 152064, layers: 28 },
+  /** inclusionAI/LLaDA2.0-mini (real-models.md section 7: 16.26B parameters, 1.43B active) */
+  llada2mini: { family: "llada2", hidden: 2048, heads: 16, kvHeads: 4, intermediate: 5120, vocab: 157184, layers: 20, experts: 256, moeIntermediate: 512, headDim: 128 },
+  /** Efficient-Large-Model/Fast_dLLM_v2_1.5B: Qwen2.5-1.5B-Instruct's shape (tied embeddings), block 32 */
+  fastdllm15b: { family: "fast-dllm-v2", hidden: 1536, heads: 12, kvHeads: 2, intermediate: 8960, vocab: 151936, layers: 28 },
   /** for the bench's smoke test: seconds, measures nothing useful */
   tiny: { family: "llada", hidden: 64, heads: 4, kvHeads: 4, intermediate: 160, vocab: 4160, layers: 4 },
-} as const;
-export type ShapeName = keyof typeof SHAPES;
+};
+export type ShapeName = string;
 
 /** xorshift128+ -> roughly normal values (sum of three uniforms), fast enough for billions. */
 class Noise {
@@ -79,6 +96,27 @@ function tensors(shape: ShapeName, layers: number): TensorSpec[] {
       out.push(lin(`${b}.attn_out.weight`, d, d), norm(`${b}.ff_norm.weight`), lin(`${b}.ff_proj.weight`, s.intermediate, d), lin(`${b}.up_proj.weight`, s.intermediate, d), lin(`${b}.ff_out.weight`, d, s.intermediate));
     }
     out.push(norm(`${p}.ln_f.weight`), { name: `${p}.ff_out.weight`, shape: [s.vocab, d], std: 2 * d ** -0.5 });
+  } else if (s.family === "llada2") {
+    const hd2 = s.headDim!;
+    out.push({ name: "model.word_embeddings.weight", shape: [s.vocab, d], std: 1 });
+    for (let i = 0; i < layers; i++) {
+      const b = `model.layers.${i}`;
+      out.push(norm(`${b}.input_layernorm.weight`), lin(`${b}.attention.query_key_value.weight`, (s.heads + 2 * s.kvHeads) * hd2, d));
+      out.push({ name: `${b}.attention.query_layernorm.weight`, shape: [hd2], std: 0.1, mean: 1 }, { name: `${b}.attention.key_layernorm.weight`, shape: [hd2], std: 0.1, mean: 1 });
+      out.push(lin(`${b}.attention.dense.weight`, d, s.heads * hd2), norm(`${b}.post_attention_layernorm.weight`));
+      if (i === 0) {
+        out.push(lin(`${b}.mlp.gate_proj.weight`, s.intermediate, d), lin(`${b}.mlp.up_proj.weight`, s.intermediate, d), lin(`${b}.mlp.down_proj.weight`, d, s.intermediate));
+        continue;
+      }
+      out.push(lin(`${b}.mlp.gate.weight`, s.experts!, d), { name: `${b}.mlp.gate.expert_bias`, shape: [s.experts!], std: 0.05 });
+      for (let e = 0; e < s.experts!; e++) {
+        const x = `${b}.mlp.experts.${e}`;
+        out.push(lin(`${x}.gate_proj.weight`, s.moeIntermediate!, d), lin(`${x}.up_proj.weight`, s.moeIntermediate!, d), lin(`${x}.down_proj.weight`, d, s.moeIntermediate!));
+      }
+      const x = `${b}.mlp.shared_experts`;
+      out.push(lin(`${x}.gate_proj.weight`, s.moeIntermediate!, d), lin(`${x}.up_proj.weight`, s.moeIntermediate!, d), lin(`${x}.down_proj.weight`, d, s.moeIntermediate!));
+    }
+    out.push(norm("model.norm.weight"), { name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
   } else {
     out.push({ name: "model.embed_tokens.weight", shape: [s.vocab, d], std: 1 });
     for (let i = 0; i < layers; i++) {
@@ -90,7 +128,9 @@ function tensors(shape: ShapeName, layers: number): TensorSpec[] {
       out.push(lin(`${b}.self_attn.o_proj.weight`, d, d), norm(`${b}.post_attention_layernorm.weight`));
       out.push(lin(`${b}.mlp.gate_proj.weight`, s.intermediate, d), lin(`${b}.mlp.up_proj.weight`, s.intermediate, d), lin(`${b}.mlp.down_proj.weight`, d, s.intermediate));
     }
-    out.push(norm("model.norm.weight"), { name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
+    out.push(norm("model.norm.weight"));
+    // Fast-dLLM v2 1.5B ties its head to the embedding, as Qwen2.5-1.5B does
+    if (s.family !== "fast-dllm-v2") out.push({ name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
   }
   return out;
 }
@@ -101,6 +141,12 @@ function config(shape: ShapeName, layers: number): Record<string, unknown> {
   if (s.family === "llada") {
     const ids = s.vocab > 126336 ? { mask_token_id: 126336, eos_token_id: 126081, pad_token_id: 126081 } : {};
     return { ...base, d_model: s.hidden, n_heads: s.heads, n_kv_heads: s.kvHeads, n_layers: layers, mlp_hidden_size: s.intermediate, embedding_size: s.vocab, vocab_size: s.vocab, ...ids, max_sequence_length: 4096 };
+  }
+  if (s.family === "llada2") {
+    return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, head_dim: s.headDim, num_hidden_layers: layers, intermediate_size: s.intermediate, moe_intermediate_size: s.moeIntermediate, num_experts: s.experts, num_experts_per_tok: 8, n_group: 8, topk_group: 4, vocab_size: s.vocab, pad_token_id: 156892, max_position_embeddings: 16384 };
+  }
+  if (s.family === "fast-dllm-v2") {
+    return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: layers, intermediate_size: s.intermediate, vocab_size: s.vocab, bd_size: 32, layer_types: Array(layers).fill("full_attention") };
   }
   return { ...base, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: layers, intermediate_size: s.intermediate, vocab_size: s.vocab, mask_token_id: 151666, eos_token_id: 151643, pad_token_id: 151643 };
 }
@@ -160,7 +206,7 @@ export function makeCheckpoint(shape: ShapeName, layers: number, dir: string, lo
   writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: parameters * 2 }, weight_map: weightMap }, null, 1));
   writeFileSync(join(dir, "config.json"), JSON.stringify(config(shape, layers), null, 2));
   const family = SHAPES[shape].family;
-  const tokenizerFiles = family === "llada" ? ["tokenizer.json", "tokenizer_config.json"] : ["vocab.json", "merges.txt", "tokenizer_config.json"];
+  const tokenizerFiles = family === "dream" ? ["vocab.json", "merges.txt", "tokenizer_config.json"] : ["tokenizer.json", "tokenizer_config.json"];
   for (const f of tokenizerFiles) copyFileSync(join(FIXTURES, `${family}-tiny`, f), join(dir, f));
   writeFileSync(done, "");
   return { dir, bytes: parameters * 2, parameters };

@@ -9,7 +9,7 @@
 //                                  [--full llada8b:int4] [--repeats 3] [--threads N] [--work DIR]
 // Writes bench/real-size.json and bench/real-size.md.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +18,8 @@ import { makeCheckpoint, SHAPES, type ShapeName } from "./checkpoint.js";
 import { BLOCK, GEN, PROMPT } from "./workload.js";
 
 interface Steps {
+  /** "block": a block-causal model (prefixMs holds the four blocks' step times, see children.ts) */
+  kind?: "block";
   loadMs: number;
   rssAfterLoadMiB: number;
   peakRssMiB: number;
@@ -53,6 +55,8 @@ export interface RealSizeRow {
   };
   /** the full-depth model itself, when it was converted and measured too */
   measured?: Point;
+  /** when this row was measured, and how busy the machine was */
+  measured_on?: { date: string; load_avg_start: number[]; load_avg_end: number[] };
 }
 
 function child(args: string[]): unknown {
@@ -61,10 +65,20 @@ function child(args: string[]): unknown {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-/** y = a + b * layers through two points, evaluated at `at`. */
-function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
-  const b = (y1 - y0) / (x1 - x0);
-  return y0 + b * (at - x0);
+/**
+ * y = a + b * layers through two points, evaluated at `at`. A layer cannot cost less than
+ * nothing: when timing noise makes the deeper point measure faster (tiny shapes), the slope is
+ * taken as 0 and the deeper point's figure stands.
+ */
+export function project(x0: number, y0: number, x1: number, y1: number, at: number): number {
+  const b = Math.max(0, (y1 - y0) / (x1 - x0));
+  return y1 + b * (at - x1);
+}
+
+/** Block-causal: each block's 32 steps and its sealing forward, one token per step. */
+function blockGenerationMs(blockMs: number[]) {
+  const t = blockMs.reduce((s, ms) => s + (BLOCK + 1) * ms, 0);
+  return { none: t, prefix: t, dual: t };
 }
 
 /** Generation time for gen 128, block 32, one token per step, from one step's forward times. */
@@ -77,6 +91,29 @@ function generationMs(s: { full: number; prefix: number[]; dual: number }) {
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** The full-depth figures, from the two shallow points (rows read back are projected again with this). */
+export function projectRow(points: Point[], depth: number): RealSizeRow["projected"] {
+  const [p0, p1] = points;
+  const at = (f: (p: Point) => number) => project(p0.layers, f(p0), p1.layers, f(p1), depth);
+  const stepMs = {
+    full: at((p) => p.steps.fullMs),
+    prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
+    dual: at((p) => p.steps.dualMs),
+  };
+  const gen = p0.steps.kind === "block" ? blockGenerationMs(stepMs.prefix) : generationMs(stepMs);
+  return {
+    parameters: Math.round(at((p) => p.convert.parameters)),
+    diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
+    // streaming: the peak is the largest tensor's, whatever the depth
+    convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
+    convertSeconds: round(at((p) => p.convert.seconds), 0),
+    loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
+    loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
+    stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
+    tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
+  };
+}
 
 export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string[]; layers: [number, number]; full: string[]; repeats: number; threads: number; work: string; log: (s: string) => void }): Promise<RealSizeRow[]> {
   const rows: RealSizeRow[] = [];
@@ -97,31 +134,7 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
         return { layers, convert, steps };
       };
       points.push(measureAt(L0), measureAt(L1));
-      const [p0, p1] = points;
-      const at = (f: (p: Point) => number) => project(L0, f(p0), L1, f(p1), depth);
-      const stepMs = {
-        full: at((p) => p.steps.fullMs),
-        prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
-        dual: at((p) => p.steps.dualMs),
-      };
-      const gen = generationMs(stepMs);
-      const row: RealSizeRow = {
-        shape,
-        dtype,
-        points,
-        fullDepth: depth,
-        projected: {
-          parameters: Math.round(at((p) => p.convert.parameters)),
-          diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
-          // streaming: the peak is the largest tensor's, whatever the depth
-          convertPeakRssGiB: round(Math.max(p0.convert.peakRssMiB, p1.convert.peakRssMiB) / 1024, 2),
-          convertSeconds: round(at((p) => p.convert.seconds), 0),
-          loadSeconds: round(at((p) => p.steps.loadMs) / 1000, 1),
-          loadRssGiB: round(at((p) => p.steps.peakRssMiB) / 1024, 2),
-          stepMs: { none: round(stepMs.full, 0), prefix: round(stepMs.prefix.reduce((a, b) => a + b, 0) / stepMs.prefix.length, 0), dual: round(stepMs.dual, 0) },
-          tokensPerSecond: { none: round((GEN / gen.none) * 1000, 3), prefix: round((GEN / gen.prefix) * 1000, 3), dual: round((GEN / gen.dual) * 1000, 3) },
-        },
-      };
+      const row: RealSizeRow = { shape, dtype, points, fullDepth: depth, projected: projectRow(points, depth) };
       if (options.full.includes(`${shape}:${dtype}`)) row.measured = measureAt(depth);
       rows.push(row);
     }
@@ -132,16 +145,16 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
 export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machine>, settings: string): string {
   const gib = (mib: number) => (mib / 1024).toFixed(2);
   const lines = [
-    "# Real-size bench: LLaDA-8B- and Dream-7B-shaped models on this machine",
+    "# Real-size bench: LLaDA-8B-, Dream-7B-, LLaDA2.0-mini- and Fast-dLLM-v2-shaped models on this machine",
     "",
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.ram_gb} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}; load average ${m.load_avg_start.join(" / ")} at the start, ${(m.load_avg_end ?? []).join(" / ")} at the end.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.ram_gb} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}. Rows come from the runs that measured them (real-size.json: measured_on, with the load averages; other work on the machine ran at the lowest priority during these runs).`,
     `Settings: ${settings}. Generation: prompt ${PROMPT}, gen ${GEN}, block ${BLOCK}, one token per step (steps = gen): without a cache every step is a full forward over ${PROMPT + GEN} positions; with Fast-dLLM's prefix cache a block's first step is a full forward and the others feed the block and what follows it; with the dual cache, the block only. Every forward sends the block's ${BLOCK} rows through the in-graph head (top-k), as Denoise does.`,
     "Checkpoints: random weights with the real widths, heads, MLP and vocabulary (bench/real-size/checkpoint.ts), bf16, converted by `maskflow convert`. Full-depth figures are projected from two depths: each is a fixed part (embedding, head, overhead) plus a part per layer.",
     "",
     "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | ms/step, no cache | prefix | dual | tok/s, no cache | prefix | dual |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const r of rows) {
+  for (const r of rows.filter((r) => r.points[0].steps.kind !== "block")) {
     const p = r.projected;
     lines.push(
       `| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${p.stepMs.none} | ${p.stepMs.prefix} | ${p.stepMs.dual} | ${p.tokensPerSecond.none} | ${p.tokensPerSecond.prefix} | ${p.tokensPerSecond.dual} |`,
@@ -152,6 +165,21 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
       lines.push(
         `| ${r.shape} (${r.fullDepth} layers, **measured**) | ${r.dtype} | ${(r.measured.convert.parameters / 1e9).toFixed(2)}B | ${(r.measured.convert.bytes / 2 ** 30).toFixed(2)} GiB | ${Math.round(r.measured.convert.seconds)} s, ${gib(r.measured.convert.peakRssMiB)} GiB | ${(s.loadMs / 1000).toFixed(1)} s, ${gib(s.peakRssMiB)} GiB | ${Math.round(s.fullMs)} | ${Math.round(s.prefixMs.reduce((a, b) => a + b, 0) / s.prefixMs.length)} | ${Math.round(s.dualMs)} | ${round((GEN / g.none) * 1000, 3)} | ${round((GEN / g.prefix) * 1000, 3)} | ${round((GEN / g.dual) * 1000, 3)} |`,
       );
+    }
+  }
+  const blockRows = rows.filter((r) => r.points[0].steps.kind === "block");
+  if (blockRows.length) {
+    lines.push(
+      "",
+      "Block-causal models (LLaDA2, Fast-dLLM v2): each step feeds the current block of 32 against the exact cache of the blocks before it (0, 32, 64, 96 cached positions for the four blocks of prompt 8 + gen 128); a finished block gets one more forward that writes its final K/V. Tokens/s at one token per step (32 steps a block; a threshold rule commits more per step where the model is confident).",
+      "",
+      "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | ms/step, blocks 1-4 | tok/s |",
+      "|---|---|---:|---:|---:|---:|---|---:|",
+    );
+    for (const r of blockRows) {
+      const p = r.projected;
+      const at = (i: number) => Math.round(project(r.points[0].layers, r.points[0].steps.prefixMs[i], r.points[1].layers, r.points[1].steps.prefixMs[i], r.fullDepth));
+      lines.push(`| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${r.points[0].steps.prefixMs.map((_, i) => at(i)).join(", ")} | ${p.tokensPerSecond.prefix} |`);
     }
   }
   lines.push("", "Measured points (what the projections come from):", "", "| model | layers | dtype | convert s | convert peak RSS MiB | load s | RSS after load MiB | full step ms | prefix step ms (blocks 1-4) | dual step ms |", "|---|---:|---|---:|---:|---:|---:|---:|---|---:|");
@@ -181,8 +209,13 @@ export interface RealSizeOptions {
 export async function realSizeSection(o: RealSizeOptions): Promise<RealSizeRow[]> {
   const m = machine();
   mkdirSync(o.work, { recursive: true });
-  const rows = await runRealSize(o);
+  const fresh = (await runRealSize(o)).map((r) => ({ ...r, measured_on: { date: new Date().toISOString(), load_avg_start: m.load_avg_start, load_avg_end: loadAvg() } }));
   m.load_avg_end = loadAvg();
+  // rows of shapes this run did not measure are kept from the last run (each says when it was measured)
+  const file = join(o.out, "real-size.json");
+  const earlier = (existsSync(file) ? ((JSON.parse(readFileSync(file, "utf8")) as { rows: RealSizeRow[] }).rows ?? []) : []).map((r) => ({ ...r, projected: projectRow(r.points, r.fullDepth) }));
+  const same = (a: RealSizeRow, b: RealSizeRow) => a.shape === b.shape && a.dtype === b.dtype;
+  const rows = [...earlier.map((r) => fresh.find((f) => same(f, r)) ?? r), ...fresh.filter((f) => !earlier.some((r) => same(f, r)))];
   const settings = `${o.threads} threads, ${o.repeats} timed forwards per figure after a warm-up, MatMulNBits block 32, accuracy_level 4, embedding and head 8-bit`;
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, "real-size.json"), JSON.stringify({ machine: m, settings, rows }, null, 1) + "\n");
@@ -197,7 +230,7 @@ async function main() {
     options: {
       shapes: { type: "string", default: "llada8b,dream7b" },
       dtypes: { type: "string", default: "int4,int8" },
-      layers: { type: "string", default: "2,4" },
+      layers: { type: "string", default: "2,8" },
       full: { type: "string", default: "" },
       repeats: { type: "string", default: "3" },
       threads: { type: "string", default: String(os.availableParallelism()) },

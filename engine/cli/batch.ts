@@ -3,6 +3,7 @@
 // of the same command skips the jobs already recorded.
 import cliProgress from "cli-progress";
 import { appendFileSync, existsSync, readFileSync, truncateSync } from "node:fs";
+import type { Limits } from "../limits.js";
 import { Executor } from "../run/executor.js";
 import type { NodeRegistry } from "../registry.js";
 import { formatIssue, WorkflowError } from "../workflow/issues.js";
@@ -15,6 +16,8 @@ export interface BatchOptions {
   concurrency: number;
   retryFailed?: boolean;
   registry: NodeRegistry;
+  /** Limits in force (default: DEFAULT_LIMITS). */
+  limits?: Limits;
   stderr?: NodeJS.WriteStream;
   signal?: AbortSignal;
 }
@@ -86,7 +89,7 @@ export async function runBatch(doc: WorkflowDoc, opts: BatchOptions): Promise<Ba
   const done = readDone(opts.out, opts.retryFailed ?? false);
   const todo = jobs.filter((j) => !done.has(j.line));
   const summary: BatchSummary = { total: jobs.length, ok: 0, failed: 0, skipped: jobs.length - todo.length, interrupted: false };
-  const executor = new Executor(opts.registry);
+  const executor = new Executor(opts.registry, { limits: opts.limits });
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   opts.signal?.addEventListener("abort", abort);

@@ -2,7 +2,10 @@
 // Exit codes: 0 ok; 1 a run failed; 2 invalid input (missing file, bad JSON, invalid workflow, bad flag).
 import { Command, CommanderError, Option } from "commander";
 import { writeFile } from "node:fs/promises";
+import { shutdownWorkers } from "../dllm/runtime/worker-client.js";
 import { checkWorkflow, Executor, formatIssue, loadWorkflowFile, parseSetFlag, readWorkflowJson, WorkflowError } from "../index.js";
+import { resolveLimits, type Limits } from "../limits.js";
+import { capIssues } from "../workflow/issues.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
 import { addConvertCommands } from "./convert.js";
@@ -29,6 +32,17 @@ function overridesFrom(sets: string[]): Record<string, unknown> {
   return out;
 }
 
+/** The limits in force for a command: defaults, MASKFLOW_LIMITS, then its --limit flags. */
+function limitsFrom(settings: string[]): Limits {
+  try {
+    return resolveLimits(settings);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+const LIMIT_FLAG = ["--limit <name=value>", "set a limit (e.g. maxValueBytes=16MiB; see engine/server/README.md#security); repeatable"] as const;
+
 export function buildProgram(): Command {
   const program = new Command("maskflow")
     .description("Node-graph workflows for masked diffusion language models")
@@ -42,14 +56,16 @@ export function buildProgram(): Command {
     .argument("<file>", "a .maskflow.json workflow")
     .option("--set <nodeId.input=value>", "override an input (JSON when it parses, else a string); repeatable", collect, [])
     .option("--json", "print one JSON object {status, outputs, error, warnings, stats} on stdout and nothing else (docs/cli-json.md)")
-    .action(async (file: string, opts: { set: string[]; json?: boolean }) => {
+    .option(...LIMIT_FLAG, collect, [])
+    .action(async (file: string, opts: { set: string[]; json?: boolean; limit: string[] }) => {
+      const limits = limitsFrom(opts.limit);
       const { registry } = await cliNodes();
       const overrides = overridesFrom(opts.set);
       // Shape, overrides and graph in one pass, so a file with several faults lists them all.
-      const checked = checkWorkflow(await readWorkflowJson(file), registry, overrides);
+      const checked = checkWorkflow(await readWorkflowJson(file, limits), registry, overrides, limits);
       if (!checked.ok) throw new WorkflowError(checked.issues);
       const doc = checked.doc;
-      const executor = new Executor(registry);
+      const executor = new Executor(registry, { limits });
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
       process.once("SIGINT", onSigint);
@@ -86,21 +102,27 @@ export function buildProgram(): Command {
 
   program
     .command("validate")
-    .description("check a workflow without running it; lists every problem (exit 2) or says it is valid")
-    .argument("<file>", "a .maskflow.json workflow")
-    .option("--json", "print {valid, issues} as JSON")
-    .action(async (file: string, opts: { json?: boolean }) => {
-      let issues;
-      try {
-        issues = checkWorkflow(await readWorkflowJson(file), (await cliNodes()).registry).issues;
-      } catch (err) {
-        if (!(err instanceof WorkflowError)) throw err;
-        issues = err.issues;
+    .description("check workflows without running them; lists every problem (exit 2) or says each is valid")
+    .argument("<files...>", ".maskflow.json workflows")
+    .option("--json", "print {valid, issues} as JSON (one line per file, with its name, when there are several)")
+    .option(...LIMIT_FLAG, collect, [])
+    .action(async (files: string[], opts: { json?: boolean; limit: string[] }) => {
+      const limits = limitsFrom(opts.limit);
+      const { registry } = await cliNodes();
+      for (const file of files) {
+        let issues;
+        try {
+          issues = checkWorkflow(await readWorkflowJson(file, limits), registry, {}, limits).issues;
+        } catch (err) {
+          if (!(err instanceof WorkflowError)) throw err;
+          issues = err.issues;
+        }
+        const shown = capIssues(issues, limits.maxIssues);
+        if (opts.json) process.stdout.write(JSON.stringify({ ...(files.length > 1 ? { file } : {}), valid: issues.length === 0, issues: shown }) + "\n");
+        else if (issues.length === 0) process.stdout.write(`${file}: valid\n`);
+        else process.stderr.write(`${file}: ${issues.length} problem${issues.length > 1 ? "s" : ""}\n${shown.map((i) => "  " + formatIssue(i)).join("\n")}\n`);
+        if (issues.length) process.exitCode = EXIT.INVALID;
       }
-      if (opts.json) process.stdout.write(JSON.stringify({ valid: issues.length === 0, issues }) + "\n");
-      else if (issues.length === 0) process.stdout.write(`${file}: valid\n`);
-      else process.stderr.write(`${file}: ${issues.length} problem${issues.length > 1 ? "s" : ""}\n${issues.map((i) => "  " + formatIssue(i)).join("\n")}\n`);
-      if (issues.length) process.exitCode = EXIT.INVALID;
     });
 
   program
@@ -122,9 +144,11 @@ export function buildProgram(): Command {
     .addOption(new Option("--concurrency <n>", "jobs in flight at once").default(1).argParser(positiveInt))
     .option("--retry-failed", "rerun jobs whose earlier result was an error")
     .option("--json", "print a JSON summary on stdout")
-    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean }) => {
-      const doc = await loadWorkflowFile(file);
-      const summary = await runBatch(doc, { ...opts, registry: (await cliNodes()).registry, stderr: process.stderr });
+    .option(...LIMIT_FLAG, collect, [])
+    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean; limit: string[] }) => {
+      const limits = limitsFrom(opts.limit);
+      const doc = await loadWorkflowFile(file, limits);
+      const summary = await runBatch(doc, { ...opts, limits, registry: (await cliNodes()).registry, stderr: process.stderr });
       if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
       else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
       if (summary.interrupted) process.exitCode = EXIT.FAILED;
@@ -137,10 +161,13 @@ export function buildProgram(): Command {
     .option("--port <port>", "port (0 picks a free one)", "8188")
     .option("--host <host>", "interface to bind; anything but loopback requires a token", "127.0.0.1")
     .option("--token <token>", "require this token on every request (generated and printed when binding beyond loopback)")
-    .action(async (opts: { port: string; host: string; token?: string }) => {
+    .option("--models <dir>", "also load models and adapters from this folder (besides models/ and the user models folder); repeatable", collect, [])
+    .option(...LIMIT_FLAG, collect, [])
+    .action(async (opts: { port: string; host: string; token?: string; models: string[]; limit: string[] }) => {
       const { serve } = await import("../server/serve.js");
       if (!/^\d+$/.test(opts.port)) throw new UsageError(`--port must be a port number, got "${opts.port}"`);
-      await serve({ ...opts, registry: (await cliNodes()).registry });
+      const limits = limitsFrom(opts.limit);
+      await serve({ ...opts, limits, registry: (await cliNodes()).registry });
       await new Promise(() => undefined); // serve until SIGINT/SIGTERM (serve() exits the process)
     });
 
@@ -180,7 +207,25 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** The limits from the environment alone, or the defaults when MASKFLOW_LIMITS is malformed (reported elsewhere). */
+function resolveLimitsQuietly(): Limits {
+  try {
+    return resolveLimits();
+  } catch {
+    return resolveLimits({}, "");
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await runCommand(argv);
+  } finally {
+    // Before the caller exits: a worker torn down mid-load would abort the process (exit 134).
+    await shutdownWorkers();
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -191,7 +236,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
     }
     if (err instanceof WorkflowError) {
-      process.stderr.write(`invalid workflow: ${err.issues.length} problem${err.issues.length > 1 ? "s" : ""}\n${err.issues.map((i) => "  " + formatIssue(i)).join("\n")}\n`);
+      const shown = capIssues(err.issues, resolveLimitsQuietly().maxIssues);
+      process.stderr.write(`invalid workflow: ${err.issues.length} problem${err.issues.length > 1 ? "s" : ""}\n${shown.map((i) => "  " + formatIssue(i)).join("\n")}\n`);
       return EXIT.INVALID;
     }
     if (err instanceof UsageError) {

@@ -6,8 +6,9 @@
 // cannot read, a link in place of a path, a missing folder or a failed session are simply not
 // preloaded, and the run proper says what is wrong, exactly as without a preload.
 // Light imports only: this runs before everything else.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { readSmallFile } from "../files/read.js";
 import { resolveResource } from "../paths.js";
 import { parseSetFlag } from "../workflow/overrides.js";
 import { preloadSession, prewarmWorker } from "../dllm/runtime/worker-client.js";
@@ -40,13 +41,15 @@ export function modelsToPreload(workflowText: string, sets: string[]): { onnxPat
     const dir = resolveResource(path);
     let file = "model.onnx";
     try {
-      const manifest = JSON.parse(readFileSync(join(dir, "maskflow.json"), "utf8"));
+      // Bounded and non-blocking: a FIFO named maskflow.json must not hang the CLI before it has even parsed its flags.
+      const manifest = JSON.parse(readSmallFile(join(dir, "maskflow.json"), { what: "the model manifest", maxBytes: 1 << 20 }));
       if (typeof manifest?.model === "string" && manifest.model) file = manifest.model;
     } catch {
       continue;
     }
     const onnxPath = join(dir, file);
-    if (existsSync(onnxPath)) out.push({ onnxPath, device, threads });
+    // Regular files only: onnxruntime would wait on a FIFO for ever (the load proper refuses one).
+    if (statSync(onnxPath, { throwIfNoEntry: false })?.isFile()) out.push({ onnxPath, device, threads });
   }
   return out;
 }

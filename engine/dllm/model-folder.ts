@@ -6,10 +6,23 @@
 //   config.json           optional; the checkpoint's own config (LLaDA fields), informational
 //   weights.json          optional; weight manifest for LoRA merging
 // Every error is a plain Error whose message names the file; the node adds its id.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
-import { DllmTokenizer, type TokenizerConfig } from "./tokenizer.js";
+import { assertWithin as assertInside, readJsonFile } from "../files/read.js";
+import { tokenizerPatternProblem } from "./tokenizer-patterns.js";
+import { DllmTokenizer, tokenizerConfigProblem, tokenizerIdProblem, type TokenizerConfig } from "./tokenizer.js";
+
+/**
+ * The most Maskflow reads of each JSON file of a model folder: generous for real models (Gemma's
+ * tokenizer.json is 33 MB), small enough that a hostile folder cannot make the thread parse forever.
+ */
+const MAX_JSON_BYTES: Record<string, number> = {
+  "maskflow.json": 1 << 20,
+  "tokenizer.json": 64 << 20,
+  "tokenizer_config.json": 16 << 20,
+  "config.json": 4 << 20,
+};
 
 const tokenId = z.number().int().nonnegative();
 
@@ -40,6 +53,11 @@ export const manifestSchema = z.object({
    * conditional/unconditional batch). [] for logits-only graphs.
    */
   heads: z.array(z.string()).default([]),
+  /**
+   * The graph has no whole-canvas logits output: outputs.logits names the head over `decide`, and
+   * full logits are asked for with decide = every position (graphs from `maskflow convert`).
+   */
+  logits_from_decide: z.boolean().default(false),
   /** How many candidates head_top_ids holds per position. */
   head_top_k: z.number().int().nonnegative().default(0),
   /** Shape of past_kv/present_kv when the graph has Fast-dLLM's block KV cache: [layers, 2, batch, heads, positions, head_dim]. */
@@ -51,6 +69,29 @@ export const manifestSchema = z.object({
   weights: z.string().optional(),
   /** How the weights are stored (fp32, fp16, int8, int4), for listings; written by `maskflow convert`. */
   dtype: z.string().optional(),
+  /**
+   * The attention pattern: bidirectional (LLaDA, Dream), or block-causal (LLaDA2: a key is seen
+   * when its block is not after the query's), with the block size it was trained for. Denoise
+   * follows it: block-causal models decode block by block with an exact KV cache.
+   */
+  attention: z
+    .discriminatedUnion("kind", [
+      z.object({ kind: z.literal("bidirectional") }),
+      z.object({ kind: z.literal("block_causal"), block_size: z.number().int().positive() }),
+    ])
+    .default({ kind: "bidirectional" }),
+  /** Decoding defaults from the checkpoint's family (block-causal models: LLaDA2's threshold rule and LLaDA2.1's editing, Fast-dLLM v2's sub-blocks and stop rule). */
+  decoding: z
+    .object({
+      threshold: z.number().min(0).max(1).optional(),
+      editing_threshold: z.number().min(0).max(1).optional(),
+      max_post_steps: z.number().int().nonnegative().optional(),
+      /** Fast-dLLM v2: fill the block in sub-blocks of this size, left to right */
+      sub_block: z.number().int().positive().optional(),
+      /** Fast-dLLM v2: stop once the output holds EOS with nothing masked before it */
+      stop_when_settled: z.boolean().optional(),
+    })
+    .optional(),
   /** Parameter count, for listings. */
   parameters: z.number().int().nonnegative().optional(),
   /** Where the model came from (a Hugging Face repo id or a checkpoint folder). */
@@ -81,20 +122,24 @@ export interface GraphInfo {
 const README_HINT = "see models/README.md for the model folder format";
 
 /** Graph input roles the runtime can feed (models/train/graph.py's full graph; all but input_ids get neutral values). */
-export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale"] as const;
+export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale", "block_size"] as const;
 
-function readJson(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new Error(`${path}: cannot read ${what}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: ${what} is not valid JSON: ${(err as Error).message}`);
-  }
+export interface ReadFolderOptions {
+  /** Real folders every file must lie in (a served instance's roots); null or absent: anywhere. */
+  within?: readonly string[] | null;
+}
+
+function readJson(path: string, what: string, within: readonly string[] | null | undefined): unknown {
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  return readJsonFile(path, { what, maxBytes: MAX_JSON_BYTES[name] ?? 4 << 20, within });
+}
+
+/** A file the manifest names, which must stay inside the folder ("../../secret" does not). */
+function inside(dir: string, name: string, field: string, manifestPath: string): string {
+  const path = resolve(dir, name);
+  const rel = relative(dir, path);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) throw new Error(`${manifestPath}: "${field}" must name a file inside the model folder`);
+  return path;
 }
 
 function requireFile(dir: string, name: string, what: string): string {
@@ -127,43 +172,72 @@ export function parseManifest(raw: unknown, path = "maskflow.json"): ModelManife
 }
 
 /**
- * Reads and validates a model folder's files (everything but the graph itself, which the
- * runtime loads in its worker and checks with `checkGraph`).
+ * A folder's tokenizer (tokenizer.json, tokenizer_config.json), read bounded and confined and
+ * checked against its manifest before tokenizers.js sees it. readModelFolder and the static
+ * checks (model-facts.ts) both read it through here.
  */
-export function readModelFolder(path: string): ModelFolder {
-  const dir = resolve(path);
-  if (!existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
-  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder: a model is a folder with model.onnx, tokenizer.json and maskflow.json`);
-
-  const manifestPath = requireFile(dir, "maskflow.json", "maskflow.json (mask/EOS ids, vocabulary size, graph input/output names)");
-  const manifest = parseManifest(readJson(manifestPath, "the model manifest"), manifestPath);
-  const onnxPath = requireFile(dir, manifest.model, `${manifest.model} (the ONNX graph named by maskflow.json "model")`);
-
+export function readTokenizer(dir: string, manifest: ModelManifest, manifestPath: string, within: readonly string[] | null | undefined): DllmTokenizer {
   const tokPath = requireFile(dir, "tokenizer.json", "tokenizer.json (a Hugging Face tokenizer)");
-  const tokJson = readJson(tokPath, "the tokenizer");
+  const tokJson = readJson(tokPath, "the tokenizer", within);
+  // Checked before building: a token id of 1e9 makes tokenizers.js fill a table that large (a 40 s stall).
+  const idProblem = tokenizerIdProblem(tokJson, manifest.vocab_size) ?? tokenizerPatternProblem(tokJson);
+  if (idProblem) throw new Error(`${tokPath}: ${idProblem}`);
   const cfgPath = join(dir, "tokenizer_config.json");
-  const tokConfig = (existsSync(cfgPath) ? readJson(cfgPath, "the tokenizer config") : {}) as TokenizerConfig;
+  const tokConfig = (existsSync(cfgPath) ? readJson(cfgPath, "the tokenizer config", within) : {}) as TokenizerConfig;
   if (typeof tokConfig !== "object" || tokConfig === null || Array.isArray(tokConfig)) {
     throw new Error(`${cfgPath}: expected a JSON object`);
   }
+  const configProblem = tokenizerConfigProblem(tokConfig);
+  if (configProblem) throw new Error(`${cfgPath}: invalid tokenizer config: ${configProblem}`);
   let tokenizer: DllmTokenizer;
   try {
     tokenizer = new DllmTokenizer(tokJson as object, tokConfig);
   } catch (err) {
-    throw new Error(`${tokPath}: cannot build the tokenizer: ${(err as Error).message}`);
+    // tokenizers.js and the template engine say what they know ("Unknown Normalizer type: X"); a
+    // TypeError means a field of an unexpected shape, which its own words would not explain.
+    const why = err instanceof TypeError || err instanceof RangeError ? "a field has a shape tokenizers.js does not read" : (err as Error).message;
+    throw new Error(`${tokPath}: cannot build the tokenizer: ${why}`);
   }
   if (tokenizer.vocabSize > manifest.vocab_size) {
     throw new Error(
       `${tokPath}: the tokenizer has ${tokenizer.vocabSize} ids but ${manifestPath} says vocab_size ${manifest.vocab_size}: its ids would fall outside the logits`,
     );
   }
+  return tokenizer;
+}
+
+/** A folder's maskflow.json, read bounded and confined, and checked. */
+export function readManifest(dir: string, within: readonly string[] | null | undefined): { manifest: ModelManifest; manifestPath: string } {
+  const manifestPath = requireFile(dir, "maskflow.json", "maskflow.json (mask/EOS ids, vocabulary size, graph input/output names)");
+  return { manifest: parseManifest(readJson(manifestPath, "the model manifest", within), manifestPath), manifestPath };
+}
+
+/**
+ * Reads and validates a model folder's files (everything but the graph itself, which the
+ * runtime loads in its worker and checks with `checkGraph`).
+ */
+export function readModelFolder(path: string, { within = null }: ReadFolderOptions = {}): ModelFolder {
+  const dir = resolve(path);
+  if (!existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder: a model is a folder with model.onnx, tokenizer.json and maskflow.json`);
+
+  // Served: no file of the folder may be a link out of the roots (onnxruntime reads the graph's
+  // external data from here too, where Maskflow cannot check each read).
+  if (within) for (const name of readdirSync(dir)) assertInside(join(dir, name), within, name);
+  const { manifest, manifestPath } = readManifest(dir, within);
+  inside(dir, manifest.model, "model", manifestPath);
+  const onnxPath = requireFile(dir, manifest.model, `${manifest.model} (the ONNX graph named by maskflow.json "model")`);
+  assertInside(onnxPath, within, "the ONNX graph");
+
+  const tokenizer = readTokenizer(dir, manifest, manifestPath, within);
 
   const configPath = join(dir, "config.json");
-  const config = existsSync(configPath) ? (readJson(configPath, "the model config") as Record<string, unknown>) : null;
+  const config = existsSync(configPath) ? (readJson(configPath, "the model config", within) as Record<string, unknown>) : null;
   let weightsPath: string | null = null;
   if (manifest.weights) {
-    weightsPath = join(dir, manifest.weights);
+    weightsPath = inside(dir, manifest.weights, "weights", manifestPath);
     if (!existsSync(weightsPath)) throw new Error(`${weightsPath} is missing (named by ${manifestPath} "weights")`);
+    assertInside(weightsPath, within, "the weight manifest");
   }
   return { dir, onnxPath, manifest, tokenizer, config, weightsPath };
 }

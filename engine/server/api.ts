@@ -2,14 +2,16 @@
 // lists each workflow issue with its node and input.
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { z } from "zod";
+import { DEFAULT_LIMITS, formatBytes, limitHint, type Limits } from "../limits.js";
 import type { NodeRegistry } from "../registry.js";
 import { listExampleWorkflows, readExampleWorkflow } from "../workflow/examples.js";
-import type { Issue } from "../workflow/issues.js";
-import { checkWorkflow } from "../workflow/check.js";
+import { checkWorkflowInSteps } from "../workflow/check.js";
+import { capIssues, type Issue } from "../workflow/issues.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
-import type { RunQueue } from "./run-queue.js";
+import { QueueRefused, type RunQueue } from "./run-queue.js";
 import { listModels } from "../dllm/convert/models.js";
+import { unrestrictedFiles, type FileAccess } from "../files/access.js";
 
 const runBody = z
   .object({
@@ -49,15 +51,30 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-/** Schema, overrides and graph checks in one pass: every issue at once (the editor's checks call this). */
-function check(registry: NodeRegistry, workflow: unknown, overrides: Record<string, unknown>): { doc: WorkflowDoc; issues: Issue[] } {
-  const result = checkWorkflow(workflow, registry, overrides);
-  return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: result.issues };
+/** Lets other requests (a health check, the editor's polling) in between the steps of a big check. */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Schema, overrides and graph checks in one pass: every issue at once (at most maxIssues of them,
+ * the rest counted); the editor's checks call this. The event loop runs between the steps, so
+ * the server keeps answering while it checks a big graph.
+ */
+async function check(
+  registry: NodeRegistry,
+  workflow: unknown,
+  overrides: Record<string, unknown>,
+  limits: Limits,
+  files: FileAccess,
+): Promise<{ doc: WorkflowDoc; issues: Issue[] }> {
+  await breathe();
+  // Nodes' static checks (inspect) read model folders only where runs may: `files`.
+  const result = await checkWorkflowInSteps(workflow, registry, overrides, limits, breathe, files);
+  return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: capIssues(result.issues, limits.maxIssues) };
 }
 
-export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
+export function apiRouter(registry: NodeRegistry, queue: RunQueue, limits: Limits = DEFAULT_LIMITS, files: FileAccess = unrestrictedFiles): Router {
   const router = express.Router();
-  router.use(express.json({ limit: "8mb" }));
+  router.use(express.json({ limit: limits.maxBodyBytes }));
 
   router.get("/health", (_req, res) => {
     res.json({ ok: true });
@@ -81,17 +98,26 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
     res.json(doc);
   });
 
-  router.post("/validate", (req, res) => {
+  router.post("/validate", async (req, res) => {
     const body = parseBody(validateBody, req.body);
-    res.json({ issues: check(registry, body.workflow, body.overrides ?? {}).issues });
+    res.json({ issues: (await check(registry, body.workflow, body.overrides ?? {}, limits, files)).issues });
   });
 
-  router.post("/runs", (req, res) => {
+  router.post("/runs", async (req, res) => {
     const body = parseBody(runBody, req.body);
     const overrides = body.overrides ?? {};
-    const { doc, issues } = check(registry, body.workflow, overrides);
-    if (issues.length) throw new HttpError(400, `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
-    const run = queue.submit(doc, overrides, { name: body.name, graph: body.graph, front: body.front });
+    const { doc, issues } = await check(registry, body.workflow, overrides, limits, files);
+    if (issues.length) {
+      const limit = issues.find((i) => i.code === "limit");
+      throw new HttpError(400, limit ? `the workflow is over a limit: ${limit.message}` : `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
+    }
+    let run;
+    try {
+      run = queue.submit(doc, overrides, { name: body.name, graph: body.graph, front: body.front });
+    } catch (err) {
+      if (err instanceof QueueRefused) throw new HttpError(err.status, err.status === 429 ? `${err.message} (${limitHint("maxQueuedRuns", limits)})` : err.message);
+      throw err;
+    }
     res.status(201).json({ id: run.id, status: run.status });
   });
 
@@ -142,16 +168,22 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue): Router {
   });
 
   router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    sendError(res, err);
+    sendError(res, err, limits);
   });
   return router;
 }
 
-/** Answers any thrown error as a status and an `{error, details}` body. */
-export function sendError(res: Response, err: unknown): void {
+/**
+ * Answers any thrown error as a status and an `{error, details}` body. Client errors (the body
+ * parser's: bad JSON, too large, aborted, unsupported charset) are answered and not logged: a
+ * client that hangs up mid-body is not the server's problem, and a log line per request would let
+ * any client fill the log. Only a real bug is logged, and answered 500.
+ */
+export function sendError(res: Response, err: unknown, limits: Pick<Limits, "maxBodyBytes"> = DEFAULT_LIMITS): void {
   let status = 500;
   let body: ApiErrorBody = { error: "internal error", details: [] };
-  const bodyParserType = (err as { type?: unknown } | null)?.type;
+  const parserError = err as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown } | null;
+  const bodyParserType = parserError?.type;
   if (err instanceof HttpError) {
     status = err.status;
     body = { error: err.message, details: err.details };
@@ -160,9 +192,13 @@ export function sendError(res: Response, err: unknown): void {
     body = { error: `the body is not valid JSON: ${(err as Error).message}`, details: [] };
   } else if (bodyParserType === "entity.too.large") {
     status = 413;
-    body = { error: "the body is too large", details: [] };
+    body = { error: `the body is larger than ${formatBytes(limits.maxBodyBytes)} (${limitHint("maxBodyBytes", limits)})`, details: [] };
+  } else if (typeof parserError?.status === "number" && parserError.status >= 400 && parserError.status < 500 && parserError.expose === true) {
+    status = parserError.status;
+    body = { error: String(parserError.message), details: [] };
   } else {
     console.error("maskflow server:", err);
   }
+  if (res.headersSent || res.writableEnded || res.socket?.destroyed !== false) return; // part of an answer went out, or the client is gone
   res.status(status).json(body);
 }

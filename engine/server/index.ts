@@ -7,7 +7,9 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import express from "express";
 import { WebSocketServer, type WebSocket } from "ws";
-import { PACKAGE_ROOT } from "../paths.js";
+import { confinedFiles, unrestrictedFiles, type FileRoot } from "../files/access.js";
+import { resolveLimits, type Limits } from "../limits.js";
+import { PACKAGE_ROOT, userModelsDir } from "../paths.js";
 import type { NodeRegistry } from "../registry.js";
 import { Executor } from "../run/executor.js";
 import { apiRouter } from "./api.js";
@@ -35,6 +37,27 @@ export interface ServerOptions {
   historyLimit?: number;
   /** Where the server reports its address and a generated token (default: console.log). */
   log?: (line: string) => void;
+  /**
+   * Folders models and adapters load from, besides the bundled models/ and the user models folder
+   * (MASKFLOW_MODELS, else ~/.maskflow/models): `maskflow serve --models DIR`.
+   */
+  modelRoots?: string[];
+  /**
+   * false: workflows may name any path, as with the CLI. Only for a server that nobody but its own
+   * user can reach; the default (true) confines paths to the roots above.
+   */
+  confinePaths?: boolean;
+  /** Limits (engine/limits.ts) over the defaults and MASKFLOW_LIMITS. */
+  limits?: Partial<Limits>;
+}
+
+/** The folders a served instance loads models and adapters from. */
+export function modelRoots(extra: string[] = []): FileRoot[] {
+  return [
+    { path: join(PACKAGE_ROOT, "models"), shown: "models/", label: "the bundled models/" },
+    { path: userModelsDir(), shown: "", label: "the user models folder (MASKFLOW_MODELS)" },
+    ...extra.map((path) => ({ path, shown: "", label: "--models" })),
+  ];
 }
 
 export interface RunningServer {
@@ -67,8 +90,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (generated) token = generateToken();
   const registry = options.registry;
   const appDir = options.appDir ?? join(PACKAGE_ROOT, "dist", "app");
-  const executor = new Executor(registry);
-  const queue = new RunQueue(executor, { historyDir: options.historyDir ?? null, historyLimit: options.historyLimit });
+  const limits = resolveLimits(options.limits ?? {});
+  const files = options.confinePaths === false ? unrestrictedFiles : confinedFiles(modelRoots(options.modelRoots));
+  const executor = new Executor(registry, { limits, files });
+  const queue = new RunQueue(executor, {
+    historyDir: options.historyDir ?? null,
+    historyLimit: options.historyLimit,
+    maxHistoryBytes: limits.maxHistoryBytes,
+    maxQueuedRuns: limits.maxQueuedRuns,
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -86,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     next();
   });
-  app.use("/api", apiRouter(registry, queue));
+  app.use("/api", apiRouter(registry, queue, limits, files));
   app.use(express.static(appDir, { index: false, maxAge: "1h" }));
   // The editor is a single page: every other GET gets index.html.
   app.get("/{*path}", (_req, res) => {
@@ -114,13 +144,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     send(ws, { type: "queue", runs: queue.list() });
   });
 
-  function send(ws: WebSocket, message: ServerMessage): void {
+  function send(ws: WebSocket, message: ServerMessage, text = JSON.stringify(message)): void {
     if (ws.readyState !== ws.OPEN) return;
     if (message.type === "progress" && ws.bufferedAmount > SLOW_CLIENT_BYTES) return;
-    ws.send(JSON.stringify(message));
+    ws.send(text);
   }
   function broadcast(message: ServerMessage): void {
-    for (const ws of sockets.clients) send(ws, message);
+    if (sockets.clients.size === 0) return;
+    // Serialised once for every client: a run's outputs may be megabytes.
+    const text = JSON.stringify(message);
+    for (const ws of sockets.clients) send(ws, message, text);
   }
   let queueTimer: ReturnType<typeof setTimeout> | undefined;
   queue.subscribe({

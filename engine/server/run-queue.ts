@@ -4,6 +4,7 @@
 // also written to the history folder when there is one (history.ts), and read back at start.
 import { randomUUID } from "node:crypto";
 import type { Executor } from "../run/executor.js";
+import { measureValue } from "../run/value-size.js";
 import type { RunEvent } from "../types.js";
 import { WorkflowError, formatIssue } from "../workflow/issues.js";
 import { applyOverrides } from "../workflow/overrides.js";
@@ -19,6 +20,24 @@ export interface QueueOptions {
   eventLogRuns?: number;
   /** Where ended runs are kept across restarts (history.ts); none: in memory only. */
   historyDir?: string | null;
+  /**
+   * What the remembered runs (workflow, overrides, outputs, event logs) may take together: the
+   * oldest finished runs are forgotten past it (in memory and in the history folder). A run's own
+   * event log keeps per-step progress (and warnings) only up to an eighth of it.
+   */
+  maxHistoryBytes?: number;
+  /** Runs waiting at once; submit() throws QueueRefused (429) past it. */
+  maxQueuedRuns?: number;
+}
+
+/** A run the queue will not take: it is full (429), or the server is closing (503). */
+export class QueueRefused extends Error {
+  constructor(
+    readonly status: 429 | 503,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface SubmitOptions {
@@ -46,6 +65,9 @@ interface RunRecord {
   error: RunSummary["error"];
   stats: unknown;
   events: RunEvent[];
+  /** Measured size of doc, overrides and outputs, and of the events kept. */
+  bytes: number;
+  eventBytes: number;
   controller: AbortController;
 }
 
@@ -62,6 +84,8 @@ export class RunQueue {
   private readonly listeners = new Set<QueueListener>();
   private readonly historyLimit: number;
   private readonly eventLogRuns: number;
+  private readonly maxHistoryBytes: number;
+  private readonly maxQueuedRuns: number;
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly history: RunHistory | null;
@@ -72,6 +96,8 @@ export class RunQueue {
   ) {
     this.historyLimit = options.historyLimit ?? 200;
     this.eventLogRuns = options.eventLogRuns ?? 10;
+    this.maxHistoryBytes = options.maxHistoryBytes ?? 256 * 1024 * 1024;
+    this.maxQueuedRuns = options.maxQueuedRuns ?? 100;
     this.history = options.historyDir ? new RunHistory(options.historyDir, this.historyLimit) : null;
     const stored = this.history?.load() ?? [];
     // Only the newest few keep their event log in memory, as for runs of this server.
@@ -79,6 +105,8 @@ export class RunQueue {
       const events = i >= stored.length - this.eventLogRuns ? this.history!.events(run.id) : [];
       this.runs.set(run.id, restore({ ...run, events }));
     }
+    // The byte budget holds for what was read back too (it may have been lowered since).
+    this.forget();
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -88,7 +116,8 @@ export class RunQueue {
 
   /** Queues an already validated workflow. */
   submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, options: SubmitOptions = {}): RunSummary {
-    if (this.closed) throw new Error("the server is shutting down");
+    if (this.closed) throw new QueueRefused(503, "the server is shutting down");
+    if (this.waiting.length >= this.maxQueuedRuns) throw new QueueRefused(429, `the queue is full: ${this.waiting.length} runs are already waiting`);
     const name = options.name ?? doc.name ?? null;
     const graph = options.graph ?? null;
     const effective = applyOverrides(doc, overrides).doc;
@@ -111,6 +140,8 @@ export class RunQueue {
       error: null,
       stats: null,
       events: [],
+      bytes: measureValue(doc).data + measureValue(overrides).data,
+      eventBytes: 0,
       controller: new AbortController(),
     };
     this.runs.set(record.id, record);
@@ -222,6 +253,7 @@ export class RunQueue {
       });
       record.status = result.status;
       record.outputs = result.outputs;
+      record.bytes += measureValue(result.outputs).data;
       record.error = result.error ?? null;
       record.stats = result.stats;
     } catch (err) {
@@ -233,6 +265,7 @@ export class RunQueue {
     }
     record.finishedAt = new Date();
     this.persist(record);
+    this.forget();
   }
 
   private persist(record: RunRecord): void {
@@ -240,8 +273,15 @@ export class RunQueue {
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
-    record.events.push(event);
     if (event.type === "warning") record.warnings++;
+    // The outputs in node_finished and run_finished are the record's own (counted once, above).
+    const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
+    // Per-step progress and warnings (a node may warn per step) are kept up to an eighth of the budget.
+    const capped = event.type === "progress" || event.type === "warning";
+    if (!capped || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
+      record.events.push(event);
+      record.eventBytes += bytes;
+    }
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -249,20 +289,32 @@ export class RunQueue {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /** Drops the oldest finished runs, and the event logs of all but the newest few. */
+  /**
+   * Drops the oldest ended runs past the count or byte budget (here and in the history folder), and
+   * the in-memory event logs of all but the newest few (the history folder keeps theirs).
+   */
   private forget(): void {
-    const all = [...this.runs.values()];
-    let excess = all.length - this.historyLimit;
-    for (const record of all) {
-      if (excess <= 0) break;
-      if (record.status === "queued" || record.status === "running") continue;
-      this.runs.delete(record.id);
-      excess--;
-    }
+    const ended = (r: RunRecord) => r.status !== "queued" && r.status !== "running";
     const kept = [...this.runs.values()];
     for (const record of kept.slice(0, Math.max(0, kept.length - this.eventLogRuns))) {
-      if (record.status !== "queued" && record.status !== "running") record.events = [];
+      if (ended(record)) {
+        record.events = [];
+        record.eventBytes = 0;
+      }
     }
+    let count = this.runs.size;
+    let bytes = 0;
+    for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
+    const dropped: string[] = [];
+    for (const record of [...this.runs.values()]) {
+      if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
+      if (!ended(record)) continue;
+      this.runs.delete(record.id);
+      dropped.push(record.id);
+      count--;
+      bytes -= record.bytes + record.eventBytes;
+    }
+    if (dropped.length) this.history?.remove(dropped);
   }
 }
 
@@ -286,6 +338,8 @@ function restore(stored: StoredRun): RunRecord {
     error: stored.error,
     stats: stored.stats,
     events: stored.events,
+    bytes: measureValue(stored.workflow).data + measureValue(stored.overrides ?? {}).data + measureValue(stored.outputs ?? {}).data,
+    eventBytes: measureValue(stored.events).data,
     controller: new AbortController(),
   };
 }

@@ -2,6 +2,8 @@
 // its node id, input name and reason; then keeps only the nodes that feed an output node, in
 // topological order. It works on what readStructure() could read of a document, so faults in the
 // file's shape and faults in the graph are reported in the same pass (check.ts).
+import type { FileAccess } from "../files/access.js";
+import type { Limits } from "../limits.js";
 import type { NodeRegistry } from "../registry.js";
 import { ANY_SOCKET, type InputDef, type NodeDefinition, type SocketType } from "../types.js";
 import { describeValue } from "./describe.js";
@@ -75,25 +77,39 @@ function checkConstant(nodeId: string, input: string, def: InputDef, value: unkn
 
 const describe = describeValue;
 
+/** A name as it appears in a message: long ones cut. */
+function quote(name: string): string {
+  return `"${name.length > 60 ? name.slice(0, 60) + "…" : name}"`;
+}
+
 const asRead = (doc: WorkflowDoc): ReadDoc => ({ nodes: doc.nodes, unreadable: new Set(), noInputs: new Set() });
 
+export interface AnalyseOptions {
+  /** The files nodes' static checks (inspect) may read; default: any, as the CLI. A server passes its confined access. */
+  files?: FileAccess;
+  /** maxValueBytes bounds the texts the static checks pass along (default: DEFAULT_LIMITS). */
+  limits?: Pick<Limits, "maxValueBytes">;
+}
+
 /** Every problem with the graph of a schema-valid workflow; [] when it can run. checkWorkflow() takes any JSON. */
-export function validateWorkflow(doc: WorkflowDoc, registry: NodeRegistry): Issue[] {
-  return analyse(asRead(doc), registry).issues;
+export function validateWorkflow(doc: WorkflowDoc, registry: NodeRegistry, options: AnalyseOptions = {}): Issue[] {
+  return analyse(asRead(doc), registry, options).issues;
 }
 
 /** Compiles or throws WorkflowError listing every problem. */
-export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry): CompiledGraph {
-  const { issues, graph } = analyse(asRead(doc), registry);
+export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry, options: AnalyseOptions = {}): CompiledGraph {
+  const { issues, graph } = analyse(asRead(doc), registry, options);
   if (issues.length > 0 || !graph) throw new WorkflowError(issues);
   return graph;
 }
 
 /** The graph check over what could be read of a document (see structure.ts). */
-export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]; graph?: CompiledGraph } {
+export function analyse(doc: ReadDoc, registry: NodeRegistry, options: AnalyseOptions = {}): { issues: Issue[]; graph?: CompiledGraph } {
   const issues: Issue[] = [];
   const compiled = new Map<string, ModedNode>();
   const muted = new Set<string>();
+  // Node ids, input and output names are data: "constructor" or "toString" must not find Object's.
+  const nodeOf = (id: string) => (Object.hasOwn(doc.nodes, id) ? doc.nodes[id] : undefined);
 
   for (const [id, node] of Object.entries(doc.nodes)) {
     // A muted node is switched off: nothing about it is checked (people mute what is unfinished).
@@ -115,13 +131,13 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
     }
     const inputs: CompiledNode["inputs"] = {};
     for (const name of Object.keys(node.inputs)) {
-      if (!(name in def.inputs) && !lenient) {
+      if (!Object.hasOwn(def.inputs, name) && !lenient) {
         const known = Object.keys(def.inputs).join(", ") || "none";
-        issues.push({ nodeId: id, input: name, code: "unknown_input", message: `${def.type} has no input "${name}" (inputs: ${known})` });
+        issues.push({ nodeId: id, input: name, code: "unknown_input", message: `${def.type} has no input ${quote(name)} (inputs: ${known})` });
       }
     }
     for (const [name, inputDef] of Object.entries(def.inputs)) {
-      const raw = node.inputs[name];
+      const raw = Object.hasOwn(node.inputs, name) ? node.inputs[name] : undefined;
       if (raw === undefined) {
         if (inputDef.default !== undefined) inputs[name] = { value: inputDef.default };
         else if (!inputDef.optional && !doc.noInputs.has(id) && !lenient) {
@@ -137,22 +153,22 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
       if (value.kind === "link") {
         const link = value.link;
         inputs[name] = link;
-        const source = doc.nodes[link.from];
+        const source = nodeOf(link.from);
         if (doc.unreadable.has(link.from)) continue; // reported on that node
         if (!source) {
-          issues.push({ nodeId: id, input: name, code: "missing_node", message: `links to node "${link.from}", which does not exist` });
+          issues.push({ nodeId: id, input: name, code: "missing_node", message: `links to node ${quote(link.from)}, which does not exist` });
           continue;
         }
         const sourceDef = registry.get(source.type);
         if (!sourceDef) continue; // reported on the source node
-        const out = sourceDef.outputs[link.output];
+        const out = Object.hasOwn(sourceDef.outputs, link.output) ? sourceDef.outputs[link.output] : undefined;
         if (!out) {
           const known = Object.keys(sourceDef.outputs).join(", ") || "none";
           issues.push({
             nodeId: id,
             input: name,
             code: "missing_output",
-            message: `${link.from} (${source.type}) has no output "${link.output}" (outputs: ${known})`,
+            message: `${link.from} (${source.type}) has no output ${quote(link.output)} (outputs: ${known})`,
           });
           continue;
         }
@@ -187,11 +203,11 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
   if (cycles.length > 0 || doc.unreadable.size > 0) return { issues };
 
   const sorted = sourcesFirst(doc);
-  const modes = applyModes(compiled, muted, (id) => registry.get(doc.nodes[id]?.type ?? ""), sorted);
+  const modes = applyModes(compiled, muted, (id) => registry.get(nodeOf(id)?.type ?? ""), sorted);
   issues.push(...modes.issues);
   // Limits only the linked nodes know (a model's max_length), checked on what would really run.
   const known = new Set(issues.filter((i) => i.input !== null).map((i) => `${i.nodeId}.${i.input}`));
-  issues.push(...inspectGraph(modes.active, sorted).filter((i) => !known.has(`${i.nodeId}.${i.input}`)));
+  issues.push(...inspectGraph(modes.active, sorted, options.files, options.limits).filter((i) => !known.has(`${i.nodeId}.${i.input}`)));
   const outputs = [...modes.active.values()].filter((n) => n.def.output).map((n) => n.id);
   if (declared.length > 0 && outputs.length === 0 && allKnown) {
     issues.push({
@@ -204,54 +220,161 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
   // Unreadable nodes are reported by the structure check, not here, but there is no graph either.
   if (issues.length > 0) return { issues };
 
-  // Only nodes that feed an output node run; depth-first from the outputs gives a topological order.
+  // Only nodes that feed an output node run; depth-first from the outputs gives a topological order
+  // (with an explicit stack: a long chain must not overflow the call stack).
   const order: CompiledNode[] = [];
   const seen = new Set<string>();
-  const visit = (id: string): void => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    const node = modes.active.get(id)!;
-    for (const input of Object.values(node.inputs)) if (isLink(input)) visit(input.from);
-    order.push(node);
-  };
-  for (const id of outputs) visit(id);
+  for (const root of outputs) {
+    if (seen.has(root)) continue;
+    seen.add(root);
+    const work: { node: CompiledNode; next: string[] }[] = [];
+    const push = (node: CompiledNode) => work.push({ node, next: Object.values(node.inputs).filter(isLink).map((l) => l.from).reverse() });
+    push(modes.active.get(root)!);
+    while (work.length > 0) {
+      const frame = work[work.length - 1];
+      const from = frame.next.pop();
+      if (from === undefined) {
+        order.push(frame.node);
+        work.pop();
+      } else if (!seen.has(from)) {
+        seen.add(from);
+        push(modes.active.get(from)!);
+      }
+    }
+  }
   return { issues, graph: { order, outputs, skipped: modes.skipped } };
 }
 
-/** Every node id after the nodes it links from (the graph has no cycles by now). */
+/**
+ * Every node id after the nodes it links from (the graph has no cycles by now). Iterative, like the
+ * run order above: a long chain must not overflow the call stack.
+ */
 function sourcesFirst(doc: ReadDoc): string[] {
   const order: string[] = [];
   const seen = new Set<string>();
-  const visit = (id: string): void => {
-    if (seen.has(id) || !doc.nodes[id]) return;
-    seen.add(id);
-    for (const raw of Object.values(doc.nodes[id].inputs)) if (isLink(raw)) visit(raw.from);
-    order.push(id);
-  };
-  for (const id of Object.keys(doc.nodes)) visit(id);
+  const sources = (id: string): string[] =>
+    Object.values(doc.nodes[id].inputs)
+      .filter(isLink)
+      .map((l) => l.from)
+      .filter((from) => Object.hasOwn(doc.nodes, from))
+      .reverse();
+  for (const root of Object.keys(doc.nodes)) {
+    if (seen.has(root)) continue;
+    seen.add(root);
+    const work: { id: string; next: string[] }[] = [{ id: root, next: sources(root) }];
+    while (work.length > 0) {
+      const frame = work[work.length - 1];
+      const from = frame.next.pop();
+      if (from === undefined) {
+        order.push(frame.id);
+        work.pop();
+      } else if (!seen.has(from)) {
+        seen.add(from);
+        work.push({ id: from, next: sources(from) });
+      }
+    }
+  }
   return order;
 }
 
-/** Each cycle once, printed as a -> b -> a, reported on its first node. */
+/** Node ids shown for one cycle; the rest are counted. */
+const CYCLE_SHOWN = 8;
+
+/**
+ * Each cycle reported once, as its strongly connected component (Tarjan's algorithm, iterative:
+ * a 20k-node chain must not overflow the stack): the nodes in it, the first few named and the rest
+ * counted, on its first node. Listing every elementary cycle with its path grows exponentially
+ * with the graph (a 553 KB graph once gave 112 MB of issues).
+ */
 function findCycles(doc: ReadDoc): Issue[] {
-  const issues: Issue[] = [];
-  const state = new Map<string, "open" | "done">();
-  const stack: string[] = [];
-  const visit = (id: string): void => {
-    state.set(id, "open");
-    stack.push(id);
-    const node = doc.nodes[id];
-    for (const [input, raw] of Object.entries(node.inputs)) {
-      if (!isLink(raw) || !doc.nodes[raw.from]) continue;
-      const s = state.get(raw.from);
-      if (s === "open") {
-        const cycle = [...stack.slice(stack.indexOf(raw.from)), raw.from];
-        issues.push({ nodeId: raw.from, input: null, code: "cycle", message: `cycle: ${cycle.join(" -> ")} (via ${id}.${input})` });
-      } else if (s === undefined) visit(raw.from);
+  const ids = Object.keys(doc.nodes);
+  const index = new Map<string, number>();
+  const successors = (id: string): string[] => {
+    const out: string[] = [];
+    for (const raw of Object.values(doc.nodes[id].inputs)) {
+      if (isLink(raw) && Object.hasOwn(doc.nodes, raw.from)) out.push(raw.from);
     }
-    stack.pop();
-    state.set(id, "done");
+    return out;
   };
-  for (const id of Object.keys(doc.nodes)) if (!state.has(id)) visit(id);
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const issues: Issue[] = [];
+  let counter = 0;
+  for (const start of ids) {
+    if (index.has(start)) continue;
+    const work: { id: string; next: string[]; at: number }[] = [];
+    const enter = (id: string): void => {
+      index.set(id, counter);
+      low.set(id, counter++);
+      stack.push(id);
+      onStack.add(id);
+      work.push({ id, next: successors(id), at: 0 });
+    };
+    enter(start);
+    while (work.length > 0) {
+      const frame = work[work.length - 1];
+      if (frame.at < frame.next.length) {
+        const to = frame.next[frame.at++];
+        if (!index.has(to)) enter(to);
+        else if (onStack.has(to)) low.set(frame.id, Math.min(low.get(frame.id)!, index.get(to)!));
+        continue;
+      }
+      work.pop();
+      if (work.length > 0) {
+        const parent = work[work.length - 1].id;
+        low.set(parent, Math.min(low.get(parent)!, low.get(frame.id)!));
+      }
+      if (low.get(frame.id) !== index.get(frame.id)) continue;
+      const component: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== frame.id);
+      const selfLoop = component.length === 1 && successors(component[0]).includes(component[0]);
+      if (component.length > 1 || selfLoop) issues.push(cycleIssue(doc, component.reverse()));
+    }
+  }
   return issues;
+}
+
+/**
+ * One issue per loop: the shortest cycle through its first node, printed as "a -> c -> b -> a
+ * (via b.text)" (a reads from c, ..., b's input text reads from a), cut after a few nodes, and how
+ * many nodes the whole tangle has when it is more than that one cycle.
+ */
+function cycleIssue(doc: ReadDoc, component: string[]): Issue {
+  const inComponent = new Set(component);
+  const start = component[0];
+  // Breadth-first from start along "reads from" edges inside the component, back to start.
+  const parent = new Map<string, { from: string; input: string }>();
+  const queue = [start];
+  let closing: { from: string; input: string } | null = null;
+  for (let i = 0; i < queue.length && !closing; i++) {
+    const id = queue[i];
+    for (const [input, raw] of Object.entries(doc.nodes[id].inputs)) {
+      if (!isLink(raw) || !inComponent.has(raw.from)) continue;
+      if (raw.from === start) {
+        closing = { from: id, input };
+        break;
+      }
+      if (!parent.has(raw.from)) {
+        parent.set(raw.from, { from: id, input });
+        queue.push(raw.from);
+      }
+    }
+  }
+  const path = [start];
+  if (closing) {
+    const back: string[] = [];
+    for (let at = closing.from; at !== start; at = parent.get(at)!.from) back.push(at);
+    path.push(...back.reverse(), start);
+  }
+  const name = (id: string) => (id.length > 60 ? id.slice(0, 60) + "…" : id);
+  const shown = path.length > CYCLE_SHOWN ? [...path.slice(0, CYCLE_SHOWN - 1).map(name), `… (${path.length - CYCLE_SHOWN + 1} more)`, name(start)] : path.map(name);
+  const via = closing ? ` (via ${name(closing.from)}.${closing.input.slice(0, 60)})` : "";
+  const tangle = component.length > path.length - 1 ? `; ${component.length} nodes are in this loop` : "";
+  return { nodeId: start, input: null, code: "cycle", message: `cycle: ${shown.join(" -> ")}${via}${tangle}` };
 }

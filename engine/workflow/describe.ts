@@ -13,5 +13,7 @@ export function describeValue(value: unknown): string {
     const shown = keys.slice(0, 4).map((k) => `"${k}"`).join(", ");
     return `an object with key${keys.length > 1 ? "s" : ""} ${shown}${keys.length > 4 ? `, ... (${keys.length} keys)` : ""}`;
   }
-  return `${typeof value} ${JSON.stringify(value)}`;
+  // String(), not JSON.stringify: Infinity and NaN would read as "null".
+  if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${String(value)}`;
+  return typeof value;
 }

@@ -40,25 +40,37 @@ export function applyModes(
   const off = new Map<string, string>();
   const active = new Map<string, CompiledNode>();
   for (const id of muted) off.set(id, "muted");
-  const socketOf = (link: Link): SocketType | undefined => defOf(link.from)?.outputs[link.output]?.socket;
+  // Output names are data: "constructor" must not find Object's.
+  const socketOf = (link: Link): SocketType | undefined => {
+    const outputs = defOf(link.from)?.outputs;
+    return outputs && Object.hasOwn(outputs, link.output) ? outputs[link.output].socket : undefined;
+  };
 
-  const deliver = (link: Link, seen: Set<string>): Delivered => {
-    const stop = off.get(link.from);
-    if (stop !== undefined) return { off: `${link.from}, which ${stop === "muted" ? "is muted" : "does not run"}` };
-    const source = compiled.get(link.from);
-    if (source?.mode !== "bypass") return { value: link };
-    if (seen.has(link.from)) return { none: `${link.from} is bypassed in a loop` };
-    seen.add(link.from);
-    const socket = socketOf(link);
-    const inputs = Object.entries(source.inputs);
-    // A linked input of the output's type first (what the node would have worked on), then a constant.
-    for (const [, value] of inputs) {
-      if (isLink(value) && socketOf(value) === socket) return deliver(value, seen);
+  // Follows a link through bypassed nodes (a loop, not recursion: a long chain of bypassed nodes
+  // must not overflow the call stack).
+  const deliver = (start: Link): Delivered => {
+    const seen = new Set<string>();
+    let link = start;
+    for (;;) {
+      const stop = off.get(link.from);
+      if (stop !== undefined) return { off: `${link.from}, which ${stop === "muted" ? "is muted" : "does not run"}` };
+      const source = compiled.get(link.from);
+      if (source?.mode !== "bypass") return { value: link };
+      if (seen.has(link.from)) return { none: `${link.from} is bypassed in a loop` };
+      seen.add(link.from);
+      const socket = socketOf(link);
+      const inputs = Object.entries(source.inputs);
+      // A linked input of the output's type first (what the node would have worked on), then a constant.
+      const through = inputs.find(([, value]) => isLink(value) && socketOf(value) === socket)?.[1] as Link | undefined;
+      if (through) {
+        link = through;
+        continue;
+      }
+      for (const [name, value] of inputs) {
+        if (!isLink(value) && socket && source.def.inputs[name].kind !== undefined && acceptsSocket(source.def.inputs[name], socket)) return { value };
+      }
+      return { none: `${link.from} is bypassed and has no ${socket ?? "matching"} input to pass on` };
     }
-    for (const [name, value] of inputs) {
-      if (!isLink(value) && socket && source.def.inputs[name].kind !== undefined && acceptsSocket(source.def.inputs[name], socket)) return { value };
-    }
-    return { none: `${link.from} is bypassed and has no ${socket ?? "matching"} input to pass on` };
   };
 
   for (const id of order) {
@@ -72,7 +84,7 @@ export function applyModes(
         inputs[name] = value;
         continue;
       }
-      const got = deliver(value, new Set());
+      const got = deliver(value);
       if ("value" in got) {
         inputs[name] = got.value;
         continue;

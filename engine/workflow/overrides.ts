@@ -1,8 +1,19 @@
+import { DEFAULT_LIMITS, type Limits } from "../limits.js";
 import type { Issue } from "./issues.js";
 import type { WorkflowDoc } from "./schema.js";
+import { checkOverridesShape } from "./shape.js";
 
-/** `--set` overrides: `{"<nodeId>.<input>": value}`. Returns a new document; the original is untouched. */
-export function applyOverrides(doc: WorkflowDoc, overrides: Record<string, unknown>): { doc: WorkflowDoc; issues: Issue[] } {
+/**
+ * `--set` overrides: `{"<nodeId>.<input>": value}`. Returns a new document; the original is
+ * untouched. Values are held to the same size limits as the workflow's own constants.
+ */
+export function applyOverrides(
+  doc: WorkflowDoc,
+  overrides: Record<string, unknown>,
+  limits: Pick<Limits, "maxNodes" | "maxJsonDepth" | "maxValueBytes"> = DEFAULT_LIMITS,
+): { doc: WorkflowDoc; issues: Issue[] } {
+  const tooBig = checkOverridesShape(overrides, limits);
+  if (tooBig.length) return { doc, issues: tooBig };
   const issues: Issue[] = [];
   const nodes = structuredClone(doc.nodes);
   for (const [key, value] of Object.entries(overrides)) {
@@ -13,9 +24,14 @@ export function applyOverrides(doc: WorkflowDoc, overrides: Record<string, unkno
     }
     const nodeId = key.slice(0, dot);
     const input = key.slice(dot + 1);
-    const node = nodes[nodeId];
+    // Own properties only: "constructor.x" or "toString.x" name nodes, never Object's members.
+    const node = Object.hasOwn(nodes, nodeId) ? nodes[nodeId] : undefined;
     if (!node) {
-      issues.push({ nodeId, input, code: "bad_override", message: `cannot set ${key}: there is no node "${nodeId}"` });
+      issues.push({ nodeId, input, code: "bad_override", message: `cannot set ${key.length > 80 ? key.slice(0, 80) + "…" : key}: there is no node "${nodeId.length > 60 ? nodeId.slice(0, 60) + "…" : nodeId}"` });
+      continue;
+    }
+    if (input === "__proto__") {
+      issues.push({ nodeId, input, code: "bad_override", message: `cannot set ${key}: "__proto__" cannot be an input name` });
       continue;
     }
     node.inputs[input] = value as never;

@@ -36,13 +36,16 @@ export const nodeSchema = z
   })
   .strict();
 
+/** `nodes`: id -> node. */
+export const nodesSchema = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "node ids use letters, digits, _ . -"), nodeSchema);
+
 export const workflowSchema = z
   .object({
     $schema: z.string().optional(),
     version: z.literal(WORKFLOW_VERSION),
     name: z.string().optional(),
     description: z.string().optional(),
-    nodes: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "node ids use letters, digits, _ . -"), nodeSchema),
+    nodes: nodesSchema,
     ui: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

@@ -8,7 +8,8 @@ feeds only input_ids gets plain LLaDA logits, as any other runtime would):
   position_offset  int64 [1]  position of input_ids[:, 0] (a cached prefix/ block start). Default 0.
   decide           int64 [B, K]  positions (indices into input_ids) whose sampling head is wanted.
   cfg_scale        float [1]  classifier-free guidance weight for the cfg_* outputs. Default 0.
-Outputs (onnxruntime computes only what is fetched):
+Outputs (onnxruntime runs every node whatever is fetched, so `logits` costs a whole-canvas
+vocabulary projection at every step; `maskflow convert`'s graphs drop it, see decoder.ts):
   logits           [B, S, V]   the full logits
   present_kv       [L, 2, B, H, S, hd]  K/V of the fed positions, to build a cache from
   head_logits      [B, K, V]   logits rows at `decide` (for Gumbel sampling, top-p, ...)
@@ -77,7 +78,7 @@ class ExportGraph(nn.Module):
             h = blk.ff_norm(x)
             x = x + blk.ff_out(torch.nn.functional.silu(blk.ff_proj(h)) * blk.up_proj(h))
         h = t.ln_f(x)
-        logits = t.ff_out(h)  # only computed when `logits` is fetched
+        logits = t.ff_out(h)  # computed at every run, fetched or not (see the docstring)
         present_kv = torch.stack(presents)
         # The heads project only the positions being decided to the vocabulary.
         rows = t.ff_out(gather_rows(h, decide))

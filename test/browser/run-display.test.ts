@@ -34,18 +34,19 @@ describe("1: errors are readable", () => {
     await node(page, "model").getByLabel("path").fill("models/nowhere");
     await page.getByTestId("run").click();
 
+    // The test server is confined to its model roots (as any served instance): the path is refused, with a long reason.
     const error = node(page, "model").getByTestId("node-error");
-    await expect(error.textContent({ timeout: 30_000 })).resolves.toMatch(/^path: model folder "models\/nowhere" not found/);
+    await expect(error.textContent({ timeout: 30_000 })).resolves.toMatch(/^path: "models\/nowhere" is not a model or adapter in the folders this server loads from \(.+\); its operator can add one with --models$/);
     // The Load Model node grows with its error; the Mask Schedule node below must not hide it.
     await expect.poll(() => obstructions(error), { timeout: 5000 }).toEqual([]);
 
-    const toast = page.getByTestId("toast").filter({ hasText: "not found" });
+    const toast = page.getByTestId("toast").filter({ hasText: "is not a model or adapter" });
     await expect(toast.textContent()).resolves.toMatch(/Load Model \(model\)\.path/);
 
     const item = page.getByTestId("queue-item").first();
     await expect.poll(() => item.getAttribute("data-status")).toBe("failed");
     const reason = item.getByTestId("queue-error");
-    await expect(reason.textContent()).resolves.toMatch(/model\.path: model folder "models\/nowhere" not found/);
+    await expect(reason.textContent()).resolves.toMatch(/model\.path: "models\/nowhere" is not a model or adapter in the folders this server loads from .+ --models/);
     // Not cut off: the whole reason fits its box.
     const clipped = await reason.evaluate((el) => el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1);
     expect(clipped).toBe(false);

@@ -8,6 +8,7 @@ export function cli(args: string[], opts: { cwd?: string; input?: string; env?: 
     encoding: "utf8",
     env: { ...process.env, FORCE_COLOR: "0", ...opts.env },
     timeout: 120_000,
+    maxBuffer: 256 * 1024 * 1024,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

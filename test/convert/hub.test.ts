@@ -14,6 +14,14 @@ const REPO = "test-org/llada-tiny";
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const SRC = checkpointDir("llada");
 const files = readdirSync(SRC).sort();
+/** A second repo: Dream's, whose tokenizer is vocab.json + merges.txt (and one file the converter does not need). */
+const DREAM = "test-org/dream-tiny";
+const DREAM_SRC = checkpointDir("dream");
+const repos: Record<string, { src: string; files: string[] }> = {
+  [REPO]: { src: SRC, files },
+  [DREAM]: { src: DREAM_SRC, files: [...readdirSync(DREAM_SRC).sort(), "README.md"] },
+};
+const readRepoFile = (repo: string, f: string) => (f === "README.md" ? Buffer.from("# not needed\n") : readFileSync(join(repos[repo].src, f)));
 const isLfs = (f: string) => f.endsWith(".safetensors");
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const gitOid = (b: Buffer) => createHash("sha1").update(`blob ${b.byteLength}\0`).update(b).digest("hex");
@@ -34,18 +42,24 @@ describe("convert from a hub repo id", () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       const u = new URL(req.url!, "http://x");
-      const api = `/api/models/${REPO}`;
+      const repo = Object.keys(repos).find((r) => u.pathname.startsWith(`/api/models/${r}/`) || u.pathname.startsWith(`/${r}/`));
+      if (!repo) {
+        res.statusCode = 404;
+        res.end("Repository not found");
+        return;
+      }
+      const api = `/api/models/${repo}`;
       if (u.pathname.startsWith(`${api}/revision/`)) {
         res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ _id: "x", id: REPO, sha: COMMIT, private: false, downloads: 0, likes: 0, lastModified: "2026-12-01T00:00:00.000Z" }));
+        res.end(JSON.stringify({ _id: "x", id: repo, sha: COMMIT, private: false, downloads: 0, likes: 0, lastModified: "2026-12-01T00:00:00.000Z" }));
         return;
       }
       if (u.pathname === `${api}/tree/${COMMIT}`) {
         res.setHeader("content-type", "application/json");
         res.end(
           JSON.stringify(
-            files.map((f) => {
-              const b = readFileSync(join(SRC, f));
+            repos[repo].files.map((f) => {
+              const b = readRepoFile(repo, f);
               return isLfs(f)
                 ? { type: "file", path: f, size: b.byteLength, oid: gitOid(Buffer.from("pointer")), lfs: { oid: sha256(b), size: b.byteLength, pointerSize: 130 } }
                 : { type: "file", path: f, size: b.byteLength, oid: gitOid(b) };
@@ -54,15 +68,15 @@ describe("convert from a hub repo id", () => {
         );
         return;
       }
-      const prefix = `/${REPO}/resolve/${COMMIT}/`;
+      const prefix = `/${repo}/resolve/${COMMIT}/`;
       if (u.pathname.startsWith(prefix)) {
         const f = decodeURIComponent(u.pathname.slice(prefix.length));
-        if (!files.includes(f)) {
+        if (!repos[repo].files.includes(f)) {
           res.statusCode = 404;
           res.end();
           return;
         }
-        const b = readFileSync(join(SRC, f));
+        const b = readRepoFile(repo, f);
         const range = req.headers.range;
         const start = range ? Number(/bytes=(\d+)-/.exec(range)![1]) : 0;
         const body = b.subarray(start);
@@ -77,7 +91,7 @@ describe("convert from a hub repo id", () => {
           res.write(part, () => setTimeout(() => res.socket?.destroy(), 20));
           return;
         }
-        hits.push({ path: f, range, sent: body.byteLength });
+        hits.push({ path: repo === REPO ? f : `${repo}:${f}`, range, sent: body.byteLength });
         res.end(body);
         return;
       }
@@ -146,6 +160,17 @@ describe("convert from a hub repo id", () => {
     const third = await cli(["convert", REPO, "--cache-dir", cache, "--out", join(tmp.dir, "again"), "--dtype", "fp32", "--json", "--hub-url", url]);
     expect(third.code, third.stderr).toBe(0);
     expect(hits.length).toBe(n);
+  });
+
+  it("Dream from the hub: fetches only what the conversion reads, builds its tokenizer.json, and the model runs", async () => {
+    const out = join(tmp.dir, "dream-tiny-int4");
+    const r = await cli(["convert", DREAM, "--cache-dir", join(tmp.dir, "hf-cache"), "--out", out, "--json", "--hub-url", url]);
+    expect(r.code, r.stderr).toBe(0);
+    const fetched = hits.filter((h) => h.path.startsWith(`${DREAM}:`)).map((h) => h.path.slice(DREAM.length + 1)).sort();
+    expect(fetched).toEqual(readdirSync(DREAM_SRC).sort()); // not README.md
+    expect(JSON.parse(readFileSync(join(out, "maskflow.json"), "utf8"))).toMatchObject({ family: "dream", shift_logits: true, source: DREAM });
+    const run = await cli(["run", join(ROOT, "workflows", "hello.maskflow.json"), "--set", `model.path=${out}`, "--set", "denoise.gen_length=8", "--set", "schedule.steps=4", "--set", "schedule.block_length=8", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
   });
 
   it("a repo the hub does not have is a failure that names it", async () => {

@@ -2,7 +2,7 @@
 // GatherBlockQuantized on our bytes give what dequantizeRows says the bytes mean.
 import ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { dequantizeRows, quantizeRows } from "../../engine/dllm/convert/quantize.js";
+import { dequantizeRows, quantizeRows, quantizeRowsSymmetric } from "../../engine/dllm/convert/quantize.js";
 import { attr, GraphBuilder } from "../../engine/dllm/onnx/builder.js";
 import { DataType } from "../../engine/dllm/onnx/dtypes.js";
 import { noise } from "../lora/helpers.js";
@@ -25,6 +25,17 @@ describe("quantizeRows", () => {
       }
       for (let k = 0; k < cols; k++) expect(back[cols + k]).toBe(0);
       expect(back.filter((v, i) => w[i] === 0 && v !== 0)).toHaveLength(0);
+    });
+  }
+
+  for (const bits of [4, 8] as const) {
+    it(`symmetric ${bits} bits: the zero point is 2^(bits-1) everywhere and every value within half a step`, () => {
+      const w = noise(2 * 64, 11, 0.5);
+      const q = quantizeRowsSymmetric(w, 2, 64, bits, 32);
+      const back = dequantizeRows(q);
+      const zp = 1 << (bits - 1);
+      expect([...q.zeroPoints]).toEqual(Array(q.zeroPoints.length).fill(bits === 8 ? zp : zp | (zp << 4)));
+      w.forEach((v, i) => expect(Math.abs(back[i] - v)).toBeLessThanOrEqual(q.scales[Math.floor(i / 32)] / 2 + 1e-7));
     });
   }
 

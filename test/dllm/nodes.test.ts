@@ -11,6 +11,7 @@ import LoadModel from "../../nodes/load-model.js";
 import MaskSchedule from "../../nodes/mask-schedule.js";
 import Prompt from "../../nodes/prompt.js";
 import ShowText from "../../nodes/show-text.js";
+import { nodeFiles, unrestrictedFiles } from "../../engine/files/access.js";
 
 const executor = new Executor(new NodeRegistry([LoadModel, Prompt, MaskSchedule, Denoise, ShowText]));
 afterAll(() => executor.clearCache?.());
@@ -96,6 +97,7 @@ describe("model nodes", () => {
       signal: new AbortController().signal,
       progress: () => {},
       log: { info: () => {}, warn: () => {} },
+      files: nodeFiles(unrestrictedFiles),
       fail: (input: string | null, message: string): never => {
         throw Object.assign(new Error(message), { input });
       },
@@ -146,6 +148,7 @@ function ctxFor(nodeId: string) {
     signal: new AbortController().signal,
     progress: () => {},
     log: { info: () => {}, warn: () => {} },
+    files: nodeFiles(unrestrictedFiles),
     fail: (input: string | null, message: string): never => {
       throw Object.assign(new Error(message), { input });
     },

@@ -1,8 +1,15 @@
 // Bypass and mute (workflow node `mode`), warnings in a run's result, a cache hit showing again
 // what the node showed, and the static checks nodes make before anything runs (inspect).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Executor, NodeRegistry, type NodeDefinition, type RunEvent } from "../../engine/index.js";
+import { confinedFiles, unrestrictedFiles } from "../../engine/files/access.js";
+import { DEFAULT_LIMITS } from "../../engine/limits.js";
+import { PACKAGE_ROOT } from "../../engine/paths.js";
 import { checkWorkflow } from "../../engine/workflow/check.js";
+import type { WorkflowDoc } from "../../engine/workflow/schema.js";
 import { builtinNodes } from "../../nodes/index.js";
 import { doc, link, testRegistry } from "./helpers.js";
 
@@ -184,6 +191,53 @@ describe("static checks (inspect)", () => {
     const wf = hello(253);
     wf.nodes.model.inputs.path = "models/nowhere";
     expect(checkWorkflow(wf, registry).ok).toBe(true);
+  });
+
+  it("reads the model folder only where a run could: a served instance's roots", () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "maskflow-inspect-root-"));
+    try {
+      // Confined to a folder without the model: nothing is read, so nothing is said (the run refuses the path).
+      const confined = confinedFiles([{ path: elsewhere, shown: "", label: "--models" }]);
+      expect(checkWorkflow(hello(253), registry, {}, DEFAULT_LIMITS, confined).ok).toBe(true);
+      // Confined to the bundled models/: the check is made as with the CLI.
+      const bundled = confinedFiles([{ path: join(PACKAGE_ROOT, "models"), shown: "models/", label: "the bundled models/" }]);
+      expect(checkWorkflow(hello(253), registry, {}, DEFAULT_LIMITS, bundled).issues).toEqual([expect.objectContaining({ nodeId: "denoise", input: "gen_length" })]);
+      expect(checkWorkflow(hello(253), registry, {}, DEFAULT_LIMITS, unrestrictedFiles).issues).toHaveLength(1);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a prompt far too long for the model without tokenising it, on the prompt input", () => {
+    const t0 = performance.now();
+    const checked = checkWorkflow(hello(16, "word ".repeat(400_000)), registry);
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(checked.issues).toEqual([
+      { nodeId: "denoise", input: "prompt", code: "out_of_range", message: expect.stringMatching(/^the text is 2000000 characters long: far more than the 256 tokens/) },
+    ]);
+  });
+
+  it("passes on no text longer than maxValueBytes: Concat nodes that double their text stay cheap to check", () => {
+    const nodes: WorkflowDoc["nodes"] = { t0: { type: "Text", inputs: { value: "ab" } } };
+    for (let i = 1; i <= 60; i++) nodes[`t${i}`] = { type: "Concat", inputs: { a: link(`t${i - 1}`, "text"), b: link(`t${i - 1}`, "text"), separator: "" } };
+    nodes.model = { type: "LoadModel", inputs: { path: "models/default" } };
+    nodes.denoise = { type: "Denoise", inputs: { model: link("model", "model"), prompt: link("t60", "text"), gen_length: 16 } };
+    nodes.show = { type: "ShowText", inputs: { value: link("denoise", "canvas") } };
+    const t0 = performance.now();
+    const checked = checkWorkflow(doc(nodes), registry, {}, { ...DEFAULT_LIMITS, maxValueBytes: 1 << 20 });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    // t60's text (2^61 characters) is unknown when checking: nothing to say about the prompt.
+    expect(checked.ok).toBe(true);
+  });
+
+  it("orders and resolves a long chain of bypassed nodes without overflowing the stack", () => {
+    // Listed output first, so that every walk (sources first, the run order, bypass resolution) goes deep.
+    const n = 20_000;
+    const nodes: WorkflowDoc["nodes"] = { show: { type: "ShowText", inputs: { value: link(`u${n}`, "text") } } };
+    for (let i = n; i >= 1; i--) nodes[`u${i}`] = { type: "Concat", mode: "bypass", inputs: { a: link(i === 1 ? "t0" : `u${i - 1}`, "text") } };
+    nodes.t0 = { type: "Text", inputs: { value: "x" } };
+    const checked = checkWorkflow(doc(nodes), registry, {}, { ...DEFAULT_LIMITS, maxNodes: n + 10 });
+    expect(checked.issues).toEqual([]);
   });
 });
 

@@ -15,6 +15,7 @@ import { DllmModel } from "../../engine/dllm/runtime/model.js";
 import { NodeInputError } from "../../engine/run/errors.js";
 import ApplyLora from "../../nodes/apply-lora.js";
 import { DEFAULT_MODEL, FIXTURES, maxAbsDiff, randomModules, tempDir, writeAdapter, type TestModule } from "./helpers.js";
+import { nodeFiles, unrestrictedFiles } from "../../engine/files/access.js";
 
 const tmp = tempDir();
 const cfg = JSON.parse(readFileSync(join(DEFAULT_MODEL, "config.json"), "utf8")) as { d_model: number; mlp_hidden_size: number; n_layers: number; vocab_size: number };
@@ -178,6 +179,7 @@ describe("ApplyLora node", () => {
     signal: new AbortController().signal,
     progress: () => undefined,
     log: { info: () => undefined, warn: () => undefined },
+    files: nodeFiles(unrestrictedFiles),
     fail: (input: string | null, message: string): never => {
       throw new NodeInputError(input, message);
     },

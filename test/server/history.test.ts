@@ -68,6 +68,38 @@ describe("run history on disk", () => {
     }
   });
 
+  it("keeps no more than maxHistoryBytes of runs: a run forgotten in memory is deleted on disk too, and a restart keeps to the budget", async () => {
+    const dir = tempDir();
+    const limits = { maxHistoryBytes: 6_000 };
+    const server = await startTestServer({ historyDir: dir, limits });
+    let kept: string;
+    try {
+      for (let i = 0; i < 8; i++) {
+        const { json } = await api(server, "POST", "/api/runs", { workflow: seeded(i) });
+        await waitForRun(server, json.id);
+      }
+      const list = (await api(server, "GET", "/api/runs")).json;
+      // The newest are kept, the oldest forgotten: fewer than were run, at least the last one.
+      expect(list.length).toBeGreaterThan(0);
+      expect(list.length).toBeLessThan(8);
+      expect(list[0].seeds["s.seed"]).toBe(7);
+      kept = list.map((r: { id: string }) => `run-${r.id}.json`).sort().join();
+      await waitFor(() => files(dir).sort().join() === kept);
+    } finally {
+      await server.close();
+    }
+    // Read back under a smaller budget: the oldest of what is on disk go too.
+    const again = await startTestServer({ historyDir: dir, limits: { maxHistoryBytes: 1_500 } });
+    try {
+      const list = (await api(again, "GET", "/api/runs")).json;
+      expect(list.length).toBeLessThan(kept.split(",").length);
+      const left = list.map((r: { id: string }) => `run-${r.id}.json`).sort().join();
+      await waitFor(() => files(dir).sort().join() === left);
+    } finally {
+      await again.close();
+    }
+  });
+
   it("reads an older run's events from disk when asked (only the newest few are kept in memory)", async () => {
     const dir = tempDir();
     const first = await startTestServer({ historyDir: dir });

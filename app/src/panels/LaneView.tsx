@@ -30,11 +30,13 @@ interface TokenProps {
   selected: boolean;
   position: number;
   step: number;
+  /** What this position held before LLaDA2.1's editing loop replaced it at this step. */
+  was?: string;
   onPress(e: MouseEvent): void;
   onEnter(): void;
 }
 
-function Token({ piece, confidence, changed, fixed, redone, selected, position, step, onPress, onEnter }: TokenProps) {
+function Token({ piece, confidence, changed, fixed, redone, selected, position, step, was, onPress, onEnter }: TokenProps) {
   const events = { onMouseDown: onPress, onMouseEnter: onEnter, "data-pos": position };
   const sel = selected ? " selected" : "";
   if (piece === null) {
@@ -44,16 +46,19 @@ function Token({ piece, confidence, changed, fixed, redone, selected, position, 
   const text = piece.replace(/\n/g, "↵\n");
   // Fixed tokens were given (infill text, typed replacements): no confidence to show.
   const style = fixed ? undefined : ({ "--conf": confidence } as CSSProperties);
+  // LLaDA2.1's editing loop replaced a committed token at this step: show what it held, struck out
+  const edited = was !== undefined;
   const title = fixed
     ? `position ${position} · given text (fixed)`
-    : `position ${position} · confidence ${confidence.toFixed(3)}${changed ? ` · decided at step ${step}` : ""}`;
+    : `position ${position} · confidence ${confidence.toFixed(3)}${edited ? ` · edited at step ${step}: was ${JSON.stringify(was)}` : changed ? ` · decided at step ${step}` : ""}`;
   return (
     <span
-      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${redone ? " redone" : ""}${sel}`}
+      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${redone ? " redone" : ""}${edited ? " edited" : ""}${sel}`}
       style={style}
       title={redone ? `${title} · regenerated here` : title}
       {...events}
     >
+      {edited && <s className="tok-was">{was.trim() === "" ? "∅" : was.replace(/\n/g, "↵")}</s>}
       {text}
     </span>
   );
@@ -106,6 +111,8 @@ export function LaneView({
   const { snapshot, waiting } = shown;
   const changed = new Set(snapshot.changed);
   const fixed = new Set(snapshot.fixed ?? []);
+  // Positions LLaDA2.1's editing loop rewrote at this step, with what they held before.
+  const was = new Map((snapshot.edited ?? []).map((p, i) => [p, snapshot.previousPieces?.[i] ?? "?"]));
   const masked = snapshot.pieces.filter((p) => p === null).length;
   const decided = snapshot.pieces.length - masked;
   const meanConf = decided ? snapshot.confidence.reduce((sum, c, i) => (snapshot.pieces[i] === null ? sum : sum + c), 0) / decided : 0;
@@ -119,6 +126,8 @@ export function LaneView({
           {title} <span className="mf-lane-id">{lane.nodeId}</span>
         </span>
         {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
+        {snapshot.block !== undefined && <span className="mf-chip" data-testid="block">block {snapshot.block + 1}</span>}
+        {!waiting && snapshot.edited?.length ? <span className="mf-chip mf-chip-edit" data-testid="edits">{snapshot.edited.length} edited</span> : null}
         <span className="mf-lane-stats">
           {waiting ? "not started yet" : `step ${snapshot.step}${lane.total ? ` / ${lane.total}` : ""}`} · {decided}/{snapshot.pieces.length} decided ·{" "}
           {score ?? `mean conf ${meanConf.toFixed(2)}`}
@@ -136,6 +145,7 @@ export function LaneView({
             selected={selected.has(i)}
             position={i}
             step={snapshot.step}
+            was={waiting ? undefined : was.get(i)}
             onPress={(e) => {
               e.preventDefault(); // no text selection while picking tokens
               onPress(i, e);

@@ -9,19 +9,53 @@ import type { TokenizerFiles } from "./tokenizer.js";
 /** Tensor names of one transformer layer (nn.Linear weights are [out, in]). */
 export interface LayerTensors {
   attnNorm: string;
-  q: string;
-  k: string;
-  v: string;
+  /** the q, k, v projections, or one fused [q; k; v] weight (qkv) */
+  q?: string;
+  k?: string;
+  v?: string;
+  qkv?: string;
   o: string;
   /** q/k/v biases (Dream/Qwen2), absent when the layers have none */
   qBias?: string;
   kBias?: string;
   vBias?: string;
+  /** per-head RMSNorm weights [head_dim] on q and k before RoPE (LLaDA2) */
+  qNorm?: string;
+  kNorm?: string;
   mlpNorm: string;
-  /** SwiGLU: down(silu(gate(x)) * up(x)) */
+  /** a dense SwiGLU MLP: down(silu(gate(x)) * up(x)) */
+  gate?: string;
+  up?: string;
+  down?: string;
+  /** or a mixture of SwiGLU experts (DecoderSpec.moe gives its shape) */
+  moe?: MoeTensors;
+}
+
+export interface SwiGluTensors {
   gate: string;
   up: string;
   down: string;
+}
+
+export interface MoeTensors {
+  /** the router's weight [experts, hidden] */
+  router: string;
+  /** added to the router's sigmoid scores for selection only */
+  expertBias: string;
+  expert(e: number): SwiGluTensors;
+  shared?: SwiGluTensors;
+}
+
+/** DeepSeek-style routing (LLaDA2): sigmoid scores, group-limited top-k on score + bias, renormalised weights. */
+export interface MoeSpec {
+  experts: number;
+  topK: number;
+  groups: number;
+  topGroups: number;
+  /** routed_scaling_factor */
+  scaling: number;
+  intermediate: number;
+  sharedIntermediate: number;
 }
 
 /**
@@ -39,6 +73,11 @@ export interface DecoderSpec {
   vocab: number;
   normEps: number;
   ropeTheta: number;
+  /** RoPE on the first rotaryDim dims of each head only (default: all of head_dim) */
+  rotaryDim?: number;
+  /** block-causal attention (LLaDA2, Fast-dLLM v2): a key is seen when its block is not after the query's; the block size is a graph input */
+  blockCausal?: boolean;
+  moe?: MoeSpec;
   embed: string;
   finalNorm: string;
   /** the output projection's weight; the embedding's name when they are tied */
@@ -65,6 +104,16 @@ export interface FamilyModel {
   chatTemplate: string | null;
   /** how to build tokenizer.json when the checkpoint has only a slow tokenizer's files */
   slowTokenizer?: "qwen2-bpe";
+  /** block-causal models: the block size they were trained with, and the decoding rule's defaults */
+  blockDecoding?: {
+    blockSize: number;
+    threshold: number;
+    editing?: { threshold: number; maxPostSteps: number };
+    /** Fast-dLLM v2: the block is filled in sub-blocks of this size, left to right */
+    subBlock?: number;
+    /** Fast-dLLM v2: generation ends once the output holds EOS with nothing masked before it */
+    stopWhenSettled?: boolean;
+  };
 }
 
 export interface Family {

@@ -35,6 +35,8 @@ export interface ConvertOptions {
   /** storage of the embedding / output head; defaults by dtype (see defaultPlan) */
   embedding?: Storage;
   head?: Storage;
+  /** storage of MoE experts (default: the dtype's bits); see WeightPlan.experts */
+  experts?: Storage;
   /** LoRA adapters merged into the float weights before they are stored (and quantised) */
   loras?: { path: string; strength: number }[];
   /** the name maskflow.json gives the model (default: the checkpoint folder's name) */
@@ -92,14 +94,33 @@ export function expectedTensors(spec: DecoderSpec): Map<string, number[]> {
     add(t.q, [H * D, d]);
     add(t.k, [Hkv * D, d]);
     add(t.v, [Hkv * D, d]);
+    add(t.qkv, [(H + 2 * Hkv) * D, d]);
     add(t.qBias, [H * D]);
     add(t.kBias, [Hkv * D]);
     add(t.vBias, [Hkv * D]);
+    add(t.qNorm, [D]);
+    add(t.kNorm, [D]);
     add(t.o, [d, H * D]);
     add(t.mlpNorm, [d]);
     add(t.gate, [I, d]);
     add(t.up, [I, d]);
     add(t.down, [d, I]);
+    if (t.moe && spec.moe) {
+      const m = spec.moe;
+      add(t.moe.router, [m.experts, d]);
+      add(t.moe.expertBias, [m.experts]);
+      for (let e = 0; e < m.experts; e++) {
+        const x = t.moe.expert(e);
+        add(x.gate, [m.intermediate, d]);
+        add(x.up, [m.intermediate, d]);
+        add(x.down, [d, m.intermediate]);
+      }
+      if (t.moe.shared) {
+        add(t.moe.shared.gate, [m.sharedIntermediate, d]);
+        add(t.moe.shared.up, [m.sharedIntermediate, d]);
+        add(t.moe.shared.down, [d, m.sharedIntermediate]);
+      }
+    }
   }
   return out;
 }
@@ -165,6 +186,7 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
     ...defaultPlan(options.dtype),
     ...(options.embedding ? { embedding: options.embedding } : {}),
     ...(options.head ? { head: options.head } : {}),
+    ...(options.experts ? { experts: options.experts } : {}),
   };
   if (options.dtype === "fp16" && (plan.embedding !== "float" || plan.head !== "float")) throw new Error("fp16 conversions keep the embedding and head in fp16 (--embedding/--head float)");
 
@@ -235,11 +257,25 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
       vocab_size: spec.vocab,
       max_length: options.maxLength ?? model.maxLength,
       shift_logits: model.shiftLogits,
-      inputs: Object.fromEntries(INPUT_NAMES.map((n) => [n, n])),
-      outputs: Object.fromEntries(OUTPUT_NAMES.map((n) => [n, n])),
+      inputs: Object.fromEntries([...INPUT_NAMES, ...(spec.blockCausal ? ["block_size"] : [])].map((n) => [n, n])),
+      outputs: { logits: "head_logits", ...Object.fromEntries(OUTPUT_NAMES.map((n) => [n, n])) },
+      logits_from_decide: true,
       heads: ["argmax", "top_k", "entropy", "logits_at", "cfg"],
       head_top_k: HEAD_TOP_K,
       kv_cache: { layers: spec.layers, heads: spec.kvHeads, head_dim: spec.headDim, layout: "L,2,B,H,P,D" },
+      attention: spec.blockCausal
+        ? { kind: "block_causal", block_size: model.blockDecoding?.blockSize ?? 32 }
+        : { kind: "bidirectional" },
+      ...(model.blockDecoding
+        ? {
+            decoding: {
+              threshold: model.blockDecoding.threshold,
+              ...(model.blockDecoding.editing ? { editing_threshold: model.blockDecoding.editing.threshold, max_post_steps: model.blockDecoding.editing.maxPostSteps } : {}),
+              ...(model.blockDecoding.subBlock ? { sub_block: model.blockDecoding.subBlock } : {}),
+              ...(model.blockDecoding.stopWhenSettled ? { stop_when_settled: true } : {}),
+            },
+          }
+        : {}),
       weights: "weights.json",
       dtype: options.dtype,
       parameters,
@@ -249,6 +285,7 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
         accuracy_level: plan.dtype.startsWith("int") ? plan.accuracyLevel : undefined,
         embedding: plan.embedding,
         head: plan.head,
+        ...(spec.moe ? { experts: plan.experts ?? (plan.dtype === "int4" ? "q4" : plan.dtype === "int8" ? "q8" : "float") } : {}),
         loras: options.loras?.map((l) => ({ path: resolve(l.path), strength: l.strength })),
       },
     };

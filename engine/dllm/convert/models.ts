@@ -21,6 +21,8 @@ export interface ModelListing {
   parameters: number | null;
   /** bytes of the folder's files */
   bytes: number;
+  /** block-causal models (LLaDA2): the block size they decode in; null for bidirectional ones */
+  blockSize: number | null;
   where: "bundled" | "user";
   /** why the folder is listed but will not load (an unreadable maskflow.json) */
   problem?: string;
@@ -53,7 +55,7 @@ export function describeModelFolder(dir: string, where: ModelListing["where"]): 
   const manifestPath = join(dir, "maskflow.json");
   if (!existsSync(manifestPath)) return null;
   const path = relative(where === "bundled" ? PACKAGE_ROOT : userModelsDir(), dir);
-  const base = { path, dir, name: basename(dir), family: "?", dtype: "?", parameters: null, bytes: folderBytes(dir), where };
+  const base = { path, dir, name: basename(dir), family: "?", dtype: "?", parameters: null, bytes: folderBytes(dir), blockSize: null, where };
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, unknown>;
@@ -67,6 +69,7 @@ export function describeModelFolder(dir: string, where: ModelListing["where"]): 
     family: typeof m.family === "string" ? m.family : "?",
     dtype: typeof m.dtype === "string" ? m.dtype : (w.dtype ?? "?"),
     parameters: typeof m.parameters === "number" ? m.parameters : w.parameters,
+    blockSize: (m.attention as { kind?: string; block_size?: number } | undefined)?.kind === "block_causal" ? ((m.attention as { block_size: number }).block_size ?? null) : null,
   };
 }
 

@@ -30,6 +30,52 @@ export interface QuantizedMatrix {
   zeroPoints: Uint8Array;
 }
 
+/**
+ * Symmetric variant: the zero point is fixed at 2^(bits-1) (MatMulNBits' and QMoE's default when
+ * no zero points are given) and scale = max|w| / (2^(bits-1) - 1). onnxruntime 1.29's CPU QMoE runs
+ * 8-bit blocks without zero points 2x faster than with them (measured, models/README.md).
+ */
+export function quantizeRowsSymmetric(w: Float32Array, rows: number, cols: number, bits: QuantBits, blockSize: number): QuantizedMatrix {
+  if (w.length !== rows * cols) throw new Error(`quantize: ${w.length} values, expected ${rows} x ${cols}`);
+  const kBlocks = Math.ceil(cols / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const zp = 1 << (bits - 1);
+  const qmax = (1 << bits) - 1;
+  const data = new Uint8Array(rows * kBlocks * blob);
+  const scales = new Float32Array(rows * kBlocks);
+  for (let n = 0; n < rows; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const from = n * cols + b * blockSize;
+      const count = Math.min(cols, (b + 1) * blockSize) - b * blockSize;
+      let amax = 0;
+      let sum = 0;
+      for (let k = 0; k < count; k++) {
+        const v = w[from + k];
+        const a = v < 0 ? -v : v;
+        amax = a > amax ? a : amax;
+        sum += v;
+      }
+      if (!Number.isFinite(sum)) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+      let scale = Math.fround(amax / (zp - 1));
+      if (scale === 0) scale = 1;
+      const inv = 1 / scale;
+      const out = (n * kBlocks + b) * blob;
+      const q = (j: number) => {
+        if (j >= count) return zp;
+        const v = round(w[from + j] * inv) + zp;
+        return v < 0 ? 0 : v > qmax ? qmax : v;
+      };
+      if (bits === 8) for (let j = 0; j < blockSize; j++) data[out + j] = q(j);
+      else for (let j = 0; j < blob; j++) data[out + j] = q(2 * j) | (q(2 * j + 1) << 4);
+      scales[n * kBlocks + b] = scale;
+    }
+  }
+  const zeroPoints = new Uint8Array(rows * Math.ceil((kBlocks * bits) / 8));
+  if (bits === 8) zeroPoints.fill(zp);
+  else zeroPoints.fill(zp | (zp << 4));
+  return { bits, blockSize, rows, cols, kBlocks, data, scales, zeroPoints };
+}
+
 export function quantizeRows(w: Float32Array, rows: number, cols: number, bits: QuantBits, blockSize: number): QuantizedMatrix {
   if (w.length !== rows * cols) throw new Error(`quantize: ${w.length} values, expected ${rows} x ${cols}`);
   if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new Error(`quantize: block size ${blockSize} must be a power of two >= 16`);

@@ -4,11 +4,19 @@
 //   base_model.model.<M>.lora_B.weight  [out, r]
 // and the merge W' = W + strength * scale * B @ A, scale = lora_alpha / r (or / sqrt(r) with
 // use_rslora), where r and lora_alpha may be overridden per module by rank_pattern and
-// alpha_pattern (keys are regexes matched against the end of the module name, as PEFT does).
-import { existsSync, readFileSync, statSync } from "node:fs";
+// alpha_pattern (keys are regexes matched against the end of the module name, as PEFT does;
+// matched in linear time, see patterns.ts).
+import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
+import { assertWithin, readJsonFile } from "../../files/read.js";
+import { PatternError, checkMatchBudget, fullPattern, tailPattern, type NamePattern } from "./patterns.js";
 import { SafetensorsError, SafetensorsFile, FLOAT_DTYPES } from "./safetensors.js";
+
+/** adapter_config.json is a few hundred bytes; this leaves room for long pattern tables. */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** LoRA module pairs one adapter may hold (an 8B model's every linear layer is ~224). */
+const MAX_MODULES = 16_384;
 
 /** A problem with one of ApplyLora's inputs; `input` names which. */
 export class LoraError extends Error {
@@ -70,32 +78,36 @@ export interface LoraAdapter {
 const PREFIX = "base_model.model.";
 const SUFFIXES = { ".lora_A.weight": "A", ".lora_B.weight": "B" } as const;
 
-/** PEFT's rank_pattern / alpha_pattern lookup: the first key that matches the module name's tail. */
-export function patternValue(patterns: Record<string, number>, module: string, fallback: number): number {
-  for (const [key, value] of Object.entries(patterns)) {
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(.*\\.)?(${key})$`);
-    } catch {
-      continue;
-    }
-    if (re.test(module)) return value;
-  }
+/** A rank_pattern / alpha_pattern table, compiled: [pattern, value] in the file's order. */
+type PatternTable = [NamePattern, number][];
+
+function compileTable(patterns: Record<string, number>, field: string): PatternTable {
+  return Object.entries(patterns).map(([key, value]) => [tailPattern(key, `${field} key "${key.slice(0, 60)}"`), value]);
+}
+
+function lookup(table: PatternTable, module: string, fallback: number): number {
+  for (const [pattern, value] of table) if (pattern.test(module)) return value;
   return fallback;
 }
 
-/** Whether PEFT's target_modules selects `module`: a list matches the name or its last parts, a string is a full-match regex. */
-export function isTargeted(target: PeftConfig["target_modules"], module: string): boolean {
-  if (target === null || target === undefined) return true;
+/** PEFT's rank_pattern / alpha_pattern lookup: the first key that matches the module name's tail. Throws PatternError for an invalid key. */
+export function patternValue(patterns: Record<string, number>, module: string, fallback: number): number {
+  return lookup(compileTable(patterns, "pattern"), module, fallback);
+}
+
+/** PEFT's target_modules, compiled: a list matches the name or its last parts, a string is a full-match regex. */
+function targetMatcher(target: PeftConfig["target_modules"]): { test(module: string): boolean; patterns: NamePattern[] } {
+  if (target === null || target === undefined || target === "all-linear") return { test: () => true, patterns: [] };
   if (typeof target === "string") {
-    if (target === "all-linear") return true;
-    try {
-      return new RegExp(`^(?:${target})$`).test(module);
-    } catch {
-      return false;
-    }
+    const p = fullPattern(target, `target_modules "${target.slice(0, 60)}"`);
+    return { test: (m) => p.test(m), patterns: [p] };
   }
-  return target.some((t) => module === t || module.endsWith(`.${t}`));
+  return { test: (m) => target.some((t) => m === t || m.endsWith(`.${t}`)), patterns: [] };
+}
+
+/** Whether PEFT's target_modules selects `module`. Throws PatternError for an invalid pattern. */
+export function isTargeted(target: PeftConfig["target_modules"], module: string): boolean {
+  return targetMatcher(target).test(module);
 }
 
 function listSome(names: string[], n = 5): string {
@@ -104,7 +116,7 @@ function listSome(names: string[], n = 5): string {
 }
 
 /** Finds adapter_config.json and adapter_model.safetensors from a folder or either file's path. */
-export function locateAdapter(path: string): { dir: string; configPath: string; tensorsPath: string } {
+export function locateAdapter(path: string, within: readonly string[] | null = null): { dir: string; configPath: string; tensorsPath: string } {
   if (!existsSync(path)) throw new LoraError("path", `adapter not found: ${path}`);
   const isDir = statSync(path).isDirectory();
   const dir = isDir ? path : dirname(path);
@@ -124,6 +136,12 @@ export function locateAdapter(path: string): { dir: string; configPath: string; 
   if (!existsSync(configPath)) {
     throw new LoraError("path", `${dir} has no adapter_config.json (needed for r, lora_alpha and target_modules): a LoRA adapter is a PEFT folder with adapter_config.json and adapter_model.safetensors`);
   }
+  try {
+    assertWithin(tensorsPath, within, "the adapter's weights");
+    assertWithin(configPath, within, "the adapter config");
+  } catch (err) {
+    throw new LoraError("path", (err as Error).message);
+  }
   return { dir, configPath, tensorsPath };
 }
 
@@ -141,16 +159,28 @@ export function parseAdapterConfig(raw: unknown, configPath: string): PeftConfig
   return config;
 }
 
-/** Reads and checks an adapter: config, tensor names, dtypes, ranks and A/B shape agreement. */
-export function loadAdapter(path: string): LoraAdapter {
-  const { dir, configPath, tensorsPath } = locateAdapter(path);
+/**
+ * Reads and checks an adapter: config, tensor names, dtypes, ranks and A/B shape agreement.
+ * `within`: the real folders its files must lie in (a served instance's roots), or null.
+ */
+export function loadAdapter(path: string, within: readonly string[] | null = null): LoraAdapter {
+  const { dir, configPath, tensorsPath } = locateAdapter(path, within);
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(configPath, "utf8"));
+    raw = readJsonFile(configPath, { what: "adapter_config.json", maxBytes: MAX_CONFIG_BYTES, within });
   } catch (err) {
-    throw new LoraError("path", `${configPath} is not valid JSON: ${(err as Error).message}`);
+    throw new LoraError("path", (err as Error).message);
   }
   const config = parseAdapterConfig(raw, configPath);
+  let ranks: PatternTable, alphas: PatternTable, target: ReturnType<typeof targetMatcher>;
+  try {
+    ranks = compileTable(config.rank_pattern, "rank_pattern");
+    alphas = compileTable(config.alpha_pattern, "alpha_pattern");
+    target = targetMatcher(config.target_modules);
+  } catch (err) {
+    if (err instanceof PatternError) throw new LoraError("path", `${configPath}: ${err.message}`);
+    throw err;
+  }
 
   let file: SafetensorsFile;
   try {
@@ -180,6 +210,13 @@ export function loadAdapter(path: string): LoraAdapter {
     );
   }
   if (pairs.size === 0) throw new LoraError("path", `${tensorsPath} holds no LoRA weights`);
+  if (pairs.size > MAX_MODULES) throw new LoraError("path", `${tensorsPath} adapts ${pairs.size} modules, more than the ${MAX_MODULES} Maskflow reads`);
+  try {
+    checkMatchBudget([...ranks.map(([p]) => p), ...alphas.map(([p]) => p), ...target.patterns], pairs.size, configPath);
+  } catch (err) {
+    if (err instanceof PatternError) throw new LoraError("path", err.message);
+    throw err;
+  }
 
   const modules: LoraModule[] = [];
   const untargeted: string[] = [];
@@ -200,15 +237,15 @@ export function loadAdapter(path: string): LoraAdapter {
     if (rA !== rB) {
       throw new LoraError("path", `${tensorsPath}: rank mismatch in ${module}: lora_A is [${a.shape}] (rank ${rA}) but lora_B is [${b.shape}] (rank ${rB})`);
     }
-    const r = patternValue(config.rank_pattern, module, config.r);
+    const r = lookup(ranks, module, config.r);
     if (rA !== r) {
       const why = r === config.r ? `r=${config.r}` : `rank_pattern gives ${r}`;
       throw new LoraError("path", `rank mismatch in ${module}: ${configPath} says ${why} but ${tensorsPath} has rank ${rA} (lora_A [${a.shape}], lora_B [${b.shape}])`);
     }
     if (rA === 0) throw new LoraError("path", `${tensorsPath}: module ${module} has rank 0`);
-    const alpha = patternValue(config.alpha_pattern, module, config.lora_alpha);
+    const alpha = lookup(alphas, module, config.lora_alpha);
     const scale = config.use_rslora ? alpha / Math.sqrt(r) : alpha / r;
-    if (!isTargeted(config.target_modules, module)) untargeted.push(module);
+    if (!target.test(module)) untargeted.push(module);
     modules.push({
       module,
       A: file.readFloat32(pair.A),

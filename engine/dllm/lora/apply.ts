@@ -15,7 +15,8 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
-import { fingerprint, sha256File } from "../../paths.js";
+import { fingerprint, sha256File } from "../../files/fingerprint.js";
+import { DEFAULT_LIMITS } from "../../limits.js";
 import { float32ToBytes } from "../onnx/dtypes.js";
 import { ExternalDataWriter } from "../onnx/external.js";
 import { OnnxModel, PROTOBUF_LIMIT } from "../onnx/model.js";
@@ -62,8 +63,8 @@ export interface ApplyStats {
   sessionMs: number;
 }
 
-export function adapterId(adapter: LoraAdapter): string {
-  return `${basename(adapter.dir)}:${fingerprint(adapter.dir).slice(0, 12)}`;
+export async function adapterId(adapter: LoraAdapter): Promise<string> {
+  return `${basename(adapter.dir)}:${(await fingerprint(adapter.dir, DEFAULT_LIMITS)).replace(/^\w+:/, "").slice(0, 12)}`;
 }
 
 /** A new model: `model`'s base with `model`'s adapters and `adapter` at `strength` merged in. */
@@ -76,7 +77,7 @@ export async function applyLora(
   if (!Number.isFinite(strength)) throw new LoraError("strength", `strength must be a finite number, got ${strength}`);
   const prior = stacks.get(model) ?? { root: model, layers: [] };
   const root = prior.root;
-  const layers: AppliedLayer[] = [...prior.layers, { adapter, strength, id: adapterId(adapter) }];
+  const layers: AppliedLayer[] = [...prior.layers, { adapter, strength, id: await adapterId(adapter) }];
   const warnings: string[] = [];
 
   if (!root.weightsPath) {
@@ -98,7 +99,7 @@ export async function applyLora(
   }
   const baseSha = adapter.metadata["maskflow.base_model_sha256"];
   if (baseSha && /^[0-9a-f]{64}$/.test(baseSha)) {
-    const current = sha256File(root.onnxPath);
+    const current = await sha256File(root.onnxPath);
     if (current !== baseSha) {
       warnings.push(`adapter ${adapter.dir} was trained on another version of ${root.onnxPath} (sha256 ${baseSha.slice(0, 12)}…, now ${current.slice(0, 12)}…): retrain it (models/train/train_lora.py) for its intended effect`);
     }

@@ -7,7 +7,7 @@
 // (ranks concatenated, coefficients folded into B), added to the weight once by ONNX Runtime's
 // MatMul (see gemm.ts); strength 0 leaves a weight bit-identical (zero-strength terms are
 // dropped and a weight with no terms is not rewritten).
-import { readFileSync } from "node:fs";
+import { readJsonFile } from "../../files/read.js";
 import { z } from "zod";
 import type { OnnxModel } from "../onnx/model.js";
 import { LoraError, type LoraAdapter, type LoraModule } from "./adapter.js";
@@ -33,9 +33,9 @@ export type WeightEntry = z.infer<typeof weightManifestSchema>["weights"][number
 export function readWeightManifest(path: string): Map<string, WeightEntry> {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = readJsonFile(path, { what: "the weight manifest", maxBytes: 64 << 20 });
   } catch (err) {
-    throw new LoraError("model", `cannot read the weight manifest ${path}: ${(err as Error).message}`);
+    throw new LoraError("model", (err as Error).message);
   }
   const parsed = weightManifestSchema.safeParse(raw);
   if (!parsed.success) {
@@ -211,6 +211,30 @@ export interface MergeOptions {
 }
 
 /**
+ * A merged weight with an Infinity or NaN (a lora_alpha of 1e308, a strength of 1e40) would make
+ * the model's every logit NaN, and a run would "finish" with empty text: refused instead, naming
+ * the adapter's scale when that is what overflowed, else the strength.
+ */
+function refuseNonFinite(W: Float32Array, target: MergeTarget): void {
+  let bad = -1;
+  for (let i = 0; i < W.length; i++) {
+    if (!Number.isFinite(W[i])) {
+      bad = i;
+      break;
+    }
+  }
+  if (bad < 0) return;
+  const huge = target.terms.find((t) => !Number.isFinite(t.module.scale) || Math.abs(t.module.scale) > 1e15);
+  if (huge) {
+    throw new LoraError(
+      "path",
+      `merging ${huge.module.module} gives non-finite weights (${W[bad]}) in ${target.weight.name}: the adapter's scale lora_alpha / r = ${huge.module.alpha} / ${huge.module.r} is too large`,
+    );
+  }
+  throw new LoraError("strength", `merging with this strength gives non-finite weights (${W[bad]}) in ${target.weight.name}: use a smaller strength`);
+}
+
+/**
  * Merges the plan into `model` in place: each target weight is read (inline or external),
  * updated and written back, one weight at a time, yielding to the event loop between weights
  * (and stopping there if `signal` is aborted).
@@ -232,6 +256,7 @@ export async function mergeIntoModel(model: OnnxModel, plan: MergeTarget[], opti
       const { L, R, m, n, k } = lowRankFactors(target);
       W = await addLowRank(W, L, R, m, n, k);
     }
+    refuseNonFinite(W, target);
     write(name, W);
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -7,7 +7,8 @@
 // has a known dtype, a shape of non-negative integers and offsets within the data whose span is
 // exactly product(shape) * dtype size, the tensors do not overlap and cover the data with no gaps.
 // Only the header is read up front; tensors are read one by one, so the file can be of any size.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { jsonProblem } from "../../files/read.js";
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from "../onnx/dtypes.js";
 
 /** The reference implementation's bound on the header (100 MB). */
@@ -86,7 +87,7 @@ function validateHeader(jsonBytes: Uint8Array, dataStart: number, fileSize: numb
   try {
     header = JSON.parse(text);
   } catch (err) {
-    return fail(`corrupt safetensors file: the header is not valid JSON (${(err as Error).message})`);
+    return fail(`corrupt safetensors file: the header is not valid JSON (${jsonProblem(err)})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) fail("corrupt safetensors file: the header is not a JSON object");
   const dataLength = fileSize - dataStart;
@@ -148,12 +149,16 @@ export class SafetensorsFile {
   static open(path: string): SafetensorsFile {
     let fd: number;
     try {
-      fd = openSync(path, "r");
+      // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
+      fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     } catch (err) {
-      throw new SafetensorsError(`cannot open ${path}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SafetensorsError(`cannot open ${path}${code ? ` (${code})` : ""}`);
     }
     try {
-      const size = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new SafetensorsError(`${path} is not a regular file`);
+      const size = st.size;
       const prefix = readExactly(fd, 8, 0);
       const { headerLength, parse } = parseHeader(prefix, Math.max(size, prefix.length), path);
       const json = readExactly(fd, headerLength, 8);

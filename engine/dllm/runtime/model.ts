@@ -1,6 +1,8 @@
 // A loaded model: its folder (manifest, tokenizer) plus an ONNX Runtime session living in a
 // worker thread (./ort-worker.mjs). The main thread only posts token ids and receives logits,
 // both as transferred buffers, so a forward never blocks the event loop.
+import { readdirSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
 import type { DllmTokenizer } from "../tokenizer.js";
 import { preloadStats, takePreloaded, takeWorker, type WorkerClient } from "./worker-client.js";
@@ -21,8 +23,27 @@ export class DeviceError extends Error {
 export interface LoadOptions {
   /** Execution provider; `cpu` by default. */
   device?: Device;
-  /** ORT intra-op threads; 0 or absent: one per CPU the process may use (os.availableParallelism()). */
+  /** ORT intra-op threads; 0 or absent: one per CPU the process may use (os.availableParallelism()), and never more. */
   threads?: number;
+  /** Real folders the model's files must lie in (a served instance's roots); null or absent: anywhere. */
+  within?: readonly string[] | null;
+}
+
+/** What a worker thread with an ONNX session costs besides the weights (its isolate, ORT's arenas), roughly. */
+const WORKER_BYTES = 32 * 1024 * 1024;
+
+/** The bytes of the folder's files beside the graph (its external data lives there), plus the graph. */
+function folderBytes(dir: string): number {
+  let n = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      const st = statSync(join(dir, name), { throwIfNoEntry: false });
+      if (st?.isFile()) n += st.size;
+    }
+  } catch {
+    // unreadable now: counted as the worker alone
+  }
+  return n;
 }
 
 /** What a sampler needs from a model. DllmModel implements it; so can a wrapper that counts calls. */
@@ -51,8 +72,14 @@ export interface ForwardRequest {
   cfgScale?: number;
   /** Position of ids[:, 0] (length of the cached prefix). */
   offset?: number;
-  /** Feed the stored cache `use`; store this forward's K/V positions in `keep` ranges under `store.id`. */
-  cache?: { use?: string; store?: { id: string; keep: [number, number][] } };
+  /**
+   * Feed the stored cache `use`; store this forward's K/V positions in `keep` ranges under
+   * `store.id` (with `append`, after the cache that was fed: block-causal decoding grows its cache
+   * block by block).
+   */
+  cache?: { use?: string; store?: { id: string; keep: [number, number][]; append?: boolean } };
+  /** Block-causal graphs: the attention block size (default: maskflow.json attention.block_size). */
+  blockSize?: number;
 }
 
 export interface ForwardResult {
@@ -114,13 +141,15 @@ export class DllmModel implements FastModel {
     readonly device: Device,
     readonly threads: number,
     readonly graph: GraphInfo,
+    /** Roughly what the session holds: weights (file size) and its worker. The executor's cache counts it. */
+    readonly memoryBytes: number,
   ) {}
 
   /** Reads and validates the folder, starts a worker and loads model.onnx there. */
-  static async load(dir: string, { device = "cpu", threads = 0 }: LoadOptions = {}): Promise<DllmModel> {
+  static async load(dir: string, { device = "cpu", threads = 0, within = null }: LoadOptions = {}): Promise<DllmModel> {
     if (!DEVICES.includes(device)) throw new DeviceError(`unknown device "${device}" (expected one of ${DEVICES.join(", ")})`);
-    const folder = readModelFolder(dir);
-    return DllmModel.start(folder, { path: folder.onnxPath }, `${folder.dir}#${device}`, device, threads);
+    const folder = readModelFolder(dir, { within });
+    return DllmModel.start(folder, { path: folder.onnxPath }, `${folder.dir}#${device}`, device, threads, folderBytes(dirname(folder.onnxPath)) + WORKER_BYTES);
   }
 
   private static async start(
@@ -129,6 +158,7 @@ export class DllmModel implements FastModel {
     key: string,
     device: Device,
     threads: number,
+    memoryBytes: number,
   ): Promise<DllmModel> {
     const pre = "path" in source ? await adopt(source.path, device, threads) : null;
     const client = pre?.client ?? takeWorker();
@@ -136,9 +166,10 @@ export class DllmModel implements FastModel {
       const transfer = "bytes" in source ? [source.bytes.buffer as ArrayBuffer] : [];
       const { graph } = pre ?? (await client.call<{ graph: GraphInfo }>({ op: "load", ...source, device, threads }, transfer));
       const { inputs, outputs } = folder.manifest;
-      await client.call({ op: "roles", inputs, outputs });
+      const attention = folder.manifest.attention;
+      await client.call({ op: "roles", inputs, outputs, logitsFromDecide: folder.manifest.logits_from_decide, blockSize: attention.kind === "block_causal" ? attention.block_size : 0 });
       checkGraph(folder, graph);
-      return new DllmModel(folder, client, key, device, threads, graph);
+      return new DllmModel(folder, client, key, device, threads, graph, memoryBytes);
     } catch (err) {
       await client.terminate();
       const message = (err as Error).message;
@@ -156,7 +187,7 @@ export class DllmModel implements FastModel {
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
     const owned = whole ? bytes : bytes.slice();
     const label = `${this.folder.onnxPath} (${keySuffix})`;
-    return DllmModel.start(this.folder, { bytes: owned, label }, `${this.key}+${keySuffix}`, this.device, this.threads);
+    return DllmModel.start(this.folder, { bytes: owned, label }, `${this.key}+${keySuffix}`, this.device, this.threads, owned.byteLength + WORKER_BYTES);
   }
 
   get manifest(): ModelManifest {
@@ -187,7 +218,8 @@ export class DllmModel implements FastModel {
   /** One line for people (what Show Text shows of a MODEL). */
   describe(): string {
     const m = this.manifest;
-    return `${m.name ?? this.dir} · ${m.family} · vocabulary ${m.vocab_size} · max_length ${m.max_length} · ${this.device}`;
+    // The folder's name, not its path: an output is sent to clients, and a served instance shows no absolute paths.
+    return `${m.name ?? basename(this.dir)} · ${m.family} · vocabulary ${m.vocab_size} · max_length ${m.max_length} · ${this.device}`;
   }
 
   async forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array> {
@@ -247,7 +279,7 @@ export class DllmModel implements FastModel {
     const rows = Int32Array.from(req.rows);
     const recycle = this.returned.splice(0);
     const result = await this.client.call<ForwardResult & { ms: number }>(
-      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, recycle },
+      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, blockSize: req.blockSize, recycle },
       [ids.buffer, rows.buffer, ...recycle],
     );
     this.stats.forwards++;
@@ -270,7 +302,7 @@ export class DllmModel implements FastModel {
     const groups = new Map<string, typeof this.queue>();
     for (const item of this.queue.splice(0)) {
       const r = item.req;
-      const key = `${r.want}|${r.seq}|${r.rows.length}|${r.offset ?? 0}`;
+      const key = `${r.want}|${r.seq}|${r.rows.length}|${r.offset ?? 0}|${r.blockSize ?? 0}`;
       groups.set(key, [...(groups.get(key) ?? []), item]);
     }
     for (const group of groups.values()) {
@@ -278,7 +310,7 @@ export class DllmModel implements FastModel {
         this.runNow(group[0].req).then(group[0].resolve, group[0].reject);
         continue;
       }
-      const { want, seq, offset } = group[0].req;
+      const { want, seq, offset, blockSize } = group[0].req;
       const K = group[0].req.rows.length;
       const n = group.length;
       const ids = new Int32Array(n * seq);
@@ -287,7 +319,7 @@ export class DllmModel implements FastModel {
         ids.set(req.ids, i * seq);
         rows.set(req.rows, i * K);
       });
-      this.runNow({ ids, batch: n, seq, rows: [...rows], want, offset }, true).then(
+      this.runNow({ ids, batch: n, seq, rows: [...rows], want, offset, blockSize }, true).then(
         (out) => {
           const part = <T extends Int32Array | Float32Array>(a: T | undefined, i: number) => (a ? (a.subarray((i * a.length) / n, ((i + 1) * a.length) / n) as T) : undefined);
           group.forEach(({ resolve }, i) => {

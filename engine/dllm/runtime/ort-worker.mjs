@@ -23,6 +23,7 @@
 // input_ids; onnxruntime-node wants every input fed, so they get their neutral values here (no KV
 // cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits`
 // output return just those rows.
+//   {op:"ping"}                                     -> {} (the worker is up: onnxruntime is loaded)
 //   {op:"dispose"}                                  -> {}
 // Buffers cross the thread boundary by transfer, not by copy.
 import { createHash } from "node:crypto";
@@ -41,6 +42,10 @@ let session = null;
 let inputRoles = { input_ids: "input_ids" };
 /** @type {Record<string, string>} */
 let outputRoles = { logits: "logits" };
+/** The graph's logits are the head over `decide`: whole-canvas logits are asked for with every position as a row. */
+let logitsFromDecide = false;
+/** Block-causal graphs: the block size fed when a request does not name one (maskflow.json attention.block_size). */
+let defaultBlockSize = 0;
 
 const HINTS = {
   cuda:
@@ -262,7 +267,10 @@ async function load(msg) {
   // 0: one thread per CPU the process may use. Always explicit: left to itself onnxruntime pins its
   // pool threads to cores, and a pinned thread sharing a core with Node's main thread makes every
   // forward ~25% slower on a 2-core machine (measured: 5.8 vs 4.4 ms for the default model).
-  options.intraOpNumThreads = msg.threads > 0 ? msg.threads : availableParallelism();
+  // Never more than the CPUs there are: a workflow sets `threads`, and 256 threads on 2 cores made
+  // a run 170 times slower (and each distinct value is another session).
+  const cpus = availableParallelism();
+  options.intraOpNumThreads = msg.threads > 0 ? Math.min(msg.threads, cpus) : cpus;
   const source = msg.path ?? msg.label ?? "the ONNX bytes";
   try {
     session = msg.path ? ((device === "cpu" && (await fromOptimizedCopy(msg.path, options))) || (await ort.InferenceSession.create(msg.path, options))) : await ort.InferenceSession.create(msg.bytes, options);
@@ -322,7 +330,7 @@ function planFeeds() {
  * Values for the graph inputs other than input_ids (graph.py's contract): neutral ones (no KV cache,
  * offset 0, no CFG) unless the request sets them.
  * @param {FeedPlan} plan @param {number} batch @param {Int32Array | undefined} rows
- * @param {{cfgScale?: number, offset?: number, past?: import("onnxruntime-node").Tensor, perRow?: boolean}} [opts]
+ * @param {{cfgScale?: number, offset?: number, past?: import("onnxruntime-node").Tensor, perRow?: boolean, blockSize?: number}} [opts]
  */
 function extraFeeds(plan, batch, rows, opts = {}) {
   /** @type {Record<string, import("onnxruntime-node").Tensor>} */
@@ -337,6 +345,8 @@ function extraFeeds(plan, batch, rows, opts = {}) {
       feeds[name] = new ort.Tensor("float32", new Float32Array(0), dims);
     } else if (role === "position_offset") {
       feeds[name] = new ort.Tensor("int64", BigInt64Array.of(BigInt(opts.offset ?? 0)), [1]);
+    } else if (role === "block_size") {
+      feeds[name] = new ort.Tensor("int64", BigInt64Array.of(BigInt(opts.blockSize || defaultBlockSize || 1)), [1]);
     } else if (role === "cfg_scale") {
       feeds[name] = new ort.Tensor("float32", Float32Array.of(opts.cfgScale ?? 0), [1]);
     } else if (role === "decide") {
@@ -371,15 +381,35 @@ function slicePast(present, keep) {
   return new ort.Tensor("float32", out, [L, two, B, H, P, D]);
 }
 
+/**
+ * The cache `a` [L, 2, B, H, P, D] followed by `b` [L, 2, B, H, Q, D] along the positions.
+ * @param {import("onnxruntime-node").Tensor} a @param {import("onnxruntime-node").Tensor} b
+ */
+function appendPast(a, b) {
+  const [L, two, B, H, P, D] = /** @type {number[]} */ (a.dims);
+  const Q = /** @type {number} */ (b.dims[4]);
+  const x = /** @type {Float32Array} */ (a.data);
+  const y = /** @type {Float32Array} */ (b.data);
+  const out = new Float32Array(L * two * B * H * (P + Q) * D);
+  for (let outer = 0, o = 0; outer < L * two * B * H; outer++) {
+    out.set(x.subarray(outer * P * D, (outer + 1) * P * D), o);
+    o += P * D;
+    out.set(y.subarray(outer * Q * D, (outer + 1) * Q * D), o);
+    o += Q * D;
+  }
+  return new ort.Tensor("float32", out, [L, two, B, H, P + Q, D]);
+}
+
 /** @param {any} msg @param {(value: unknown, transfer?: ArrayBuffer[]) => void} reply */
 async function forward(msg, reply) {
   if (!session) throw new Error("no model loaded");
   /** @type {Int32Array} */
   const ids = msg.ids;
   const { batch, seq } = msg;
-  /** @type {Int32Array | undefined} */
-  const rows = msg.rows;
   const want = msg.want ?? "logits";
+  /** @type {Int32Array | undefined} */
+  let rows = msg.rows;
+  if (logitsFromDecide && !msg.rowsPerRow && (!rows || rows.length === 0)) rows = Int32Array.from({ length: seq }, (_, i) => i);
   const cfg = msg.cfgScale;
   const plan = planFeeds();
   const data = plan.idsType === "int32" ? ids : BigInt64Array.from(ids, (v) => BigInt(v));
@@ -388,7 +418,7 @@ async function forward(msg, reply) {
     past = caches.get(msg.cache.use);
     if (!past) throw new Error(`no KV cache "${msg.cache.use}" in this model's worker`);
   }
-  const feeds = { [plan.idsName]: new ort.Tensor(plan.idsType, data, [batch, seq]), ...extraFeeds(plan, batch, rows, { cfgScale: cfg, offset: msg.offset, past, perRow: msg.rowsPerRow }) };
+  const feeds = { [plan.idsName]: new ort.Tensor(plan.idsType, data, [batch, seq]), ...extraFeeds(plan, batch, rows, { cfgScale: cfg, offset: msg.offset, past, perRow: msg.rowsPerRow, blockSize: msg.blockSize }) };
 
   /** @type {string[]} */
   const fetch = [];
@@ -430,7 +460,8 @@ async function forward(msg, reply) {
   const ms = performance.now() - t0;
   if (msg.cache?.store) {
     const present = out[outputRoles.present_kv];
-    caches.set(msg.cache.store.id, slicePast(present, msg.cache.store.keep));
+    const kept = slicePast(present, msg.cache.store.keep);
+    caches.set(msg.cache.store.id, msg.cache.store.append && past ? appendPast(past, kept) : kept);
     present.dispose?.();
   }
 
@@ -484,6 +515,8 @@ parentPort?.on("message", async (msg) => {
     else if (op === "roles") {
       inputRoles = msg.inputs ?? inputRoles;
       outputRoles = msg.outputs ?? outputRoles;
+      logitsFromDecide = msg.logitsFromDecide === true;
+      defaultBlockSize = msg.blockSize ?? 0;
       feedPlan = null;
       const head = session?.outputMetadata.find((m) => m.name === outputRoles.head_logits);
       const v = head && "shape" in head ? head.shape[2] : undefined;
@@ -495,6 +528,7 @@ parentPort?.on("message", async (msg) => {
       caches.delete(msg.cacheId);
       reply({});
     }
+    else if (op === "ping") reply({});
     else if (op === "dispose") {
       await session?.release();
       session = null;

@@ -25,14 +25,20 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** Every worker not yet closed, so the process can close them all before it exits (shutdownWorkers). */
+const live = new Set<WorkerClient>();
+
 /** Request/response over one worker; the worker keeps the process alive only while a request is pending. */
 export class WorkerClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private dead: Error | null = null;
+  private closing: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
 
   constructor() {
+    live.add(this);
     this.worker = new Worker(workerUrl());
     this.worker.unref();
     // An unref() before the thread is online does not hold in Node 20: repeat it then, unless a request is pending.
@@ -54,7 +60,23 @@ export class WorkerClient {
 
   private settle(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0) {
+      this.worker.unref();
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Resolves when no request is in flight, or after `timeoutMs`. */
+  private idle(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private fail(err: Error): void {
@@ -75,10 +97,40 @@ export class WorkerClient {
     });
   }
 
-  async terminate(): Promise<void> {
-    this.dead ??= new Error("disposed");
-    await this.worker.terminate();
+  /**
+   * Ends the worker, in the one order that is safe: terminating a thread while onnxruntime is inside
+   * a native call (creating a session, a forward) aborts the whole process ("terminate called after
+   * throwing an instance of 'Napi::Error'", exit 134). So: wait for what is in flight to finish
+   * (at most `timeoutMs`), release the session, then terminate. Safe to call more than once.
+   */
+  close(timeoutMs = 60_000): Promise<void> {
+    this.closing ??= (async () => {
+      await this.idle(timeoutMs);
+      if (!this.dead && this.pending.size === 0) {
+        await Promise.race([this.call({ op: "dispose" }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      }
+      this.dead ??= new Error("disposed");
+      live.delete(this);
+      await this.worker.terminate();
+    })();
+    return this.closing;
   }
+
+  /** Same as close(). */
+  terminate(): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Closes every worker this process started (preloads, the spare, models not yet disposed) in the
+ * safe order (WorkerClient.close): call before process.exit, which would otherwise tear threads
+ * down in the middle of a native call.
+ */
+export async function shutdownWorkers(timeoutMs = 60_000): Promise<void> {
+  spare = null;
+  preloads.clear();
+  await Promise.all([...live].map((client) => client.close(timeoutMs)));
 }
 
 let spare: WorkerClient | null = null;
@@ -89,7 +141,11 @@ let spare: WorkerClient | null = null;
  * unused spare keeps nothing alive.
  */
 export function prewarmWorker(): void {
-  spare ??= new WorkerClient();
+  if (spare) return;
+  spare = new WorkerClient();
+  // A request in flight from the start, answered once onnxruntime has loaded: close() waits for it,
+  // so a CLI that exits early never terminates the thread in the middle of loading the native module.
+  spare.call({ op: "ping" }).catch(() => undefined);
 }
 
 /** The prewarmed worker if there is a live one, else a new one. */
