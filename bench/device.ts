@@ -13,6 +13,7 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { DllmModel, createCanvas, generate, type SamplerOptions } from "../engine/dllm/index.js";
 import { PACKAGE_ROOT } from "../engine/paths.js";
+import { timedRuns } from "./figures.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,11 +65,8 @@ async function main(): Promise<void> {
     ["gen 128, threshold 0.9", { ...base, schedule: { kind: "threshold", steps: 128, blockLength: 32, threshold: 0.9 } as SamplerOptions["schedule"] }],
   ];
   for (const [name, opts] of quick ? plans.slice(0, 1) : plans) {
-    const before = { ...model.stats };
-    const r = await timed(quick ? 1 : 3, () => generate(model, createCanvas(promptIds[0], 128, MASK), opts));
-    const runs = quick ? 2 : 4;
-    const forwards = (model.stats.forwards - before.forwards) / runs;
-    const modelMs = (model.stats.ms - before.ms) / runs;
+    const r = await timedRuns(quick ? 1 : 3, () => generate(model, createCanvas(promptIds[0], 128, MASK), opts), () => model.stats);
+    const { forwards, modelMs } = r;
     report({ what: "generate", name, tok_per_s: round(128 / (r.ms / 1000), 1), ms: round(r.ms), forwards, model_ms_per_step: round(modelMs / forwards), other_ms_per_step: round((r.ms - modelMs) / forwards) });
   }
   if (!quick) {

@@ -92,3 +92,18 @@ export function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
+
+/**
+ * Runs `fn` once to warm up, then `repeats` times, and returns the mean wall time of the timed runs
+ * with the mean growth of `counters` (the model's forwards and time in forwards) over the same runs:
+ * counting the warm-up in one and not the other made "other" time per step negative.
+ */
+export async function timedRuns<T>(repeats: number, fn: () => Promise<T>, counters: () => { forwards: number; ms: number }): Promise<{ ms: number; forwards: number; modelMs: number; last: T }> {
+  let last = await fn(); // warm-up
+  const before = { ...counters() };
+  const t0 = performance.now();
+  for (let i = 0; i < repeats; i++) last = await fn();
+  const ms = (performance.now() - t0) / repeats;
+  const after = counters();
+  return { ms, forwards: (after.forwards - before.forwards) / repeats, modelMs: (after.ms - before.ms) / repeats, last };
+}

@@ -2,6 +2,7 @@
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
 import { isModelFacts } from "../engine/dllm/model-facts.js";
+import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
 import { TextTooLongError } from "../engine/dllm/tokenizer.js";
 import type { ExecuteContext, InputDef, InspectInputs, InspectResult, NodeInputs } from "../engine/types.js";
 
@@ -30,6 +31,8 @@ export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model:
   const model = inputs.model;
   if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
   const m = model.manifest;
+  const noise = maskedSamplingProblem(m, "Denoise's and Beam's sampling");
+  if (noise) return ctx.fail("model", noise);
   const tok = model.tokenizer;
   let start: Canvas;
   const given = inputs.canvas as Canvas | null | undefined;

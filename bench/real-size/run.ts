@@ -180,6 +180,11 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
       const p = r.projected;
       const at = (i: number) => Math.round(project(r.points[0].layers, r.points[0].steps.prefixMs[i], r.points[1].layers, r.points[1].steps.prefixMs[i], r.fullDepth));
       lines.push(`| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${r.points[0].steps.prefixMs.map((_, i) => at(i)).join(", ")} | ${p.tokensPerSecond.prefix} |`);
+      const f = r.measured;
+      if (f) {
+        const tps = round((GEN / blockGenerationMs(f.steps.prefixMs).prefix) * 1000, 3);
+        lines.push(`| ${r.shape} (${r.fullDepth} layers, **measured**) | ${r.dtype} | ${(f.convert.parameters / 1e9).toFixed(2)}B | ${round(f.convert.bytes / 2 ** 30, 2)} GiB | ${round(f.convert.seconds, 0)} s, ${round(f.convert.peakRssMiB / 1024, 2)} GiB | ${round(f.steps.loadMs / 1000)} s, ${round(f.steps.peakRssMiB / 1024, 2)} GiB | ${f.steps.prefixMs.map((x) => Math.round(x)).join(", ")} | ${tps} |`);
+      }
     }
   }
   lines.push("", "Measured points (what the projections come from):", "", "| model | layers | dtype | convert s | convert peak RSS MiB | load s | RSS after load MiB | full step ms | prefix step ms (blocks 1-4) | dual step ms |", "|---|---:|---|---:|---:|---:|---:|---:|---|---:|");

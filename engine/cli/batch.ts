@@ -39,13 +39,13 @@ export interface BatchResult {
   ms?: number;
 }
 
-interface Job {
+export interface Job {
   line: number;
   overrides: Record<string, unknown> | null;
   problem?: string;
 }
 
-function readJobs(path: string): Job[] {
+export function readJobs(path: string): Job[] {
   if (!existsSync(path)) throw new UsageError(`cannot read --inputs ${path}: no such file`);
   const jobs: Job[] = [];
   readFileSync(path, "utf8")
@@ -66,7 +66,7 @@ function readJobs(path: string): Job[] {
 }
 
 /** Lines already recorded. A torn last line (a crash mid-write) is cut off so appends stay valid JSONL. */
-function readDone(path: string, retryFailed: boolean): Set<number> {
+export function readDone(path: string, retryFailed: boolean): Set<number> {
   const done = new Set<number>();
   if (!existsSync(path)) return done;
   const text = readFileSync(path, "utf8");

@@ -172,7 +172,7 @@ export function addConvertCommands(program: Command): void {
         process.stdout.write(JSON.stringify({ modelsDir: userModelsDir(), models }, null, 2) + "\n");
         return;
       }
-      const rows = models.map((m) => [m.path, m.name, m.family + (m.blockSize ? ` (blocks of ${m.blockSize})` : ""), formatParameters(m.parameters), m.dtype, formatBytes(m.bytes) + (m.problem ? `  (${m.problem})` : "")]);
+      const rows = models.map((m) => [m.path, m.name, m.family + (m.blockSize ? ` (blocks of ${m.blockSize})` : "") + (m.noise === "uniform" ? ` (uniform noise${m.canvasLength ? `, canvas ${m.canvasLength}` : ""})` : ""), formatParameters(m.parameters), m.dtype, formatBytes(m.bytes) + (m.problem ? `  (${m.problem})` : "")]);
       const head = ["path (for Load Model)", "name", "family", "params", "dtype", "size"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");

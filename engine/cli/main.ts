@@ -9,6 +9,7 @@ import { capIssues } from "../workflow/issues.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
 import { addConvertCommands } from "./convert.js";
+import { addQueueCommands, runBatchOnQueue } from "./queue.js";
 import { RunProgress } from "./progress.js";
 import { EXIT, UsageError } from "./exit.js";
 import { printOutputs } from "./print.js";
@@ -145,10 +146,13 @@ export function buildProgram(): Command {
     .option("--retry-failed", "rerun jobs whose earlier result was an error")
     .option("--json", "print a JSON summary on stdout")
     .option(...LIMIT_FLAG, collect, [])
-    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean; limit: string[] }) => {
+    .action(async (file: string, opts: { inputs: string; out: string; concurrency: number; retryFailed?: boolean; json?: boolean; limit: string[]; redis?: string; attempts: number; backoff: number }) => {
       const limits = limitsFrom(opts.limit);
       const doc = await loadWorkflowFile(file, limits);
-      const summary = await runBatch(doc, { ...opts, limits, registry: (await cliNodes()).registry, stderr: process.stderr });
+      // With --redis the workers run the jobs (under their own limits).
+      const summary = opts.redis
+        ? await runBatchOnQueue(doc, { ...opts, redis: opts.redis, stderr: process.stderr })
+        : await runBatch(doc, { ...opts, limits, registry: (await cliNodes()).registry, stderr: process.stderr });
       if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
       else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
       if (summary.interrupted) process.exitCode = EXIT.FAILED;
@@ -172,6 +176,7 @@ export function buildProgram(): Command {
     });
 
   addConvertCommands(program);
+  addQueueCommands(program);
 
   program
     .command("desktop")

@@ -60,8 +60,10 @@ const VALUE_OPTIONS = new Set(["--inputs", "--out", "--concurrency"]);
 /** Call first thing with the CLI's arguments: preloads what `run`/`batch` will load; `serve` gets a prewarmed worker. */
 export function startEarly(argv: string[]): void {
   const [command, ...rest] = argv;
-  if (command === "serve") return prewarmWorker();
+  if (command === "serve" || command === "worker") return prewarmWorker();
   if (command !== "run" && command !== "batch") return;
+  // `batch --redis` runs nothing itself: the workers load the models.
+  if (rest.some((a) => a === "--redis" || a.startsWith("--redis="))) return;
   const sets: string[] = [];
   let file: string | undefined;
   for (let i = 0; i < rest.length; i++) {

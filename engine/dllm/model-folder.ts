@@ -62,9 +62,35 @@ export const manifestSchema = z.object({
   head_top_k: z.number().int().nonnegative().default(0),
   /** Shape of past_kv/present_kv when the graph has Fast-dLLM's block KV cache: [layers, 2, batch, heads, positions, head_dim]. */
   kv_cache: z
-    .object({ layers: z.number().int().positive(), heads: z.number().int().positive(), head_dim: z.number().int().positive(), layout: z.string() })
+    .union([
+      z.object({ layers: z.number().int().positive(), heads: z.number().int().positive(), head_dim: z.number().int().positive(), layout: z.string() }),
+      /** One cache tensor per attention layer type (DiffusionGemma: sliding and full layers differ in heads and head size). */
+      z.object({
+        layout: z.literal("per_layer_type"),
+        groups: z
+          .array(
+            z.object({
+              type: z.string().min(1),
+              input: z.string().min(1),
+              output: z.string().min(1),
+              layers: z.array(z.number().int().nonnegative()).min(1),
+              heads: z.number().int().positive(),
+              head_dim: z.number().int().positive(),
+              window: z.number().int().positive().optional(),
+            }),
+          )
+          .min(1),
+      }),
+    ])
     .nullable()
     .default(null),
+  /**
+   * How the model noises a canvas: "absorbing" (positions become the mask token and are filled in:
+   * LLaDA, Dream, LLaDA2, Fast-dLLM v2) or "uniform" (positions are random vocabulary ids and every
+   * step re-randomises the ones it does not keep: DiffusionGemma). Folders written before this field
+   * are absorbing. Samplers and nodes read this, not the family.
+   */
+  noise: z.discriminatedUnion("kind", [z.object({ kind: z.literal("absorbing") }), z.object({ kind: z.literal("uniform") })]).default({ kind: "absorbing" }),
   /** Weight manifest (names, shapes, layouts) for LoRA merging, relative to the folder. */
   weights: z.string().optional(),
   /** How the weights are stored (fp32, fp16, int8, int4), for listings; written by `maskflow convert`. */
@@ -78,6 +104,8 @@ export const manifestSchema = z.object({
     .discriminatedUnion("kind", [
       z.object({ kind: z.literal("bidirectional") }),
       z.object({ kind: z.literal("block_causal"), block_size: z.number().int().positive() }),
+      /** a causal encoder pass fills a KV cache; a bidirectional decoder step denoises a canvas of this length against it (DiffusionGemma) */
+      z.object({ kind: z.literal("encoder_canvas"), canvas_length: z.number().int().positive() }),
     ])
     .default({ kind: "bidirectional" }),
   /** Decoding defaults from the checkpoint's family (block-causal models: LLaDA2's threshold rule and LLaDA2.1's editing, Fast-dLLM v2's sub-blocks and stop rule). */
@@ -90,6 +118,16 @@ export const manifestSchema = z.object({
       sub_block: z.number().int().positive().optional(),
       /** Fast-dLLM v2: stop once the output holds EOS with nothing masked before it */
       stop_when_settled: z.boolean().optional(),
+      /** uniform-noise models: the released sampler's rule and settings (DiffusionGemma's generation_config.json) */
+      rule: z.literal("entropy_bound").optional(),
+      entropy_bound: z.number().nonnegative().optional(),
+      max_denoising_steps: z.number().int().positive().optional(),
+      max_new_tokens: z.number().int().positive().optional(),
+      t_max: z.number().positive().optional(),
+      t_min: z.number().positive().optional(),
+      stability_threshold: z.number().int().nonnegative().optional(),
+      confidence_threshold: z.number().nonnegative().optional(),
+      stop_token_ids: z.array(tokenId).optional(),
     })
     .optional(),
   /** Parameter count, for listings. */
@@ -122,7 +160,9 @@ export interface GraphInfo {
 const README_HINT = "see models/README.md for the model folder format";
 
 /** Graph input roles the runtime can feed (models/train/graph.py's full graph; all but input_ids get neutral values). */
-export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale", "block_size"] as const;
+export const KNOWN_INPUT_ROLES = ["input_ids", "past_kv", "position_offset", "decide", "cfg_scale", "block_size", "encode", "self_conditioning", "temperature"] as const;
+/** Per-layer-type caches (kv_cache.layout "per_layer_type") are fed under roles "past_kv.<type>". */
+const isKnownRole = (role: string) => (KNOWN_INPUT_ROLES as readonly string[]).includes(role) || /^past_kv\.[\w.-]+$/.test(role);
 
 export interface ReadFolderOptions {
   /** Real folders every file must lie in (a served instance's roots); null or absent: anywhere. */
@@ -255,8 +295,7 @@ export function checkGraph(folder: Pick<ModelFolder, "dir" | "onnxPath" | "manif
   if (unfed.length) {
     throw new Error(`${folder.onnxPath} needs inputs [${unfed.join(", ")}] that ${mf} does not map to a role`);
   }
-  const known = new Set<string>(KNOWN_INPUT_ROLES);
-  const unknown = Object.entries(m.inputs).filter(([role, name]) => graph.inputNames.includes(name) && !known.has(role));
+  const unknown = Object.entries(m.inputs).filter(([role, name]) => graph.inputNames.includes(name) && !isKnownRole(role));
   if (unknown.length) {
     throw new Error(`${mf}: Maskflow cannot feed inputs with roles [${unknown.map(([r]) => r).join(", ")}] (it knows ${KNOWN_INPUT_ROLES.join(", ")})`);
   }

@@ -23,6 +23,12 @@ export const Stream = {
   REMASK_RANDOM: 1,
   /** Dream's alg_temp: Gumbel noise per (step, position) for choosing positions to commit. */
   POSITION_SAMPLE: 2,
+  /** Uniform-noise models (samplers/entropy-bound.ts): a canvas's starting ids, per (canvas, position). */
+  CANVAS_INITIAL: 3,
+  /** Uniform-noise models: the categorical sample's uniform, per (step, position). */
+  CANVAS_SAMPLE: 4,
+  /** Uniform-noise models: the re-drawn ids of the positions not kept, per (step, position). */
+  CANVAS_RENOISE: 5,
 } as const;
 
 const M0 = 0xd2511f53;

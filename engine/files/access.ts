@@ -98,8 +98,8 @@ export function isInside(root: string, path: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
-/** Confined to `roots` (which need not exist yet). */
-export function confinedFiles(roots: FileRoot[]): FileAccess {
+/** Confined to `roots` (which need not exist yet); `holder` is who refuses ("this server", "this worker"). */
+export function confinedFiles(roots: FileRoot[], holder = "this server"): FileAccess {
   const real = roots.map((r) => ({ ...r, real: realOrResolved(r.path), given: resolve(r.path) }));
   const realRoots = [...new Set(real.map((r) => r.real))];
   const labels = [...new Set(real.map((r) => r.label))].join(", ");
@@ -107,7 +107,7 @@ export function confinedFiles(roots: FileRoot[]): FileAccess {
   const byLength = real.flatMap((r) => [{ from: r.real, to: r.shown }, { from: r.given, to: r.shown }]).sort((a, b) => b.from.length - a.from.length);
   const extraPrefixes = [PACKAGE_ROOT.replace(/[\\/]+$/, ""), process.env.HOME, process.env.USERPROFILE].filter((p): p is string => Boolean(p && p.length > 1));
 
-  const refusal = (path: string) => new PathRefused(`"${clip(path)}" is not a model or adapter in the folders this server loads from (${labels}); its operator can add one with --models`);
+  const refusal = (path: string) => new PathRefused(`"${clip(path)}" is not a model or adapter in the folders ${holder} loads from (${labels}); its operator can add one with --models`);
   // Relative paths are looked up in each root, then in the package (so "models/default" works).
   const candidatesOf = (path: string): string[] => {
     if (path.includes("\0") || path.trim() === "") throw refusal(path);

@@ -9,7 +9,7 @@ import { checkWorkflowInSteps } from "../workflow/check.js";
 import { capIssues, type Issue } from "../workflow/issues.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
-import { QueueRefused, type RunQueue } from "./run-queue.js";
+import { QueueRefused, type Runs } from "./run-queue.js";
 import { listModels } from "../dllm/convert/models.js";
 import { unrestrictedFiles, type FileAccess } from "../files/access.js";
 
@@ -72,7 +72,7 @@ async function check(
   return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: capIssues(result.issues, limits.maxIssues) };
 }
 
-export function apiRouter(registry: NodeRegistry, queue: RunQueue, limits: Limits = DEFAULT_LIMITS, files: FileAccess = unrestrictedFiles): Router {
+export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = DEFAULT_LIMITS, files: FileAccess = unrestrictedFiles): Router {
   const router = express.Router();
   router.use(express.json({ limit: limits.maxBodyBytes }));
 
@@ -138,7 +138,15 @@ export function apiRouter(registry: NodeRegistry, queue: RunQueue, limits: Limit
   router.post("/runs/:id/next", (req, res) => {
     const run = queue.get(req.params.id);
     if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);
-    if (!queue.runNext(req.params.id)) throw new HttpError(409, `run ${req.params.id} is ${run.status}, not waiting`);
+    let moved: boolean;
+    try {
+      moved = queue.runNext(req.params.id);
+    } catch (err) {
+      // serve --redis: not available there (501, engine/queue/remote-runs.ts).
+      if (err instanceof QueueRefused) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    if (!moved) throw new HttpError(409, `run ${req.params.id} is ${run.status}, not waiting`);
     res.json(queue.list());
   });
 

@@ -15,7 +15,7 @@ import { Executor } from "../run/executor.js";
 import { apiRouter } from "./api.js";
 import { TOKEN_COOKIE, checkAccess, generateToken, isLoopbackHost } from "./auth.js";
 import type { ServerMessage } from "./protocol.js";
-import { RunQueue } from "./run-queue.js";
+import { RunQueue, type Runs } from "./run-queue.js";
 
 export type { RunDetail, RunStatus, RunSummary, ServerMessage, ApiErrorBody } from "./protocol.js";
 export { generateToken, isLoopbackHost } from "./auth.js";
@@ -31,10 +31,18 @@ export interface ServerOptions {
   registry: NodeRegistry;
   /** The built editor (default: dist/app in the package). */
   appDir?: string;
-  /** Where ended runs are kept across restarts (default: none, in memory only; `maskflow serve` passes defaultHistoryDir()). */
+  /**
+   * Where ended runs are kept across restarts (default: none, in memory only; `maskflow serve`
+   * passes defaultHistoryDir()). Not used with `redis`: the remote runs are kept in memory only.
+   */
   historyDir?: string | null;
   /** How many ended runs are kept (default 200). */
   historyLimit?: number;
+  /**
+   * A Redis URL: runs go through the queue to `maskflow worker`s (engine/queue) instead of running
+   * in this process.
+   */
+  redis?: string;
   /** Where the server reports its address and a generated token (default: console.log). */
   log?: (line: string) => void;
   /**
@@ -93,12 +101,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits = resolveLimits(options.limits ?? {});
   const files = options.confinePaths === false ? unrestrictedFiles : confinedFiles(modelRoots(options.modelRoots));
   const executor = new Executor(registry, { limits, files });
-  const queue = new RunQueue(executor, {
-    historyDir: options.historyDir ?? null,
-    historyLimit: options.historyLimit,
-    maxHistoryBytes: limits.maxHistoryBytes,
-    maxQueuedRuns: limits.maxQueuedRuns,
-  });
+  const queueOptions = { historyLimit: options.historyLimit, maxHistoryBytes: limits.maxHistoryBytes, maxQueuedRuns: limits.maxQueuedRuns };
+  // With --redis, `maskflow worker`s run the runs, under their own model folders (BullMQ is loaded only then).
+  const queue: Runs = options.redis
+    ? await (await import("../queue/remote-runs.js")).startRemoteRuns({ redis: options.redis, log, registry, ...queueOptions })
+    : new RunQueue(executor, { ...queueOptions, historyDir: options.historyDir ?? null });
 
   const app = express();
   app.disable("x-powered-by");
@@ -176,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const origin = `http://${urlHost}:${port}`;
   const url = `${origin}/${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+  if (options.redis) log(`maskflow: runs go to the workers on ${(await import("../queue/connection.js")).redisTarget(options.redis).label}`);
   if (generated) log(`maskflow: listening on ${host}:${port}; a token is required, generated: ${token}`);
   log(`maskflow: editor at ${url}`);
 

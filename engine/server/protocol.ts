@@ -20,6 +20,8 @@ export interface RunSummary {
   startedAt: string | null;
   finishedAt: string | null;
   error: RunError | null;
+  /** The `maskflow worker` running (or that ran) it, with `serve --redis`; absent when runs are in-process. */
+  worker?: string | null;
   /** A cancel was asked for and the run has not stopped yet (cancellation is cooperative). */
   cancelRequested?: boolean;
   /** The client's id for the graph this run was made from (POST /api/runs `graph`), so a client tells its own graph's runs. */

@@ -33,7 +33,7 @@ export interface QueueOptions {
 /** A run the queue will not take: it is full (429), or the server is closing (503). */
 export class QueueRefused extends Error {
   constructor(
-    readonly status: 429 | 503,
+    readonly status: 429 | 501 | 503,
     message: string,
   ) {
     super(message);
@@ -76,6 +76,12 @@ export type QueueListener = {
   /** The queue changed (a run was added, started, ended or removed). */
   changed(): void;
 };
+
+/** What the API and the WebSocket need of a queue: this one, or the Redis one of `serve --redis` (engine/queue). */
+export type Runs = Pick<
+  RunQueue,
+  "subscribe" | "submit" | "cancel" | "runNext" | "clearQueue" | "clearHistory" | "get" | "events" | "list" | "idle" | "close"
+>;
 
 export class RunQueue {
   private readonly runs = new Map<string, RunRecord>();

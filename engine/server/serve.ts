@@ -15,12 +15,15 @@ export interface ServeFlags {
   /** Folders to load models and adapters from, besides the bundled ones and the user models folder. */
   models?: string[];
   limits?: Partial<Limits>;
+  /** Run on `maskflow worker`s through this Redis (engine/queue). */
+  redis?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = flags.port === undefined ? 8188 : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${flags.port}"`);
-  // Run history survives restarts: ~/.maskflow/history unless MASKFLOW_HISTORY says otherwise.
+  // Run history survives restarts: ~/.maskflow/history unless MASKFLOW_HISTORY says otherwise
+  // (without --redis: the remote runs of serve --redis are kept in memory only).
   const server = await startServer({
     port,
     host: flags.host ?? "127.0.0.1",
@@ -28,7 +31,8 @@ export async function serve(flags: ServeFlags): Promise<RunningServer> {
     registry: flags.registry,
     modelRoots: flags.models,
     limits: flags.limits,
-    historyDir: defaultHistoryDir(),
+    historyDir: flags.redis ? null : defaultHistoryDir(),
+    redis: flags.redis,
   });
   let stopping = false;
   const stop = (signal: string) => {

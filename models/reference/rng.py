@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 GUMBEL, REMASK_RANDOM, POSITION_SAMPLE = 0, 1, 2
+CANVAS_INITIAL, CANVAS_SAMPLE, CANVAS_RENOISE = 3, 4, 5  # uniform-noise models (diffusion_gemma_generate.py)
 
 M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 W0, W1 = 0x9E3779B9, 0xBB67AE85

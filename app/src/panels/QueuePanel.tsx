@@ -74,6 +74,12 @@ export function QueuePanel({
                 <span data-testid="queue-time">{clock(run.createdAt)}</span> · {run.status}
                 {run.status !== "queued" && run.startedAt ? ` · ${duration(run)}` : ""}
                 {seeds(run) && <span data-testid="queue-seed"> · {seeds(run)}</span>}
+                {run.worker && (
+                  <span className="mf-queue-worker" data-testid="queue-worker" title="the maskflow worker that runs it (serve --redis)">
+                    {" "}
+                    · on {run.worker}
+                  </span>
+                )}
               </div>
               {run.changes?.length > 0 && (
                 <div className="mf-queue-changes" data-testid="queue-changes">

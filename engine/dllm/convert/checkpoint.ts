@@ -113,13 +113,34 @@ export class Checkpoint {
     return info;
   }
 
-  /** A float tensor as float32, after checking its shape. */
+  /**
+   * A float tensor as float32, after checking its shape. `name[i]` reads only entry i along the
+   * first axis (one expert of a stacked [experts, ...] tensor), `shape` being that entry's shape:
+   * memory then holds one expert, not the layer's whole stack.
+   */
   read(name: string, shape: number[]): Float32Array {
+    const slice = /^(.*)\[(\d+)\]$/.exec(name);
+    if (slice && !this.tensors.has(name)) return this.readEntry(slice[1], Number(slice[2]), shape);
     const info = this.expect(name, shape);
     const { entry } = this.tensors.get(name)!;
     const bytes = readBytes(info.file, entry.begin, entry.end - entry.begin, name);
     const values = toFloat32(bytes, info.dtype);
     if (values === null) throw new CheckpointError(`${info.file}: tensor "${name}" holds NaN or infinite values`);
+    return values;
+  }
+
+  private readEntry(name: string, index: number, shape: number[]): Float32Array {
+    const info = this.info(name);
+    const count = info.shape[0];
+    if (!FLOAT_DTYPES.has(info.dtype)) throw new CheckpointError(`${info.file}: tensor "${name}" has dtype ${info.dtype}; the converter reads F32, F16 and BF16 weights`);
+    if (info.shape.slice(1).join(",") !== shape.join(",") || !(index < count)) {
+      throw new CheckpointError(`${info.file}: tensor "${name}" has shape [${info.shape.join(", ")}], but config.json implies [${[Math.max(count, index + 1), ...shape].join(", ")}]`);
+    }
+    const { entry } = this.tensors.get(name)!;
+    const size = (entry.end - entry.begin) / count;
+    const bytes = readBytes(info.file, entry.begin + index * size, size, `${name}[${index}]`);
+    const values = toFloat32(bytes, info.dtype);
+    if (values === null) throw new CheckpointError(`${info.file}: tensor "${name}" holds NaN or infinite values (entry ${index})`);
     return values;
   }
 

@@ -93,8 +93,126 @@ export interface SpecialTokens {
   pad?: number;
 }
 
-export interface FamilyModel {
+/**
+ * One attention layer type of a model that mixes several (Gemma 4: sliding-window layers and
+ * full layers, with their own head counts, head size and RoPE).
+ */
+export interface AttentionGeometry {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /**
+   * RoPE (half-split rotation) with inverse frequencies 1 / theta^(2i / headDim) for the first
+   * `pairs` frequency pairs and 0 for the others, which then pass unrotated ("proportional" RoPE:
+   * pairs = partial_rotary_factor * headDim / 2; the exponent's denominator stays headDim).
+   */
+  rope: { theta: number; pairs: number };
+  /** sliding window W: an encoder query sees the W positions up to itself, a canvas query the last W - 1 cached ones (and the whole canvas) */
+  window?: number;
+  /** no v_proj: V is the k_proj output before k_norm and RoPE (Gemma 4's full layers) */
+  valueFromKey: boolean;
+}
+
+/** Tensor names of one sandwich-norm layer with a dense MLP and an expert mixture in parallel (Gemma 4 MoE). */
+export interface CanvasLayerTensors {
+  attnNorm: string;
+  q: string;
+  k: string;
+  /** absent when the layer type's valueFromKey */
+  v?: string;
+  o: string;
+  qNorm: string;
+  kNorm: string;
+  postAttnNorm: string;
+  /** dense MLP: pre-norm, gated weights, post-norm */
+  mlpNorm: string;
+  gate: string;
+  up: string;
+  down: string;
+  postMlpNorm: string;
+  /** experts: pre-norm, post-norm; [experts, 2 * inter, hidden] (gate rows first) and [experts, hidden, inter] stacks */
+  expertsNorm: string;
+  postExpertsNorm: string;
+  expertsGateUp: string;
+  expertsDown: string;
+  /** the router: proj [experts, hidden], scale [hidden] (on a no-weight RMSNorm of the residual), per_expert_scale [experts] */
+  router: string;
+  routerScale: string;
+  perExpertScale: string;
+  /** the norm of the two branches' sum, before the residual add */
+  ffNorm: string;
+  /** [1]: multiplies the whole residual stream after the layer, one per pass */
+  decoderScalar: string;
+  encoderScalar: string;
+}
+
+/**
+ * A model that encodes its context causally into a KV cache and denoises a whole canvas
+ * bidirectionally against that cache (DiffusionGemma): one set of weights, two passes, chosen by
+ * the graph's `encode` input. See canvas-graph.ts.
+ */
+export interface CanvasSpec {
+  hidden: number;
+  layers: number;
+  vocab: number;
+  normEps: number;
+  /** dense MLP and self-conditioning width */
+  intermediate: number;
+  /** attention layer types by name (config.json layer_types' values) */
+  types: Record<string, AttentionGeometry>;
+  layerType(i: number): string;
+  /** token embeddings are multiplied by this (Gemma: sqrt(hidden) rounded to bf16) */
+  embedScale: number;
+  /** the attention scores' scale (Gemma 4: 1.0, the q/k norms do the scaling) */
+  attentionScale: number;
+  /** final logits become softcap * tanh(logits / softcap) */
+  softcap: number | null;
+  activation: "gelu_tanh";
+  /** softmax routing over all experts, top-k renormalised, times per_expert_scale */
+  moe: { experts: number; topK: number; intermediate: number };
+  /** the decoder's input: no-weight RMSNorm(embed + down(act(gate(n)) * up(n))), n = preNorm(soft embedding) */
+  selfConditioning: { preNorm: string; gate: string; up: string; down: string };
+  embed: string;
+  finalNorm: string;
+  /** the output head; the embedding's name when tied */
+  head: string;
+  layer(i: number): CanvasLayerTensors;
+}
+
+/** How a model's canvas is noised: absorbing (a mask token, LLaDA/Dream/LLaDA2) or uniform over the vocabulary (DiffusionGemma). */
+export type Noise = { kind: "absorbing" } | { kind: "uniform" };
+
+/** DiffusionGemma's released sampler settings (generation_config.json: EntropyBoundSampler). */
+export interface EntropyBoundDecoding {
+  canvasLength: number;
+  maxDenoisingSteps: number;
+  maxNewTokens: number;
+  entropyBound: number;
+  tMax: number;
+  tMin: number;
+  stabilityThreshold: number;
+  confidenceThreshold: number;
+  stopIds: number[];
+}
+
+export interface CanvasFamilyModel {
+  canvas: CanvasSpec;
+  decoder?: undefined;
+  noise: Noise;
+  decoding: EntropyBoundDecoding;
+  tokens: SpecialTokens;
+  maxLength: number;
+  chatTemplate: string | null;
+  slowTokenizer?: undefined;
+  /** checkpoint tensors the converter leaves out on purpose, and the message that says so */
+  skipped?: { test: (name: string) => boolean; message: string };
+}
+
+export type FamilyModel = DecoderFamilyModel | CanvasFamilyModel;
+
+export interface DecoderFamilyModel {
   decoder: DecoderSpec;
+  canvas?: undefined;
   tokens: SpecialTokens;
   /** Dream-style: position j's prediction is the model's output row j - 1 */
   shiftLogits: boolean;
@@ -123,7 +241,7 @@ export interface Family {
   covers: string;
   /** whether this family reads this config.json */
   matches(config: Record<string, unknown>): boolean;
-  /** The architecture, token ids and defaults, from config.json, the tensors and the tokenizer. */
+  /** The architecture, token ids and defaults, from config.json (and generation_config.json), the tensors and the tokenizer. */
   describe(ckpt: Checkpoint, tokenizer: TokenizerFiles): FamilyModel;
 }
 

@@ -15,8 +15,9 @@ import { loadAdapter } from "../lora/adapter.js";
 import { applyTerms, planMerge, type LoraLayer, type MergeTarget, type WeightEntry } from "../lora/merge.js";
 import { DllmTokenizer } from "../tokenizer.js";
 import { Checkpoint } from "./checkpoint.js";
+import { buildCanvasGraph, canvasExpectedTensors, CANVAS_INPUT_NAMES, CANVAS_OUTPUT_NAMES, kvGroups, pastName, presentName } from "./canvas-graph.js";
 import { buildDecoder, HEAD_TOP_K, INPUT_NAMES, OUTPUT_NAMES } from "./decoder.js";
-import type { DecoderSpec, FamilyModel } from "./family.js";
+import type { CanvasFamilyModel, DecoderFamilyModel, DecoderSpec, FamilyModel } from "./family.js";
 import { familyFor } from "./families/index.js";
 import { readTokenizerFiles, tokenizerConfig, tokenizerJson } from "./tokenizer.js";
 import { CONVERT_DTYPES, WeightWriter, type ConvertDtype, type Storage, type WeightPlan } from "./weights.js";
@@ -137,10 +138,14 @@ function fmtBytes(n: number): string {
 
 /** Bytes the converted weights will take: to check the disk before writing anything. */
 export function estimateBytes(spec: DecoderSpec, plan: WeightPlan): number {
+  return estimateFrom(expectedTensors(spec), spec, plan);
+}
+
+function estimateFrom(tensors: Map<string, number[]>, spec: { embed: string; head: string }, plan: WeightPlan): number {
   const floatBytes = plan.dtype === "fp16" ? 2 : 4;
   const storageBytes = (s: Storage) => (s === "float" ? floatBytes : bytesPer(s, plan.blockSize));
   let n = 0;
-  for (const [name, shape] of expectedTensors(spec)) {
+  for (const [name, shape] of tensors) {
     const numel = shape.reduce((a, b) => a * b, 1);
     if (shape.length === 1) n += numel * 4;
     else if (name === spec.embed) n += numel * storageBytes(plan.embedding) * (name === spec.head ? 2 : 1);
@@ -157,11 +162,11 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
   const tok = readTokenizerFiles(ckpt.dir);
   const family = familyFor(ckpt.config, ckpt.dir);
   const model: FamilyModel = family.describe(ckpt, tok);
-  const spec = model.decoder;
+  const spec = model.canvas ?? model.decoder;
   const warnings: string[] = [];
 
   // Check every tensor's presence, dtype and shape before writing anything.
-  const expected = expectedTensors(spec);
+  const expected = model.canvas ? canvasExpectedTensors(model.canvas) : expectedTensors(model.decoder);
   let parameters = 0;
   let total = 0;
   for (const [name, shape] of expected) {
@@ -169,7 +174,10 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
     parameters += shape.reduce((a, b) => a * b, 1);
     total += shape.reduce((a, b) => a * b, 1) * (info.dtype === "F32" ? 4 : 2);
   }
-  const unused = ckpt.names().filter((n) => !expected.has(n) && !/rotary_emb\.inv_freq$/.test(n));
+  const skipped = model.canvas ? model.skipped : undefined;
+  const left = skipped ? ckpt.names().filter((n) => skipped.test(n)) : [];
+  if (left.length) warnings.push(`${skipped!.message} (${left.length} tensor(s) skipped)`);
+  const unused = ckpt.names().filter((n) => !expected.has(n) && !/rotary_emb\.inv_freq$/.test(n) && !skipped?.test(n));
   if (unused.length) warnings.push(`${unused.length} checkpoint tensor(s) are not part of the ${family.id} graph and were skipped: ${unused.slice(0, 3).join(", ")}`);
 
   const tokens = model.tokens;
@@ -204,7 +212,9 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
   if (existsSync(out) && !options.force) throw new Error(`${out} already exists (pass --force to replace it)`);
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  const needed = estimateBytes(spec, plan) + 64 * 2 ** 20;
+  // a canvas graph with a quantised embedding also stores E^T for the self-conditioning product
+  const softCopy = model.canvas && plan.embedding !== "float" ? spec.vocab * model.canvas.hidden * bytesPer(plan.embedding, plan.blockSize) : 0;
+  const needed = estimateFrom(expected, spec, plan) + softCopy + 64 * 2 ** 20;
   const fs = statfsSync(parent);
   const free = Number(fs.bavail) * Number(fs.bsize);
   if (free < needed) throw new Error(`not enough disk space at ${parent}: the ${options.dtype} model needs about ${fmtBytes(needed)}, ${fmtBytes(free)} is free`);
@@ -224,25 +234,26 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
       if (merge) applyTerms(values, merge);
       if (!seen.has(name)) {
         seen.add(name);
-        done += ckpt.info(name).dtype === "F32" ? values.length * 4 : values.length * 2;
+        done += ckpt.info(name.replace(/\[\d+\]$/, "")).dtype === "F32" ? values.length * 4 : values.length * 2;
       }
       options.onProgress?.({ done, total, tensor: name });
       return values;
     });
-    buildDecoder(g, spec, writer, { fusedNorm: options.fusedNorm ?? false, head: plan.head });
+    if (model.canvas) buildCanvasGraph(g, model.canvas, writer, { head: plan.head, embedding: plan.embedding });
+    else buildDecoder(g, model.decoder, writer, { fusedNorm: options.fusedNorm ?? false, head: plan.head });
     external.close();
     const graph = g.encode({ producer: "maskflow convert", doc: `${family.id} from ${options.source ?? ckpt.dir}, ${options.dtype}` });
     if (graph.byteLength > PROTOBUF_LIMIT) throw new Error("the graph's protobuf exceeds 2 GiB (too many inline tensors)");
     writeFileSync(join(tmp, "model.onnx"), graph);
 
-    const tokJson = tokenizerJson(tok, model.slowTokenizer, ckpt.dir);
+    const tokJson = tokenizerJson(tok, model.canvas ? undefined : model.slowTokenizer, ckpt.dir);
     const tokConfig = tokenizerConfig(tok, model.chatTemplate);
     writeJson(join(tmp, "tokenizer.json"), tokJson, false);
     writeJson(join(tmp, "tokenizer_config.json"), tokConfig);
     // The tokenizer must load here and fit the logits, or the folder is useless.
     const tokenizer = new DllmTokenizer(tokJson, tokConfig);
     if (tokenizer.vocabSize > spec.vocab) throw new Error(`the tokenizer has ${tokenizer.vocabSize} ids but the model has ${spec.vocab} embedding rows`);
-    if (tokenizer.piece(tokens.mask) === "") warnings.push(`the mask token id ${tokens.mask} has no text in the tokenizer`);
+    if (!model.canvas && tokenizer.piece(tokens.mask) === "") warnings.push(`the mask token id ${tokens.mask} has no text in the tokenizer`);
 
     writeJson(join(tmp, "config.json"), ckpt.config);
     writeJson(join(tmp, "weights.json"), { format: 1, weights: writer.manifest });
@@ -256,26 +267,7 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
       ...(tokens.pad !== undefined ? { pad_token_id: tokens.pad } : {}),
       vocab_size: spec.vocab,
       max_length: options.maxLength ?? model.maxLength,
-      shift_logits: model.shiftLogits,
-      inputs: Object.fromEntries([...INPUT_NAMES, ...(spec.blockCausal ? ["block_size"] : [])].map((n) => [n, n])),
-      outputs: { logits: "head_logits", ...Object.fromEntries(OUTPUT_NAMES.map((n) => [n, n])) },
-      logits_from_decide: true,
-      heads: ["argmax", "top_k", "entropy", "logits_at", "cfg"],
-      head_top_k: HEAD_TOP_K,
-      kv_cache: { layers: spec.layers, heads: spec.kvHeads, head_dim: spec.headDim, layout: "L,2,B,H,P,D" },
-      attention: spec.blockCausal
-        ? { kind: "block_causal", block_size: model.blockDecoding?.blockSize ?? 32 }
-        : { kind: "bidirectional" },
-      ...(model.blockDecoding
-        ? {
-            decoding: {
-              threshold: model.blockDecoding.threshold,
-              ...(model.blockDecoding.editing ? { editing_threshold: model.blockDecoding.editing.threshold, max_post_steps: model.blockDecoding.editing.maxPostSteps } : {}),
-              ...(model.blockDecoding.subBlock ? { sub_block: model.blockDecoding.subBlock } : {}),
-              ...(model.blockDecoding.stopWhenSettled ? { stop_when_settled: true } : {}),
-            },
-          }
-        : {}),
+      ...(model.canvas ? canvasManifest(model) : decoderManifest(model)),
       weights: "weights.json",
       dtype: options.dtype,
       parameters,
@@ -306,6 +298,72 @@ export async function convertCheckpoint(source: string, options: ConvertOptions)
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** maskflow.json's graph fields for a decoder graph (decoder.ts). */
+function decoderManifest(model: DecoderFamilyModel): Record<string, unknown> {
+  return {
+    shift_logits: model.shiftLogits,
+    inputs: Object.fromEntries([...INPUT_NAMES, ...(model.decoder.blockCausal ? ["block_size"] : [])].map((n) => [n, n])),
+    outputs: { logits: "head_logits", ...Object.fromEntries(OUTPUT_NAMES.map((n) => [n, n])) },
+    logits_from_decide: true,
+    heads: ["argmax", "top_k", "entropy", "logits_at", "cfg"],
+    head_top_k: HEAD_TOP_K,
+    kv_cache: { layers: model.decoder.layers, heads: model.decoder.kvHeads, head_dim: model.decoder.headDim, layout: "L,2,B,H,P,D" },
+    attention: model.decoder.blockCausal
+      ? { kind: "block_causal", block_size: model.blockDecoding?.blockSize ?? 32 }
+      : { kind: "bidirectional" },
+    ...(model.blockDecoding
+      ? {
+          decoding: {
+            threshold: model.blockDecoding.threshold,
+            ...(model.blockDecoding.editing ? { editing_threshold: model.blockDecoding.editing.threshold, max_post_steps: model.blockDecoding.editing.maxPostSteps } : {}),
+            ...(model.blockDecoding.subBlock ? { sub_block: model.blockDecoding.subBlock } : {}),
+            ...(model.blockDecoding.stopWhenSettled ? { stop_when_settled: true } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** maskflow.json's graph fields for an encoder + canvas graph (canvas-graph.ts): uniform noise, the per-type caches, the entropy-bound defaults. */
+function canvasManifest(model: CanvasFamilyModel): Record<string, unknown> {
+  const spec = model.canvas;
+  const groups = kvGroups(spec);
+  const d = model.decoding;
+  return {
+    shift_logits: false,
+    inputs: Object.fromEntries([...CANVAS_INPUT_NAMES, ...groups.map((g) => pastName(g.type))].map((n) => [n, n])),
+    outputs: { logits: "head_logits", ...Object.fromEntries([...CANVAS_OUTPUT_NAMES, ...groups.map((g) => presentName(g.type))].map((n) => [n, n])) },
+    logits_from_decide: true,
+    heads: ["argmax", "top_k", "entropy", "logits_at", "soft_embedding"],
+    head_top_k: HEAD_TOP_K,
+    kv_cache: {
+      layout: "per_layer_type",
+      groups: groups.map((g) => ({
+        type: g.type,
+        input: pastName(g.type),
+        output: presentName(g.type),
+        layers: g.layers,
+        heads: g.geometry.kvHeads,
+        head_dim: g.geometry.headDim,
+        ...(g.geometry.window ? { window: g.geometry.window } : {}),
+      })),
+    },
+    noise: model.noise,
+    attention: { kind: "encoder_canvas", canvas_length: d.canvasLength },
+    decoding: {
+      rule: "entropy_bound",
+      entropy_bound: d.entropyBound,
+      max_denoising_steps: d.maxDenoisingSteps,
+      max_new_tokens: d.maxNewTokens,
+      t_max: d.tMax,
+      t_min: d.tMin,
+      stability_threshold: d.stabilityThreshold,
+      confidence_threshold: d.confidenceThreshold,
+      stop_token_ids: d.stopIds,
+    },
+  };
 }
 
 function writeJson(path: string, value: unknown, pretty = true): void {

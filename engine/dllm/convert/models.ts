@@ -23,6 +23,10 @@ export interface ModelListing {
   bytes: number;
   /** block-causal models (LLaDA2): the block size they decode in; null for bidirectional ones */
   blockSize: number | null;
+  /** how the model noises its canvas (maskflow.json "noise"; absorbing when absent) */
+  noise: "absorbing" | "uniform";
+  /** encoder + canvas models (DiffusionGemma): the canvas length the graph denoises; null otherwise */
+  canvasLength: number | null;
   where: "bundled" | "user";
   /** why the folder is listed but will not load (an unreadable maskflow.json) */
   problem?: string;
@@ -55,7 +59,7 @@ export function describeModelFolder(dir: string, where: ModelListing["where"]): 
   const manifestPath = join(dir, "maskflow.json");
   if (!existsSync(manifestPath)) return null;
   const path = relative(where === "bundled" ? PACKAGE_ROOT : userModelsDir(), dir);
-  const base = { path, dir, name: basename(dir), family: "?", dtype: "?", parameters: null, bytes: folderBytes(dir), blockSize: null, where };
+  const base = { path, dir, name: basename(dir), family: "?", dtype: "?", parameters: null, bytes: folderBytes(dir), blockSize: null, noise: "absorbing" as const, canvasLength: null, where };
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, unknown>;
@@ -70,6 +74,8 @@ export function describeModelFolder(dir: string, where: ModelListing["where"]): 
     dtype: typeof m.dtype === "string" ? m.dtype : (w.dtype ?? "?"),
     parameters: typeof m.parameters === "number" ? m.parameters : w.parameters,
     blockSize: (m.attention as { kind?: string; block_size?: number } | undefined)?.kind === "block_causal" ? ((m.attention as { block_size: number }).block_size ?? null) : null,
+    noise: (m.noise as { kind?: string } | undefined)?.kind === "uniform" ? "uniform" : "absorbing",
+    canvasLength: (m.attention as { kind?: string } | undefined)?.kind === "encoder_canvas" ? ((m.attention as { canvas_length?: number }).canvas_length ?? null) : null,
   };
 }
 

@@ -98,8 +98,22 @@ export class WeightWriter {
    * nn.Linear weight [out, in] (+ optional bias [out]). `as` names the stored weight when the
    * tensor is stored twice (an output head tied to the embedding).
    */
-  linear(name: string, outF: number, inF: number, { bias, storage = this.linearStorage(), as = name }: { bias?: string; storage?: Storage; as?: string } = {}): LinearWeight {
-    const w = this.read(name, [outF, inF]);
+  linear(name: string, outF: number, inF: number, opts: { bias?: string; storage?: Storage; as?: string } = {}): LinearWeight {
+    return this.linearValues(name, this.read(name, [outF, inF]), outF, inF, opts);
+  }
+
+  /** The storage plan's default for linear weights, or the experts' (plan.experts) where asked. */
+  storageFor(kind: "linear" | "experts"): Storage {
+    return kind === "experts" ? (this.plan.experts ?? this.linearStorage()) : this.linearStorage();
+  }
+
+  /** A linear layer whose weight is the transpose of the checkpoint tensor [rows, cols]: y = x T, for x [..., rows]. */
+  transposedLinear(name: string, rows: number, cols: number, opts: { storage?: Storage; as?: string } = {}): LinearWeight {
+    return this.linearValues(name, transpose(this.read(name, [rows, cols]), rows, cols), cols, rows, opts);
+  }
+
+  /** A linear layer from values already read (a transposed or sliced checkpoint tensor), [out, in]. */
+  linearValues(name: string, w: Float32Array, outF: number, inF: number, { bias, storage = this.linearStorage(), as = name }: { bias?: string; storage?: Storage; as?: string } = {}): LinearWeight {
     const stored = as;
     let apply: (x: string) => string;
     if (storage === "float") {

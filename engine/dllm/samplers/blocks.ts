@@ -30,6 +30,7 @@ import { randomUUID } from "node:crypto";
 import { cloneCanvas, refreshCanvas, type Canvas, type TraceStep } from "../canvas.js";
 import { isFastModel, type FastModel, type LogitsModel } from "../runtime/model.js";
 import { abortError, unlessAborted, type GenerateHooks } from "./generate.js";
+import { maskedSamplingProblem } from "./noise.js";
 
 export interface BlockOptions {
   /** the attention block (LLaDA2: 32); also the decoding block */
@@ -105,6 +106,8 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
   if (!isFastModel(model) || !model.features.topK) throw new Error("block-causal decoding needs a graph with the in-graph sampling head (maskflow convert writes one)");
   const fast: FastModel = model;
   const m = model.manifest;
+  const noise = maskedSamplingProblem(m, "block decoding");
+  if (noise) throw new Error(noise);
   const MASK = m.mask_token_id;
   const EOS = m.eos_token_id;
   if (start.maskId !== MASK) throw new Error(`the canvas uses mask id ${start.maskId} but the model's mask id is ${MASK}`);

@@ -28,6 +28,7 @@ import { decide, rowStats, Scratch, type Decision, type DecideSettings } from ".
 import { guidedRow, unconditional } from "./cfg.js";
 import { validateOptions, type Remasking, type SamplerOptions } from "./options.js";
 import { rankKey, topK } from "./rank.js";
+import { maskedSamplingProblem } from "./noise.js";
 
 export interface StepInfo {
   /** 1-based step within this run. */
@@ -80,6 +81,8 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const problem = validateOptions(opts);
   if (problem) throw new Error(problem);
   const m = model.manifest;
+  const noise = maskedSamplingProblem(m, "generate()");
+  if (noise) throw new Error(noise);
   const MASK = m.mask_token_id;
   if (start.maskId !== MASK) throw new Error(`the canvas uses mask id ${start.maskId} but the model's mask id is ${MASK}`);
   const { signal, onStep } = hooks;
