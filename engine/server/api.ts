@@ -125,8 +125,14 @@ export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = 
     res.json(queue.list());
   });
 
+  // An ended run's detail no longer changes, and it can be tens of megabytes (outputs, the workflow):
+  // the last one fetched is serialized once, however often it is fetched again (the editor, several
+  // tabs), instead of blocking the event loop for a JSON.stringify each time.
+  let ended: { id: string; body: Buffer } | null = null;
+
   // Clears the history: every ended run, in memory and on disk (queued and running ones stay).
   router.delete("/runs", (_req, res) => {
+    ended = null;
     res.json({ removed: queue.clearHistory() });
   });
 
@@ -153,7 +159,9 @@ export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = 
   router.get("/runs/:id", (req, res) => {
     const run = queue.get(req.params.id);
     if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);
-    res.json(run);
+    if (run.status === "queued" || run.status === "running") return void res.json(run);
+    if (ended?.id !== run.id) ended = { id: run.id, body: Buffer.from(JSON.stringify(run)) };
+    res.type("json").send(ended.body);
   });
 
   router.get("/runs/:id/events", (req, res) => {

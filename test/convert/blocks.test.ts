@@ -9,7 +9,7 @@ import { createCanvas } from "../../engine/dllm/canvas.js";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
 import { DllmModel } from "../../engine/dllm/runtime/model.js";
 import { generateBlocks, type BlockTraceStep } from "../../engine/dllm/samplers/blocks.js";
-import { FIXTURES, compareLogits, tempDir } from "./helpers.js";
+import { FIXTURES, compareLogits, readF32, tempDir } from "./helpers.js";
 
 interface Fixture {
   tokens: { mask: number; eos: number; eot: number; rows: number };
@@ -30,11 +30,6 @@ const fx = JSON.parse(readFileSync(join(FIXTURES, "llada2.json"), "utf8")) as Fi
 const CKPT = join(FIXTURES, "llada2-tiny");
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-const reference = (file: string) => {
-  const buf = readFileSync(join(FIXTURES, file));
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
 
 describe("LLaDA2: fp32 conversion against the reference", () => {
   let model: DllmModel;
@@ -62,11 +57,11 @@ describe("LLaDA2: fp32 conversion against the reference", () => {
     const c = fx.forward[0];
     const ids = c.input_ids[0];
     const out = await model.run({ ids: Int32Array.from(ids), batch: 1, seq: ids.length, rows: [...ids.keys()], want: "logits", blockSize: c.block_size });
-    const cmp = compareLogits(reference(c.logits), out.logits!, c.shape[2]);
+    const cmp = compareLogits(readF32(c.logits), out.logits!, c.shape[2]);
     expect(cmp.maxAbs).toBeLessThan(1e-4);
     // without the block mask (one block over everything) the logits are not the model's
     const wide = await model.run({ ids: Int32Array.from(ids), batch: 1, seq: ids.length, rows: [...ids.keys()], want: "logits", blockSize: 64 });
-    expect(compareLogits(reference(c.logits), wide.logits!, c.shape[2]).maxAbs).toBeGreaterThan(0.1);
+    expect(compareLogits(readF32(c.logits), wide.logits!, c.shape[2]).maxAbs).toBeGreaterThan(0.1);
   });
 
   it("the block KV cache is exact: a block fed against the cached earlier blocks gives the full forward's rows", async () => {
@@ -117,7 +112,7 @@ describe("LLaDA2: fp16 and quantised conversions (QMoE experts) within measured 
         const c = fx.forward[0];
         const ids = c.input_ids[0];
         const out = await model.run({ ids: Int32Array.from(ids), batch: 1, seq: ids.length, rows: [...ids.keys()], want: "logits", blockSize: c.block_size });
-        expect(compareLogits(reference(c.logits), out.logits!, c.shape[2]).relRms).toBeLessThan(bounds[dtype]);
+        expect(compareLogits(readF32(c.logits), out.logits!, c.shape[2]).relRms).toBeLessThan(bounds[dtype]);
         const g = fx.generate[0];
         const gen = await generateBlocks(model, createCanvas(g.prompt_ids, g.gen_length, fx.tokens.mask), { blockSize: 8, steps: 8, threshold: 0.95 });
         expect(gen.tokens.slice(0, gen.tokens.indexOf(fx.tokens.eos) >>> 0)).not.toContain(fx.tokens.mask);

@@ -13,7 +13,7 @@ import { convertCheckpoint, type ConvertDtype } from "../../engine/dllm/convert/
 import { describeModelFolder } from "../../engine/dllm/convert/models.js";
 import { readModelFolder } from "../../engine/dllm/model-folder.js";
 import { DllmModel } from "../../engine/dllm/runtime/model.js";
-import { FIXTURES, ROOT, compareLogits, tempDir } from "./helpers.js";
+import { FIXTURES, ROOT, compareLogits, readF32, tempDir } from "./helpers.js";
 
 interface Saved {
   file: string;
@@ -36,10 +36,7 @@ const WINDOW = 4;
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const load = (s: Saved) => {
-  const buf = readFileSync(join(FIXTURES, s.file));
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
+const load = (s: Saved) => readF32(s.file);
 const maxAbs = (a: Float32Array, b: Float32Array) => {
   expect(a.length).toBe(b.length);
   let m = 0;

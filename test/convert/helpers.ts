@@ -45,7 +45,12 @@ export function checkpointDir(family: FamilyId): string {
 }
 
 export function referenceLogits(c: ForwardCase): Float32Array {
-  const buf = readFileSync(join(FIXTURES, c.logits));
+  return readF32(c.logits);
+}
+
+/** A fixture file of little-endian float32 values. */
+export function readF32(file: string): Float32Array {
+  const buf = readFileSync(join(FIXTURES, file));
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 

@@ -19,7 +19,11 @@ const small = (seed: number) => ({ "denoise.seed": seed, "denoise.gen_length": 8
 const long = (seed: number) => ({ "denoise.seed": seed, "denoise.gen_length": 32, "schedule.steps": 32, "schedule.block_length": 32, "model.threads": 1 });
 
 type Row = { line: number; status: string; worker: string | null; waitMs: number | null; job: string; attempts: number; error?: { nodeId: string | null; input: string | null; message: string }; outputs?: { show: { text: string; tokens: number[] } } };
-const rows = (path: string): Row[] => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+/** The finished lines of a results file (polled while the batch writes it: a line still being written is left out). */
+const rows = (path: string): Row[] => {
+  const text = readFileSync(path, "utf8");
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+};
 const summaryOf = (p: Proc) => JSON.parse(p.output().split("\n").find((l) => l.startsWith("{"))!);
 
 describeWithRedis("maskflow batch --redis", () => {

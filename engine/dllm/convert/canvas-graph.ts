@@ -29,7 +29,7 @@
 // LLaDA2's SwiGLU experts) have no gated GELU, which Gemma's experts are.
 import { DataType } from "../onnx/dtypes.js";
 import { attr, type GraphBuilder } from "../onnx/builder.js";
-import { HEAD_TOP_K } from "./decoder.js";
+import { HEAD_TOP_K, graphHelpers } from "./decoder.js";
 import type { AttentionGeometry, CanvasSpec } from "./family.js";
 import type { Storage, WeightWriter } from "./weights.js";
 
@@ -116,13 +116,7 @@ export interface CanvasGraphOptions {
 export function buildCanvasGraph(g: GraphBuilder, spec: CanvasSpec, w: WeightWriter, opts: CanvasGraphOptions): void {
   const { hidden: d, vocab: V, normEps } = spec;
   const T = w.floatType;
-  const F = DataType.FLOAT;
-  const I64 = DataType.INT64;
-  const i64 = (v: number[]) => g.int64(v);
-  const scalarI64 = (v: number) => g.int64([v], []);
-  const cast = (x: string, to: number) => g.op1("Cast", [x], { to: attr.i(to) });
-  const toT = (x: string) => (T === F ? x : cast(x, T));
-  const toF = (x: string) => (T === F ? x : cast(x, F));
+  const { F, I64, i64, scalarI64, cast, toT, toF } = graphHelpers(g, T);
   const groups = kvGroups(spec);
 
   // ---- inputs

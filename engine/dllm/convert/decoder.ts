@@ -53,16 +53,25 @@ export function inverseFrequencies(theta: number, headDim: number): Float32Array
   return out;
 }
 
+/** The small helpers both graph builders write with: int64 constants and casts to and from the weights' float type T. */
+export function graphHelpers(g: GraphBuilder, T: number) {
+  const F = DataType.FLOAT;
+  const cast = (x: string, to: number) => g.op1("Cast", [x], { to: attr.i(to) });
+  return {
+    F,
+    I64: DataType.INT64,
+    i64: (v: number[]) => g.int64(v),
+    scalarI64: (v: number) => g.int64([v], []),
+    cast,
+    toT: (x: string) => (T === F ? x : cast(x, T)),
+    toF: (x: string) => (T === F ? x : cast(x, F)),
+  };
+}
+
 export function buildDecoder(g: GraphBuilder, spec: DecoderSpec, w: WeightWriter, opts: DecoderOptions): void {
   const { hidden: d, heads: H, kvHeads: Hkv, headDim: D, layers: L, vocab: V } = spec;
   const T = w.floatType;
-  const F = DataType.FLOAT;
-  const I64 = DataType.INT64;
-  const i64 = (v: number[]) => g.int64(v);
-  const scalarI64 = (v: number) => g.int64([v], []);
-  const cast = (x: string, to: number) => g.op1("Cast", [x], { to: attr.i(to) });
-  const toT = (x: string) => (T === F ? x : cast(x, T));
-  const toF = (x: string) => (T === F ? x : cast(x, F));
+  const { F, I64, i64, scalarI64, cast, toT, toF } = graphHelpers(g, T);
 
   // ---- inputs and their defaults
   const ids = g.input("input_ids", I64, ["batch", "sequence"]);
