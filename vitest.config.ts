@@ -5,8 +5,8 @@ import { defineConfig } from "vitest/config";
 const shared = {
   globalSetup: ["test/global-setup.ts"],
   // Node packages in the developer's own folders must not change what the tests see; tests that
-  // load packages name them.
-  env: { MASKFLOW_NODES: "", MASKFLOW_NODES_DIR: join(tmpdir(), "maskflow-tests-no-user-nodes") },
+  // load packages name them. Servers the tests start keep no run history on the developer's disk.
+  env: { MASKFLOW_NODES: "", MASKFLOW_NODES_DIR: join(tmpdir(), "maskflow-tests-no-user-nodes"), MASKFLOW_HISTORY: "off" },
   testTimeout: 180_000,
   hookTimeout: 120_000,
   // The model tests load ONNX sessions; two cores do not gain from more parallel files.

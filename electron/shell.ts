@@ -6,7 +6,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { parseWorkflow } from "../engine/workflow/load.js";
 import { formatIssue } from "../engine/workflow/issues.js";
-import { generateToken, startServer, type RunningServer, type ServerOptions } from "../engine/server/index.js";
+import { defaultHistoryDir, generateToken, startServer, type RunningServer, type ServerOptions } from "../engine/server/index.js";
 import { assembleRegistry, formatSkipped } from "../engine/plugins/index.js";
 import { builtinNodes } from "../nodes/index.js";
 
@@ -17,7 +17,7 @@ export const WORKFLOW_SUFFIX = ".maskflow.json";
  * local program or web page can drive it. Its nodes are the CLI's: the built-in ones plus every
  * node package that loads (the others are logged and skipped).
  */
-export async function startEngine(options: Partial<Pick<ServerOptions, "appDir" | "registry" | "log">> = {}): Promise<RunningServer> {
+export async function startEngine(options: Partial<Pick<ServerOptions, "appDir" | "registry" | "log" | "historyDir">> = {}): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   let registry = options.registry;
   if (!registry) {
@@ -25,7 +25,7 @@ export async function startEngine(options: Partial<Pick<ServerOptions, "appDir" 
     for (const skipped of assembled.skipped) log(`warning: ${formatSkipped(skipped)}`);
     registry = assembled.registry;
   }
-  return startServer({ ...options, registry, log, host: "127.0.0.1", port: 0, token: generateToken() });
+  return startServer({ historyDir: defaultHistoryDir(), ...options, registry, log, host: "127.0.0.1", port: 0, token: generateToken() });
 }
 
 /** Only the engine's own pages load in the window; everything else opens in the browser. */

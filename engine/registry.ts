@@ -34,7 +34,7 @@ export class NodeRegistry {
   }
 
   catalog(): NodeCatalogEntry[] {
-    return [...this.defs.values()].map(({ execute: _execute, ...entry }) => {
+    return [...this.defs.values()].map(({ execute: _execute, inspect: _inspect, ...entry }) => {
       const source = this.sources.get(entry.type);
       return source ? { ...entry, source } : entry;
     });

@@ -5,6 +5,9 @@
 export const SOCKET_TYPES = ["MODEL", "TEXT", "SCHEDULE", "CANVAS", "CANVASES", "NUMBER"] as const;
 export type SocketType = (typeof SOCKET_TYPES)[number];
 
+/** An input that takes a link from an output of any socket type (Show Text shows whatever it gets). */
+export const ANY_SOCKET = "*";
+
 /** Widget kinds an input can ask the editor for. */
 export type Widget = "number" | "slider" | "select" | "toggle" | "text" | "textarea" | "file" | "seed";
 
@@ -12,8 +15,8 @@ export type Widget = "number" | "slider" | "select" | "toggle" | "text" | "texta
 export type ValueKind = "string" | "number" | "integer" | "boolean";
 
 export interface InputDef {
-  /** Link input of this socket type (or one of these types). Absent for widget-only inputs. */
-  socket?: SocketType | SocketType[];
+  /** Link input of this socket type (or one of these types, or "*": any). Absent for widget-only inputs. */
+  socket?: SocketType | SocketType[] | typeof ANY_SOCKET;
   /** JSON type of a constant value. Absent for link-only inputs. */
   kind?: ValueKind;
   widget?: Widget;
@@ -48,6 +51,38 @@ export interface ProgressUpdate {
   /** What a denoising step produced; the editor animates it. */
   canvas?: CanvasSnapshot;
   label?: string;
+}
+
+/**
+ * What a node can say before anything runs (InspectInputs -> InspectResult): facts about its
+ * outputs that downstream nodes can check their own inputs against, e.g. Load Model reads the
+ * model's max_length from its folder and Denoise checks prompt plus gen_length against it.
+ */
+export interface InspectInputs {
+  /** Constant inputs, defaults filled in. */
+  values: Record<string, unknown>;
+  /** For each linked input, what the upstream node's inspect() said about that output (undefined: unknown). */
+  upstream: Record<string, unknown>;
+  /** The files inspect() may read: confined like ExecuteContext.files when served. */
+  files: InspectFiles;
+}
+
+/**
+ * ExecuteContext.files for a static check (synchronous). A served instance validates workflows
+ * that anyone with access sends: inspect() reads only what a run of the same workflow could.
+ */
+export interface InspectFiles {
+  /** The absolute path a node's input names, or null where it may not be read (or is not there). */
+  resolve(path: string): string | null;
+  /** Real folders every file read must stay inside (a symlink may not lead out); null: anywhere. */
+  readonly roots: readonly string[] | null;
+}
+
+export interface InspectResult {
+  /** Output name -> a fact about it (any value; only nodes that know its shape read it). */
+  outputs?: Record<string, unknown>;
+  /** Problems found with this node's inputs (reported like any validation issue). */
+  issues?: { input: string | null; message: string }[];
 }
 
 /**
@@ -88,6 +123,8 @@ export interface NodeDefinition {
   /** Never cached (e.g. a node that reads the clock). Seeds are inputs, so samplers are cacheable. */
   volatile?: boolean;
   execute(inputs: NodeInputs, ctx: ExecuteContext): Promise<NodeOutputs> | NodeOutputs;
+  /** Optional static check, run while validating (cheap, synchronous, best effort: it may return nothing). */
+  inspect?(inputs: InspectInputs): InspectResult | undefined;
 }
 
 /** Where a node type that is not built in comes from: a node package (engine/plugins). */
@@ -102,7 +139,10 @@ export interface NodeSource {
  * The serialisable part of a definition: what `maskflow nodes --json` and `GET /api/nodes` return.
  * `source` is set for nodes from a package and absent for built-in ones.
  */
-export type NodeCatalogEntry = Omit<NodeDefinition, "execute"> & { source?: NodeSource };
+export type NodeCatalogEntry = Omit<NodeDefinition, "execute" | "inspect"> & { source?: NodeSource };
+
+/** How a node takes part in a run (the workflow's `mode`, ComfyUI's bypass and mute). */
+export type NodeMode = "bypass" | "mute";
 
 /** A CANVAS as it stands after a step, small enough to send per step. */
 export interface CanvasSnapshot {
@@ -135,6 +175,16 @@ export interface CanvasSnapshot {
     stable: boolean;
     confident: boolean;
   };
+  /** Positions fixed by the user (infill text, replaced tokens): given, not decided by the model. */
+  fixed?: number[];
+  /**
+   * Where this step sits in the canvas's whole history (its trace length): a Denoise that
+   * continues a remasked canvas goes on from the steps before it, so lanes line up in time.
+   */
+  at?: number;
+  /** Beam search: the candidate's score so far (what the beams are ranked by), and what kind. */
+  score?: number;
+  scoreKind?: string;
   /** Block-causal decoding: the block this step decoded. */
   block?: number;
   /** LLaDA2.1 editing: positions whose committed token this step replaced, and what they held. */
@@ -149,8 +199,11 @@ export type RunEvent =
   | { type: "run_queued"; runId: string; nodes: string[] }
   | { type: "run_started"; runId: string; nodes: string[] }
   | { type: "node_started"; runId: string; nodeId: string; nodeType: string }
+  // `replayed`: a cached node's recorded progress and warnings, sent again after node_cached so
+  // a cached result shows exactly what the run that computed it showed.
   | { type: "node_cached"; runId: string; nodeId: string; nodeType: string }
-  | { type: "progress"; runId: string; nodeId: string; step: number; total: number; label?: string; canvas?: CanvasSnapshot }
+  | { type: "progress"; runId: string; nodeId: string; step: number; total: number; label?: string; canvas?: CanvasSnapshot; replayed?: true }
+  | { type: "warning"; runId: string; nodeId: string; message: string; replayed?: true }
   | { type: "node_finished"; runId: string; nodeId: string; nodeType: string; ms: number; output?: unknown }
   | { type: "node_skipped"; runId: string; nodeId: string; because: string }
   | { type: "run_finished"; runId: string; ms: number; outputs: Record<string, unknown> }

@@ -2,7 +2,7 @@ import { snapshot } from "../engine/dllm/index.js";
 import { beamSearch, type ScoredCanvas } from "../engine/dllm/samplers/beam.js";
 import { elboScore } from "../engine/dllm/samplers/score.js";
 import type { NodeDefinition } from "../engine/types.js";
-import { CFG_SCALE_INPUT, samplingStart } from "./sampling-start.js";
+import { CFG_SCALE_INPUT, inspectSamplingStart, samplingStart } from "./sampling-start.js";
 
 const Beam: NodeDefinition = {
   type: "Beam",
@@ -34,6 +34,7 @@ const Beam: NodeDefinition = {
     canvases: { socket: "CANVASES", description: "Every final beam with its score, best first." },
     best: { socket: "CANVAS", description: "The best one." },
   },
+  inspect: inspectSamplingStart,
   async execute(inputs, ctx) {
     const { model, start, schedule } = samplingStart(inputs, ctx);
     const tok = model.tokenizer;
@@ -44,8 +45,11 @@ const Beam: NodeDefinition = {
       {
         signal: ctx.signal,
         decoder: tok,
+        // Each lane carries its beam's score, what the beams are ranked by.
         onStep: ({ step, total, beams: now, changed }) =>
-          now.forEach((c, beam) => ctx.progress({ step, total, canvas: { ...snapshot(c, tok, step, changed[beam]), beam } })),
+          now.forEach((c, beam) =>
+            ctx.progress({ step, total, canvas: { ...snapshot(c, tok, step, changed[beam]), beam, score: c.score, scoreKind: c.scoreKind } }),
+          ),
       },
     );
     if (inputs.rerank === "elbo") {
@@ -54,6 +58,9 @@ const Beam: NodeDefinition = {
         beams[i] = { ...c, score: r.logLikelihood, scoreKind: "elbo" };
       }
       beams = [...beams].sort((a, b) => b.score - a.score);
+      // The lanes' last step shows the new ranking and the ELBO scores it is based on.
+      const last = beams[0]?.trace.length ?? 0;
+      beams.forEach((c, beam) => ctx.progress({ step: last, total: last, canvas: { ...snapshot(c, tok, last, []), beam, score: c.score, scoreKind: c.scoreKind } }));
     }
     ctx.log.info(beams.map((b, i) => `#${i} ${b.score.toFixed(3)}${b.greedy ? " (greedy)" : ""}: ${JSON.stringify(b.text)}`).join("\n"));
     return { canvases: beams, best: beams[0] };

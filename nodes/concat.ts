@@ -13,6 +13,11 @@ const Concat: NodeDefinition = {
   },
   outputs: { text: { socket: "TEXT" } },
   execute: ({ a, b, separator }) => ({ text: `${a as string}${separator as string}${b as string}` }),
+  inspect: ({ values, upstream }) => {
+    const a = values.a ?? upstream.a;
+    const b = values.b ?? upstream.b;
+    return typeof a === "string" && typeof b === "string" ? { outputs: { text: `${a}${values.separator as string}${b}` } } : undefined;
+  },
 };
 
 export default Concat;

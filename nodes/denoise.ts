@@ -18,7 +18,7 @@ import type { Canvas, Schedule } from "../engine/dllm/index.js";
 import type { ExecuteContext, NodeDefinition, NodeInputs } from "../engine/types.js";
 import { DllmModel } from "../engine/dllm/index.js";
 import { UNIFORM_INPUTS, denoiseUniform } from "./denoise-uniform.js";
-import { CFG_SCALE_INPUT, samplingStart } from "./sampling-start.js";
+import { CFG_SCALE_INPUT, inspectSamplingStart, samplingStart } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
   type: "Denoise",
@@ -191,6 +191,7 @@ const Denoise: NodeDefinition = {
     ...UNIFORM_INPUTS,
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
+  inspect: inspectSamplingStart,
   async execute(inputs, ctx) {
     if (inputs.model instanceof DllmModel && inputs.model.manifest.noise?.kind === "uniform") return denoiseUniform(inputs, ctx, inputs.model);
     const { model, start, schedule } = samplingStart(inputs, ctx);

@@ -11,8 +11,9 @@ import MaskSchedule from "./mask-schedule.js";
 import Pick from "./pick.js";
 import Prompt from "./prompt.js";
 import Remask from "./remask.js";
+import ReplaceTokens from "./replace-tokens.js";
 import Score from "./score.js";
 import ShowText from "./show-text.js";
 import Text from "./text.js";
 
-export const builtinNodes: NodeDefinition[] = [LoadModel, ApplyLora, Prompt, MaskSchedule, Denoise, Infill, Remask, Beam, Pick, Score, Text, Concat, ShowText];
+export const builtinNodes: NodeDefinition[] = [LoadModel, ApplyLora, Prompt, MaskSchedule, Denoise, Infill, Remask, ReplaceTokens, Beam, Pick, Score, Text, Concat, ShowText];

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEVICES, DeviceError, DllmModel, type Device } from "../engine/dllm/index.js";
+import { modelFacts } from "../engine/dllm/model-facts.js";
 import { resourceRoots } from "../engine/paths.js";
 import type { NodeDefinition } from "../engine/types.js";
 
@@ -38,6 +39,13 @@ const LoadModel: NodeDefinition = {
     },
   },
   outputs: { model: { socket: "MODEL", description: "The loaded model: session, tokenizer and manifest." } },
+  // Before running: the model's max_length and tokenizer, for the checks of the nodes it feeds.
+  // Read as a run would read them: confined to a served instance's folders (InspectInputs.files).
+  inspect: ({ values, files }) => {
+    const dir = typeof values.path === "string" ? files.resolve(values.path) : null;
+    const facts = dir === null ? null : modelFacts(dir, files.roots);
+    return facts ? { outputs: { model: facts } } : undefined;
+  },
   async execute({ path, device, threads }, ctx) {
     const dir = await ctx.files.resolve("path", path as string);
     if (!existsSync(dir)) {

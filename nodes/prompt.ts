@@ -14,6 +14,11 @@ const Prompt: NodeDefinition = {
     model: { socket: "MODEL", optional: true, description: "Only used with chat on: whose chat template to apply." },
   },
   outputs: { text: { socket: "TEXT", description: "The prompt as the model will read it." } },
+  // The prompt's text when it is known before running (chat's template is applied only when it runs).
+  inspect: ({ values, upstream }) => {
+    const text = values.text ?? upstream.text;
+    return values.chat === false && typeof text === "string" ? { outputs: { text } } : undefined;
+  },
   execute({ text, chat, model }, ctx) {
     if (!chat) return { text: text as string };
     if (!(model instanceof DllmModel)) {

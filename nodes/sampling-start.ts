@@ -1,9 +1,10 @@
 // What Denoise and Beam both do first: the canvas to start from (a linked canvas, or the prompt
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import { isModelFacts } from "../engine/dllm/model-facts.js";
 import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
 import { TextTooLongError } from "../engine/dllm/tokenizer.js";
-import type { ExecuteContext, InputDef, NodeInputs } from "../engine/types.js";
+import type { ExecuteContext, InputDef, InspectInputs, InspectResult, NodeInputs } from "../engine/types.js";
 
 /** LLaDA's classifier-free guidance weight, the same input on Denoise and Beam. */
 export const CFG_SCALE_INPUT: InputDef = {
@@ -66,4 +67,31 @@ export function samplingStart(inputs: NodeInputs, ctx: ExecuteContext): { model:
     return ctx.fail("schedule", (err as Error).message);
   }
   return { model, start, schedule };
+}
+
+/**
+ * Denoise's and Beam's check before running: prompt plus gen_length must fit the linked model's
+ * max_length (the same rule samplingStart() enforces when it runs). A linked canvas brings its
+ * own length, unknown here.
+ */
+export function inspectSamplingStart({ values, upstream }: InspectInputs): InspectResult | undefined {
+  const model = upstream.model;
+  if (!isModelFacts(model) || "canvas" in upstream || typeof values.gen_length !== "number") return undefined;
+  const generated = values.gen_length;
+  const prompt = values.prompt ?? upstream.prompt;
+  // Far from the limit, no tokenizer is needed to know it fits.
+  if (typeof prompt === "string" && generated + model.maxTokens(prompt) <= model.maxLength) return undefined;
+  const promptTokens = typeof prompt === "string" ? model.countTokens(prompt) : undefined;
+  // The same refusal as encodePrompt's when it runs: far too long to be worth tokenising.
+  if (promptTokens === null) {
+    const chars = (prompt as string).length;
+    return { issues: [{ input: "prompt", message: `the text is ${chars} characters long: far more than the ${model.maxLength} tokens the model's max_length allows (maskflow.json)` }] };
+  }
+  const total = (promptTokens ?? 0) + generated;
+  if (total <= model.maxLength) return undefined;
+  const message =
+    promptTokens === undefined
+      ? `gen_length ${generated} is more than the model's max_length ${model.maxLength} (maskflow.json)`
+      : `prompt (${promptTokens} tokens) + gen_length ${generated} = ${total} tokens, more than the model's max_length ${model.maxLength} (maskflow.json)`;
+  return { issues: [{ input: "gen_length", message }] };
 }

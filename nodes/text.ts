@@ -11,6 +11,7 @@ const Text: NodeDefinition = {
   },
   outputs: { text: { socket: "TEXT" } },
   execute: ({ value }) => ({ text: value as string }),
+  inspect: ({ values }) => ({ outputs: { text: values.value } }),
 };
 
 export default Text;

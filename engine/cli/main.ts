@@ -56,7 +56,7 @@ export function buildProgram(): Command {
     .description("run a workflow and print each output node's result")
     .argument("<file>", "a .maskflow.json workflow")
     .option("--set <nodeId.input=value>", "override an input (JSON when it parses, else a string); repeatable", collect, [])
-    .option("--json", "print one JSON object {outputs, stats} on stdout and nothing else")
+    .option("--json", "print one JSON object {status, outputs, error, warnings, stats} on stdout and nothing else (docs/cli-json.md)")
     .option(...LIMIT_FLAG, collect, [])
     .action(async (file: string, opts: { set: string[]; json?: boolean; limit: string[] }) => {
       const limits = limitsFrom(opts.limit);
@@ -79,9 +79,12 @@ export function buildProgram(): Command {
         });
         progress.stop();
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ status: result.status, outputs: result.outputs, error: result.error, stats: result.stats }) + "\n");
+          process.stdout.write(
+            JSON.stringify({ status: result.status, outputs: result.outputs, error: result.error, warnings: result.warnings, stats: result.stats }) + "\n",
+          );
         } else {
           printOutputs(result.outputs, doc);
+          for (const w of result.warnings) process.stderr.write(`warning in ${w.nodeId}: ${w.message}\n`);
         }
         if (result.status === "cancelled") {
           process.stderr.write("cancelled\n");

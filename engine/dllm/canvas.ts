@@ -106,12 +106,16 @@ export function refreshCanvas(c: Canvas, tok: CanvasDecoder, eosId: number): Can
 
 /** What a progress event carries for one step (engine/types.ts CanvasSnapshot). */
 export function snapshot(c: Canvas, tok: CanvasDecoder, step: number, changed: readonly number[]): CanvasSnapshot {
+  const fixed = c.fixed.flatMap((f, i) => (f ? [i] : []));
   return {
     step,
     tokens: [...c.tokens],
     pieces: c.tokens.map((t) => (t === c.maskId ? null : tok.piece(t))),
     confidence: [...c.confidence],
     changed: [...changed],
+    at: c.trace.length,
+    // Given text (infill, replaced tokens) is drawn as given, not tinted by a confidence it never had.
+    ...(fixed.length ? { fixed } : {}),
   };
 }
 

@@ -212,23 +212,11 @@ export function parseManifest(raw: unknown, path = "maskflow.json"): ModelManife
 }
 
 /**
- * Reads and validates a model folder's files (everything but the graph itself, which the
- * runtime loads in its worker and checks with `checkGraph`).
+ * A folder's tokenizer (tokenizer.json, tokenizer_config.json), read bounded and confined and
+ * checked against its manifest before tokenizers.js sees it. readModelFolder and the static
+ * checks (model-facts.ts) both read it through here.
  */
-export function readModelFolder(path: string, { within = null }: ReadFolderOptions = {}): ModelFolder {
-  const dir = resolve(path);
-  if (!existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
-  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder: a model is a folder with model.onnx, tokenizer.json and maskflow.json`);
-
-  // Served: no file of the folder may be a link out of the roots (onnxruntime reads the graph's
-  // external data from here too, where Maskflow cannot check each read).
-  if (within) for (const name of readdirSync(dir)) assertInside(join(dir, name), within, name);
-  const manifestPath = requireFile(dir, "maskflow.json", "maskflow.json (mask/EOS ids, vocabulary size, graph input/output names)");
-  const manifest = parseManifest(readJson(manifestPath, "the model manifest", within), manifestPath);
-  inside(dir, manifest.model, "model", manifestPath);
-  const onnxPath = requireFile(dir, manifest.model, `${manifest.model} (the ONNX graph named by maskflow.json "model")`);
-  assertInside(onnxPath, within, "the ONNX graph");
-
+export function readTokenizer(dir: string, manifest: ModelManifest, manifestPath: string, within: readonly string[] | null | undefined): DllmTokenizer {
   const tokPath = requireFile(dir, "tokenizer.json", "tokenizer.json (a Hugging Face tokenizer)");
   const tokJson = readJson(tokPath, "the tokenizer", within);
   // Checked before building: a token id of 1e9 makes tokenizers.js fill a table that large (a 40 s stall).
@@ -255,6 +243,33 @@ export function readModelFolder(path: string, { within = null }: ReadFolderOptio
       `${tokPath}: the tokenizer has ${tokenizer.vocabSize} ids but ${manifestPath} says vocab_size ${manifest.vocab_size}: its ids would fall outside the logits`,
     );
   }
+  return tokenizer;
+}
+
+/** A folder's maskflow.json, read bounded and confined, and checked. */
+export function readManifest(dir: string, within: readonly string[] | null | undefined): { manifest: ModelManifest; manifestPath: string } {
+  const manifestPath = requireFile(dir, "maskflow.json", "maskflow.json (mask/EOS ids, vocabulary size, graph input/output names)");
+  return { manifest: parseManifest(readJson(manifestPath, "the model manifest", within), manifestPath), manifestPath };
+}
+
+/**
+ * Reads and validates a model folder's files (everything but the graph itself, which the
+ * runtime loads in its worker and checks with `checkGraph`).
+ */
+export function readModelFolder(path: string, { within = null }: ReadFolderOptions = {}): ModelFolder {
+  const dir = resolve(path);
+  if (!existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder: a model is a folder with model.onnx, tokenizer.json and maskflow.json`);
+
+  // Served: no file of the folder may be a link out of the roots (onnxruntime reads the graph's
+  // external data from here too, where Maskflow cannot check each read).
+  if (within) for (const name of readdirSync(dir)) assertInside(join(dir, name), within, name);
+  const { manifest, manifestPath } = readManifest(dir, within);
+  inside(dir, manifest.model, "model", manifestPath);
+  const onnxPath = requireFile(dir, manifest.model, `${manifest.model} (the ONNX graph named by maskflow.json "model")`);
+  assertInside(onnxPath, within, "the ONNX graph");
+
+  const tokenizer = readTokenizer(dir, manifest, manifestPath, within);
 
   const configPath = join(dir, "config.json");
   const config = existsSync(configPath) ? (readJson(configPath, "the model config", within) as Record<string, unknown>) : null;

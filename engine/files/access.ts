@@ -8,7 +8,7 @@ import { realpath } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { PACKAGE_ROOT, resolveResource } from "../paths.js";
 import { NodeInputError } from "../run/errors.js";
-import type { NodeFiles } from "../types.js";
+import type { InspectFiles, NodeFiles } from "../types.js";
 
 /** A folder a served instance loads from; `shown` replaces its absolute path in messages. */
 export interface FileRoot {
@@ -25,6 +25,11 @@ export interface FileAccess {
    * the real path (symlinks followed), refused unless it lies inside a root. Throws PathRefused.
    */
   resolve(path: string): Promise<string>;
+  /**
+   * resolve() for nodes' static checks (NodeDefinition.inspect), which run synchronously while a
+   * workflow is validated: the same rules, the same refusals.
+   */
+  resolveSync(path: string): string;
   /** The real root folders that every file read must stay inside; null when unrestricted. */
   readonly roots: readonly string[] | null;
   /** A message or log line as a client may see it: absolute paths replaced (confined) or as it is. */
@@ -42,6 +47,7 @@ export class PathRefused extends Error {
 /** The CLI's access: any path, messages as they are. */
 export const unrestrictedFiles: FileAccess = {
   resolve: async (path) => resolveResource(path),
+  resolveSync: (path) => resolveResource(path),
   roots: null,
   redact: (text) => text,
 };
@@ -55,6 +61,24 @@ export function nodeFiles(access: FileAccess): NodeFiles {
         return await access.resolve(path);
       } catch (err) {
         if (err instanceof PathRefused) throw new NodeInputError(input, err.message);
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * What a node's inspect() sees of an access: a path it may read, or null (refused, or not there:
+ * inspect says nothing then, and the run reports it), and messages as a client may see them.
+ */
+export function inspectFiles(access: FileAccess): InspectFiles {
+  return {
+    roots: access.roots,
+    resolve(path) {
+      try {
+        return access.resolveSync(path);
+      } catch (err) {
+        if (err instanceof PathRefused) return null;
         throw err;
       }
     },
@@ -83,23 +107,39 @@ export function confinedFiles(roots: FileRoot[], holder = "this server"): FileAc
   const byLength = real.flatMap((r) => [{ from: r.real, to: r.shown }, { from: r.given, to: r.shown }]).sort((a, b) => b.from.length - a.from.length);
   const extraPrefixes = [PACKAGE_ROOT.replace(/[\\/]+$/, ""), process.env.HOME, process.env.USERPROFILE].filter((p): p is string => Boolean(p && p.length > 1));
 
+  const refusal = (path: string) => new PathRefused(`"${clip(path)}" is not a model or adapter in the folders ${holder} loads from (${labels}); its operator can add one with --models`);
+  // Relative paths are looked up in each root, then in the package (so "models/default" works).
+  const candidatesOf = (path: string): string[] => {
+    if (path.includes("\0") || path.trim() === "") throw refusal(path);
+    return isAbsolute(path) ? [path] : [...real.map((r) => resolve(r.real, path)), resolve(PACKAGE_ROOT, path)];
+  };
+  const allowed = (target: string) => realRoots.some((root) => isInside(root, target));
+
   return {
     roots: realRoots,
     async resolve(path) {
-      const refused = new PathRefused(`"${clip(path)}" is not a model or adapter in the folders ${holder} loads from (${labels}); its operator can add one with --models`);
-      if (path.includes("\0") || path.trim() === "") throw refused;
-      // Relative paths are looked up in each root, then in the package (so "models/default" works).
-      const candidates = isAbsolute(path) ? [path] : [...real.map((r) => resolve(r.real, path)), resolve(PACKAGE_ROOT, path)];
-      for (const candidate of candidates) {
+      for (const candidate of candidatesOf(path)) {
         let target: string;
         try {
           target = await realpath(candidate);
         } catch {
           continue;
         }
-        if (realRoots.some((root) => isInside(root, target))) return target;
+        if (allowed(target)) return target;
       }
-      throw refused;
+      throw refusal(path);
+    },
+    resolveSync(path) {
+      for (const candidate of candidatesOf(path)) {
+        let target: string;
+        try {
+          target = realpathSync(candidate);
+        } catch {
+          continue;
+        }
+        if (allowed(target)) return target;
+      }
+      throw refusal(path);
     },
     redact(text) {
       let out = text;

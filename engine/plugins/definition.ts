@@ -1,7 +1,7 @@
 // Checks that a value a node package exports is a node definition the engine and the editor can
 // use (engine/types.ts, NodeDefinition), and says in plain words what is wrong when it is not.
 // Built-in nodes are checked by the type checker; a package's JavaScript is checked here, at load.
-import { SOCKET_TYPES, type NodeDefinition } from "../types.js";
+import { ANY_SOCKET, SOCKET_TYPES, type NodeDefinition } from "../types.js";
 
 const WIDGETS = ["number", "slider", "select", "toggle", "text", "textarea", "file", "seed"];
 const KINDS = ["string", "number", "integer", "boolean"];
@@ -11,9 +11,11 @@ const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const quoteAll = (names: readonly string[]) => names.map((n) => `"${n}"`).join(", ");
 
-function socketProblems(where: string, socket: unknown, allowList: boolean): string[] {
+/** An input's socket may be a type, a list of types or "*" (any); an output's is one type. */
+function socketProblems(where: string, socket: unknown, isInput: boolean): string[] {
   const known = SOCKET_TYPES as readonly string[];
-  const list = Array.isArray(socket) && allowList ? socket : [socket];
+  if (isInput && socket === ANY_SOCKET) return [];
+  const list = Array.isArray(socket) && isInput ? socket : [socket];
   if (list.length === 0) return [`${where}: an empty list of socket types`];
   return list.filter((s) => typeof s !== "string" || !known.includes(s)).map((s) => `${where}: unknown socket type ${JSON.stringify(s)} (known: ${known.join(", ")})`);
 }
@@ -57,6 +59,7 @@ export function definitionProblems(value: unknown): string[] {
     }
   }
   if (typeof value.execute !== "function") out.push("execute is not a function");
+  if (value.inspect !== undefined && typeof value.inspect !== "function") out.push("inspect is not a function");
   for (const key of ["output", "volatile"]) {
     if (value[key] !== undefined && typeof value[key] !== "boolean") out.push(`${key} is not true or false`);
   }

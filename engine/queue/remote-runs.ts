@@ -12,7 +12,10 @@ import { Redis } from "ioredis";
 import type { RunDetail, RunStatus, RunSummary } from "../server/protocol.js";
 import { DEFAULT_LIMITS } from "../limits.js";
 import { measureValue } from "../run/value-size.js";
-import { QueueRefused, type QueueListener, type Runs } from "../server/run-queue.js";
+import type { NodeRegistry } from "../registry.js";
+import { QueueRefused, type QueueListener, type Runs, type SubmitOptions } from "../server/run-queue.js";
+import { changesFrom, seedsOf } from "../server/run-label.js";
+import { applyOverrides } from "../workflow/overrides.js";
 import type { RunEvent } from "../types.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import { redisTarget } from "./connection.js";
@@ -33,11 +36,17 @@ export interface RemoteRunsOptions {
   maxQueuedRuns?: number;
   log?: (line: string) => void;
   pollMs?: number;
+  /** The server's node types, to tell a run's seeds (RunSummary.seeds); none: no seeds shown. */
+  registry?: NodeRegistry;
 }
 
 interface RunRecord {
   id: string;
   name: string | null;
+  graph: string | null;
+  seeds: Record<string, number>;
+  changes: string[];
+  warnings: number;
   status: RunStatus;
   createdAt: Date;
   startedAt: Date | null;
@@ -121,14 +130,24 @@ export class RemoteRuns implements Runs {
     return () => this.listeners.delete(listener);
   }
 
-  submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, name?: string): RunSummary {
+  /** As the local queue's; `front` queues the job ahead of those waiting (BullMQ's lifo). */
+  submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, options: SubmitOptions = {}): RunSummary {
     if (this.closed) throw new QueueRefused(503, "the server is shutting down");
     const waiting = [...this.runs.values()].filter((r) => r.status === "queued").length;
     if (waiting >= this.maxQueuedRuns) throw new QueueRefused(429, `the queue is full: ${waiting} runs are already waiting for a worker`);
     const id = randomUUID();
+    const name = options.name ?? doc.name ?? null;
+    const graph = options.graph ?? null;
+    const effective = applyOverrides(doc, overrides).doc;
+    // The run before it of the same graph (or, for clients that send none, of the same name).
+    const previous = [...this.runs.values()].reverse().find((r) => (graph !== null ? r.graph === graph : r.graph === null && r.name === name));
     const record: RunRecord = {
       id,
-      name: name ?? doc.name ?? null,
+      name,
+      graph,
+      seeds: this.options.registry ? seedsOf(effective, this.options.registry) : {},
+      changes: previous ? changesFrom(applyOverrides(previous.doc, previous.overrides).doc, effective) : [],
+      warnings: 0,
       status: "queued",
       createdAt: new Date(),
       startedAt: null,
@@ -149,7 +168,7 @@ export class RemoteRuns implements Runs {
       const workflow = await storeWorkflow(this.commands, doc);
       // Kept an hour at most should this server not collect it (it stopped, say).
       const keep = { age: 3600 };
-      await this.queue.add("run", { workflow, overrides, live: true, name: record.name }, { jobId: id, attempts: 1, removeOnComplete: keep, removeOnFail: keep });
+      await this.queue.add("run", { workflow, overrides, live: true, name: record.name }, { jobId: id, attempts: 1, removeOnComplete: keep, removeOnFail: keep, lifo: options.front === true });
     })().catch((err: Error) => this.end(record, "failed", { error: { nodeId: null, input: null, message: `could not queue the run: ${err.message}` } }));
     this.runs.set(id, record);
     this.emit(record, { type: "run_queued", runId: id, nodes: Object.keys(doc.nodes) });
@@ -179,6 +198,29 @@ export class RemoteRuns implements Runs {
       if (waiting) await this.queue.remove(id).catch(() => 0);
     })().catch(() => undefined);
     return summary(record);
+  }
+
+  /**
+   * Not with `serve --redis`: a job already in BullMQ's wait list keeps its place (the workers take
+   * jobs in order; moving one could race a worker taking it). Throws QueueRefused (501).
+   */
+  runNext(id: string): boolean {
+    const record = this.runs.get(id);
+    if (!record || record.status !== "queued") return false;
+    throw new QueueRefused(501, "run next is not available with serve --redis: runs already queued for the workers keep their order (submit with front: true to queue a run ahead)");
+  }
+
+  /** Cancels every run of this server still waiting for a worker (not the running ones). */
+  clearQueue(): RunSummary[] {
+    return [...this.runs.values()].filter((r) => r.status === "queued" && !r.cancelRequested).map((r) => this.cancel(r.id)!);
+  }
+
+  /** Forgets every ended run (kept in memory only with serve --redis); returns how many. */
+  clearHistory(): number {
+    const ended = [...this.runs.values()].filter((r) => ENDED.includes(r.status));
+    for (const record of ended) this.runs.delete(record.id);
+    this.changed();
+    return ended.length;
   }
 
   get(id: string): RunDetail | undefined {
@@ -322,6 +364,7 @@ export class RemoteRuns implements Runs {
       record.events.push(event);
       record.eventBytes += bytes;
     }
+    if (event.type === "warning") record.warnings++;
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -361,6 +404,10 @@ function summary(record: RunRecord): RunSummary {
     finishedAt: record.finishedAt?.toISOString() ?? null,
     error: record.error,
     worker: record.worker,
+    graph: record.graph,
+    seeds: record.seeds,
+    changes: record.changes,
+    warnings: record.warnings,
     ...(record.status === "running" && record.cancelRequested ? { cancelRequested: true } : {}),
   };
 }

@@ -3,6 +3,7 @@
 // recently used evicted first. An entry that a run in progress uses is pinned: evicting it would
 // dispose a model under a running sampler. Evicted outputs are disposed (a model's worker ends).
 import type { NodeOutputs } from "../types.js";
+import type { ReplayLog } from "./replay.js";
 import type { ValueSize } from "./value-size.js";
 
 export interface CacheLimits {
@@ -20,6 +21,8 @@ export interface CacheEntry {
   lastUsed: number;
   /** Runs using it now. */
   pins: number;
+  /** What the node showed while computing the outputs (snapshots, warnings), shown again on a hit. */
+  readonly replay?: ReplayLog;
 }
 
 export class OutputCache {
@@ -36,9 +39,9 @@ export class OutputCache {
   }
 
   /** A new entry, pinned once (by the run that computes it). `models` is how many models it is expected to hold. */
-  put(key: string, outputs: Promise<NodeOutputs>, models: number): CacheEntry {
+  put(key: string, outputs: Promise<NodeOutputs>, models: number, replay?: ReplayLog): CacheEntry {
     this.remove(key);
-    const entry: CacheEntry = { key, outputs, bytes: 0, models, lastUsed: ++this.clock, pins: 1 };
+    const entry: CacheEntry = { key, outputs, bytes: 0, models, lastUsed: ++this.clock, pins: 1, ...(replay ? { replay } : {}) };
     this.entries.set(key, entry);
     return entry;
   }

@@ -1,7 +1,8 @@
 // Runs a compiled workflow. Semantics learned from ComfyUI: only nodes that feed an output node
 // run; each node's outputs are cached under a structural key (type, version, constant inputs,
 // upstream keys, file content fingerprints), so changing a downstream input reuses upstream
-// results; cancellation is cooperative; a failing node is named and only its dependants skip.
+// results, and a cache hit shows again what the node showed when it ran (replay.ts);
+// cancellation is cooperative; a failing node is named and only its dependants skip.
 // Everything a workflow controls is bounded (engine/limits.ts): the size of each value and of a
 // run's outputs, the cache's bytes and loaded models, the fingerprint walk, and (served) the
 // folders files are read from.
@@ -17,6 +18,7 @@ import { applyOverrides } from "../workflow/overrides.js";
 import { isLink, type WorkflowDoc } from "../workflow/schema.js";
 import { OutputCache, dispose, type CacheEntry } from "./cache.js";
 import { NodeError, NodeInputError, isAbort } from "./errors.js";
+import { ReplayLog } from "./replay.js";
 import { measureValue } from "./value-size.js";
 
 export interface ExecutorOptions {
@@ -41,12 +43,25 @@ export interface RunStats {
   nodes: Record<string, { ms: number; cached: boolean }>;
 }
 
+export interface RunWarning {
+  nodeId: string;
+  message: string;
+}
+
+/** Warnings a run's result lists; the events carry every one. A node that warns per step must not grow the result without bound. */
+export const MAX_RUN_WARNINGS = 100;
+
 export interface RunResult {
   runId: string;
   status: "finished" | "failed" | "cancelled";
   /** Output node id -> what it returned (JSON). */
   outputs: Record<string, unknown>;
   error?: { nodeId: string | null; input: string | null; message: string };
+  /**
+   * What nodes warned about (ctx.log.warn), cached nodes included: a run can finish and still have
+   * done nothing useful. The first MAX_RUN_WARNINGS of them.
+   */
+  warnings: RunWarning[];
   stats: RunStats;
 }
 
@@ -80,7 +95,7 @@ export class Executor {
     const emit = (event: RunEvent): void => options.onEvent?.(event);
     const { doc, issues } = applyOverrides(input, options.overrides ?? {}, this.limits);
     if (issues.length) throw new WorkflowError(issues);
-    const graph = compileWorkflow(doc, this.registry);
+    const graph = compileWorkflow(doc, this.registry, { files: this.files, limits: this.limits });
     const signal = options.signal ?? new AbortController().signal;
     const started = performance.now();
     const stats: RunStats = { ms: 0, executed: 0, cached: 0, nodes: {} };
@@ -88,14 +103,20 @@ export class Executor {
     const values = new Map<string, NodeOutputs>();
     const keys = new Map<string, string>();
     const failed = new Set<string>();
+    const warnings: RunWarning[] = [];
     let error: RunResult["error"];
     const finish = (status: RunResult["status"]): RunResult => {
       stats.ms = Math.round(performance.now() - started);
       if (status === "finished") emit({ type: "run_finished", runId, ms: stats.ms, outputs });
-      return { runId, status, outputs, error, stats };
+      return { runId, status, outputs, error, warnings, stats };
+    };
+    const observe = (event: RunEvent): void => {
+      if (event.type === "warning" && warnings.length < MAX_RUN_WARNINGS) warnings.push({ nodeId: event.nodeId, message: event.message });
+      emit(event);
     };
 
     emit({ type: "run_started", runId, nodes: graph.order.map((n) => n.id) });
+    for (const { nodeId, because } of graph.skipped) emit({ type: "node_skipped", runId, nodeId, because });
     // Entries this run uses stay loaded until it ends.
     const pinned: CacheEntry[] = [];
     let outputBytes = 0;
@@ -125,6 +146,7 @@ export class Executor {
             pinned.push(hit);
             result = await hit.outputs;
             emit({ type: "node_cached", runId, nodeId: node.id, nodeType: node.def.type });
+            for (const e of hit.replay?.list ?? []) observe({ ...e, runId, nodeId: node.id, replayed: true });
             stats.cached++;
           } else {
             const model = givesModel(node.def);
@@ -132,12 +154,14 @@ export class Executor {
               throw new NodeError(node.id, null, `this run needs more than ${this.limits.maxModels} models loaded at once (${limitHint("maxModels", this.limits)})`);
             }
             emit({ type: "node_started", runId, nodeId: node.id, nodeType: node.def.type });
-            const pending = this.execute(node, values, runId, signal, emit);
-            const entry = node.def.volatile ? null : this.cache.put(key, pending, model ? 1 : 0);
+            const replay = new ReplayLog();
+            const pending = this.execute(node, values, runId, signal, observe, replay);
+            const entry = node.def.volatile ? null : this.cache.put(key, pending, model ? 1 : 0, replay);
             if (entry) pinned.push(entry);
             result = await pending;
             const size = this.checkSize(node.id, result);
-            if (entry) this.cache.settle(entry, size);
+            // What the replay log keeps is held by the cache too.
+            if (entry) this.cache.settle(entry, { ...size, held: size.held + replay.bytes });
             stats.executed++;
           }
           if (node.def.output) {
@@ -202,6 +226,7 @@ export class Executor {
     runId: string,
     signal: AbortSignal,
     emit: (e: RunEvent) => void,
+    replay: ReplayLog,
   ): Promise<NodeOutputs> {
     const inputs: Record<string, unknown> = {};
     for (const [name, input] of Object.entries(node.inputs)) {
@@ -215,10 +240,17 @@ export class Executor {
     const ctx: ExecuteContext = {
       nodeId: node.id,
       signal,
-      progress: (u) => emit({ type: "progress", runId, nodeId: node.id, ...u }),
+      progress: (u) => {
+        if (u.canvas) replay.add({ type: "progress", step: u.step, total: u.total, canvas: u.canvas, ...(u.label ? { label: u.label } : {}) });
+        emit({ type: "progress", runId, nodeId: node.id, ...u });
+      },
       log: {
         info: (m) => emit({ type: "progress", runId, nodeId: node.id, step: 0, total: 0, label: redact(m) }),
-        warn: (m) => emit({ type: "progress", runId, nodeId: node.id, step: 0, total: 0, label: `warning: ${redact(m)}` }),
+        warn: (m) => {
+          const message = redact(m);
+          replay.add({ type: "warning", message });
+          emit({ type: "warning", runId, nodeId: node.id, message });
+        },
       },
       fail: (input, message) => {
         throw new NodeInputError(input, message);

@@ -11,16 +11,19 @@ import type { WorkflowDoc } from "../workflow/schema.js";
 import type { ApiErrorBody } from "./protocol.js";
 import { QueueRefused, type Runs } from "./run-queue.js";
 import { listModels } from "../dllm/convert/models.js";
+import { unrestrictedFiles, type FileAccess } from "../files/access.js";
 
 const runBody = z
   .object({
     workflow: z.record(z.string(), z.unknown(), { error: "workflow must be a workflow document (a JSON object)" }),
     overrides: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),
+    graph: z.string().max(200).optional(),
+    front: z.boolean().optional(),
   })
   .strict();
 
-const validateBody = runBody.omit({ name: true });
+const validateBody = runBody.omit({ name: true, graph: true, front: true });
 
 export class HttpError extends Error {
   constructor(
@@ -56,13 +59,20 @@ const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resol
  * the rest counted); the editor's checks call this. The event loop runs between the steps, so
  * the server keeps answering while it checks a big graph.
  */
-async function check(registry: NodeRegistry, workflow: unknown, overrides: Record<string, unknown>, limits: Limits): Promise<{ doc: WorkflowDoc; issues: Issue[] }> {
+async function check(
+  registry: NodeRegistry,
+  workflow: unknown,
+  overrides: Record<string, unknown>,
+  limits: Limits,
+  files: FileAccess,
+): Promise<{ doc: WorkflowDoc; issues: Issue[] }> {
   await breathe();
-  const result = await checkWorkflowInSteps(workflow, registry, overrides, limits, breathe);
+  // Nodes' static checks (inspect) read model folders only where runs may: `files`.
+  const result = await checkWorkflowInSteps(workflow, registry, overrides, limits, breathe, files);
   return result.ok ? { doc: result.doc, issues: [] } : { doc: workflow as WorkflowDoc, issues: capIssues(result.issues, limits.maxIssues) };
 }
 
-export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = DEFAULT_LIMITS): Router {
+export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = DEFAULT_LIMITS, files: FileAccess = unrestrictedFiles): Router {
   const router = express.Router();
   router.use(express.json({ limit: limits.maxBodyBytes }));
 
@@ -90,20 +100,20 @@ export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = 
 
   router.post("/validate", async (req, res) => {
     const body = parseBody(validateBody, req.body);
-    res.json({ issues: (await check(registry, body.workflow, body.overrides ?? {}, limits)).issues });
+    res.json({ issues: (await check(registry, body.workflow, body.overrides ?? {}, limits, files)).issues });
   });
 
   router.post("/runs", async (req, res) => {
     const body = parseBody(runBody, req.body);
     const overrides = body.overrides ?? {};
-    const { doc, issues } = await check(registry, body.workflow, overrides, limits);
+    const { doc, issues } = await check(registry, body.workflow, overrides, limits, files);
     if (issues.length) {
       const limit = issues.find((i) => i.code === "limit");
       throw new HttpError(400, limit ? `the workflow is over a limit: ${limit.message}` : `the workflow has ${issues.length} problem${issues.length === 1 ? "" : "s"}`, issues);
     }
     let run;
     try {
-      run = queue.submit(doc, overrides, body.name);
+      run = queue.submit(doc, overrides, { name: body.name, graph: body.graph, front: body.front });
     } catch (err) {
       if (err instanceof QueueRefused) throw new HttpError(err.status, err.status === 429 ? `${err.message} (${limitHint("maxQueuedRuns", limits)})` : err.message);
       throw err;
@@ -119,6 +129,33 @@ export function apiRouter(registry: NodeRegistry, queue: Runs, limits: Limits = 
   // the last one fetched is serialized once, however often it is fetched again (the editor, several
   // tabs), instead of blocking the event loop for a JSON.stringify each time.
   let ended: { id: string; body: Buffer } | null = null;
+
+  // Clears the history: every ended run, in memory and on disk (queued and running ones stay).
+  router.delete("/runs", (_req, res) => {
+    ended = null;
+    res.json({ removed: queue.clearHistory() });
+  });
+
+  // Clears the queue: cancels every run still waiting (the running one goes on).
+  router.delete("/queue", (_req, res) => {
+    res.json(queue.clearQueue());
+  });
+
+  router.post("/runs/:id/next", (req, res) => {
+    const run = queue.get(req.params.id);
+    if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);
+    let moved: boolean;
+    try {
+      moved = queue.runNext(req.params.id);
+    } catch (err) {
+      // serve --redis: not available there (501, engine/queue/remote-runs.ts).
+      if (err instanceof QueueRefused) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    if (!moved) throw new HttpError(409, `run ${req.params.id} is ${run.status}, not waiting`);
+    res.json(queue.list());
+  });
+
   router.get("/runs/:id", (req, res) => {
     const run = queue.get(req.params.id);
     if (!run) throw new HttpError(404, `no run with id "${req.params.id}"`);

@@ -19,6 +19,7 @@ import { RunQueue, type Runs } from "./run-queue.js";
 
 export type { RunDetail, RunStatus, RunSummary, ServerMessage, ApiErrorBody } from "./protocol.js";
 export { generateToken, isLoopbackHost } from "./auth.js";
+export { defaultHistoryDir } from "./history.js";
 
 export interface ServerOptions {
   /** 0 picks a free port. */
@@ -30,6 +31,13 @@ export interface ServerOptions {
   registry: NodeRegistry;
   /** The built editor (default: dist/app in the package). */
   appDir?: string;
+  /**
+   * Where ended runs are kept across restarts (default: none, in memory only; `maskflow serve`
+   * passes defaultHistoryDir()). Not used with `redis`: the remote runs are kept in memory only.
+   */
+  historyDir?: string | null;
+  /** How many ended runs are kept (default 200). */
+  historyLimit?: number;
   /**
    * A Redis URL: runs go through the queue to `maskflow worker`s (engine/queue) instead of running
    * in this process.
@@ -93,11 +101,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits = resolveLimits(options.limits ?? {});
   const files = options.confinePaths === false ? unrestrictedFiles : confinedFiles(modelRoots(options.modelRoots));
   const executor = new Executor(registry, { limits, files });
-  const queueOptions = { maxHistoryBytes: limits.maxHistoryBytes, maxQueuedRuns: limits.maxQueuedRuns };
+  const queueOptions = { historyLimit: options.historyLimit, maxHistoryBytes: limits.maxHistoryBytes, maxQueuedRuns: limits.maxQueuedRuns };
   // With --redis, `maskflow worker`s run the runs, under their own model folders (BullMQ is loaded only then).
   const queue: Runs = options.redis
-    ? await (await import("../queue/remote-runs.js")).startRemoteRuns({ redis: options.redis, log, ...queueOptions })
-    : new RunQueue(executor, queueOptions);
+    ? await (await import("../queue/remote-runs.js")).startRemoteRuns({ redis: options.redis, log, registry, ...queueOptions })
+    : new RunQueue(executor, { ...queueOptions, historyDir: options.historyDir ?? null });
 
   const app = express();
   app.disable("x-powered-by");
@@ -115,7 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     next();
   });
-  app.use("/api", apiRouter(registry, queue, limits));
+  app.use("/api", apiRouter(registry, queue, limits, files));
   app.use(express.static(appDir, { index: false, maxAge: "1h" }));
   // The editor is a single page: every other GET gets index.html.
   app.get("/{*path}", (_req, res) => {

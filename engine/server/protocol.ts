@@ -24,6 +24,14 @@ export interface RunSummary {
   worker?: string | null;
   /** A cancel was asked for and the run has not stopped yet (cancellation is cooperative). */
   cancelRequested?: boolean;
+  /** The client's id for the graph this run was made from (POST /api/runs `graph`), so a client tells its own graph's runs. */
+  graph: string | null;
+  /** The run's seed inputs, `{"<nodeId>.<input>": seed}`. */
+  seeds: Record<string, number>;
+  /** What differs from the previous run of the same graph (or of the same name), e.g. "denoise.gen_length 48 → 16". */
+  changes: string[];
+  /** How many warnings its nodes gave (the `warning` events). */
+  warnings: number;
 }
 
 /** `GET /api/runs/:id`. */

@@ -1,42 +1,60 @@
 // Runs submitted to the server wait here and execute one at a time on the engine's executor
 // (one model device: running two samplers at once would only make both slower). Every event
-// is broadcast and also kept per run, so a page opened mid-run can catch up.
+// is broadcast and also kept per run, so a page opened mid-run can catch up. Ended runs are
+// also written to the history folder when there is one (history.ts), and read back at start.
 import { randomUUID } from "node:crypto";
 import type { Executor } from "../run/executor.js";
 import { measureValue } from "../run/value-size.js";
 import type { RunEvent } from "../types.js";
 import { WorkflowError, formatIssue } from "../workflow/issues.js";
+import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
+import { RunHistory, type StoredRun } from "./history.js";
 import type { RunDetail, RunStatus, RunSummary } from "./protocol.js";
+import { changesFrom, seedsOf } from "./run-label.js";
 
 export interface QueueOptions {
-  /** How many finished runs are remembered. */
+  /** How many ended runs are remembered (in memory and in the history folder). */
   historyLimit?: number;
   /** How many of the newest runs keep their full event log (with per-step canvases). */
   eventLogRuns?: number;
+  /** Where ended runs are kept across restarts (history.ts); none: in memory only. */
+  historyDir?: string | null;
   /**
    * What the remembered runs (workflow, overrides, outputs, event logs) may take together: the
-   * oldest finished runs are forgotten past it. A run's own event log keeps per-step progress only
-   * up to an eighth of it.
+   * oldest finished runs are forgotten past it (in memory and in the history folder). A run's own
+   * event log keeps per-step progress (and warnings) only up to an eighth of it.
    */
   maxHistoryBytes?: number;
-  /** Runs waiting at once; submit() throws QueueFull past it. */
+  /** Runs waiting at once; submit() throws QueueRefused (429) past it. */
   maxQueuedRuns?: number;
 }
 
 /** A run the queue will not take: it is full (429), or the server is closing (503). */
 export class QueueRefused extends Error {
   constructor(
-    readonly status: 429 | 503,
+    readonly status: 429 | 501 | 503,
     message: string,
   ) {
     super(message);
   }
 }
 
+export interface SubmitOptions {
+  name?: string;
+  /** The client's id for the graph the run was made from (RunSummary.graph). */
+  graph?: string;
+  /** Run it next: ahead of everything already waiting. */
+  front?: boolean;
+}
+
 interface RunRecord {
   id: string;
   name: string | null;
+  graph: string | null;
+  seeds: Record<string, number>;
+  changes: string[];
+  warnings: number;
   status: RunStatus;
   createdAt: Date;
   startedAt: Date | null;
@@ -60,7 +78,10 @@ export type QueueListener = {
 };
 
 /** What the API and the WebSocket need of a queue: this one, or the Redis one of `serve --redis` (engine/queue). */
-export type Runs = Pick<RunQueue, "subscribe" | "submit" | "cancel" | "get" | "events" | "list" | "idle" | "close">;
+export type Runs = Pick<
+  RunQueue,
+  "subscribe" | "submit" | "cancel" | "runNext" | "clearQueue" | "clearHistory" | "get" | "events" | "list" | "idle" | "close"
+>;
 
 export class RunQueue {
   private readonly runs = new Map<string, RunRecord>();
@@ -73,6 +94,7 @@ export class RunQueue {
   private readonly maxQueuedRuns: number;
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly history: RunHistory | null;
 
   constructor(
     private readonly executor: Executor,
@@ -82,6 +104,15 @@ export class RunQueue {
     this.eventLogRuns = options.eventLogRuns ?? 10;
     this.maxHistoryBytes = options.maxHistoryBytes ?? 256 * 1024 * 1024;
     this.maxQueuedRuns = options.maxQueuedRuns ?? 100;
+    this.history = options.historyDir ? new RunHistory(options.historyDir, this.historyLimit) : null;
+    const stored = this.history?.load() ?? [];
+    // Only the newest few keep their event log in memory, as for runs of this server.
+    for (const [i, run] of stored.entries()) {
+      const events = i >= stored.length - this.eventLogRuns ? this.history!.events(run.id) : [];
+      this.runs.set(run.id, restore({ ...run, events }));
+    }
+    // The byte budget holds for what was read back too (it may have been lowered since).
+    this.forget();
   }
 
   subscribe(listener: QueueListener): () => void {
@@ -90,12 +121,21 @@ export class RunQueue {
   }
 
   /** Queues an already validated workflow. */
-  submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, name?: string): RunSummary {
+  submit(doc: WorkflowDoc, overrides: Record<string, unknown> = {}, options: SubmitOptions = {}): RunSummary {
     if (this.closed) throw new QueueRefused(503, "the server is shutting down");
     if (this.waiting.length >= this.maxQueuedRuns) throw new QueueRefused(429, `the queue is full: ${this.waiting.length} runs are already waiting`);
+    const name = options.name ?? doc.name ?? null;
+    const graph = options.graph ?? null;
+    const effective = applyOverrides(doc, overrides).doc;
+    // The run before it of the same graph (or, for clients that send none, of the same name).
+    const previous = [...this.runs.values()].reverse().find((r) => (graph !== null ? r.graph === graph : r.graph === null && r.name === name));
     const record: RunRecord = {
       id: randomUUID(),
-      name: name ?? doc.name ?? null,
+      name,
+      graph,
+      seeds: seedsOf(effective, this.executor.registry),
+      changes: previous ? changesFrom(applyOverrides(previous.doc, previous.overrides).doc, effective) : [],
+      warnings: 0,
       status: "queued",
       createdAt: new Date(),
       startedAt: null,
@@ -111,7 +151,8 @@ export class RunQueue {
       controller: new AbortController(),
     };
     this.runs.set(record.id, record);
-    this.waiting.push(record);
+    if (options.front) this.waiting.unshift(record);
+    else this.waiting.push(record);
     this.emit(record, { type: "run_queued", runId: record.id, nodes: Object.keys(doc.nodes) });
     this.forget();
     this.changed();
@@ -128,6 +169,7 @@ export class RunQueue {
       record.status = "cancelled";
       record.finishedAt = new Date();
       this.emit(record, { type: "cancelled", runId: record.id, nodeId: null });
+      this.persist(record);
       this.changed();
     } else if (record.status === "running" && !record.controller.signal.aborted) {
       record.controller.abort();
@@ -136,13 +178,42 @@ export class RunQueue {
     return summary(record);
   }
 
+  /** Moves a queued run ahead of everything else waiting. False when it is not waiting. */
+  runNext(id: string): boolean {
+    const record = this.runs.get(id);
+    const at = record ? this.waiting.indexOf(record) : -1;
+    if (at < 0) return false;
+    this.waiting.splice(at, 1);
+    this.waiting.unshift(record!);
+    this.changed();
+    return true;
+  }
+
+  /** Cancels every run still waiting (not the one running). */
+  clearQueue(): RunSummary[] {
+    return [...this.waiting].map((record) => this.cancel(record.id)!);
+  }
+
+  /** Forgets every ended run, here and in the history folder; returns how many. */
+  clearHistory(): number {
+    const ended = [...this.runs.values()].filter((r) => r.status !== "queued" && r.status !== "running");
+    for (const record of ended) this.runs.delete(record.id);
+    this.history?.remove(ended.map((r) => r.id));
+    this.changed();
+    return ended.length;
+  }
+
   get(id: string): RunDetail | undefined {
     const record = this.runs.get(id);
     return record && detail(record);
   }
 
   events(id: string): RunEvent[] | undefined {
-    return this.runs.get(id)?.events;
+    const record = this.runs.get(id);
+    if (!record) return undefined;
+    // An older run's log, dropped from memory, may still be in the history folder.
+    if (record.events.length === 0 && this.history && record.status !== "queued" && record.status !== "running") return this.history.events(id);
+    return record.events;
   }
 
   /** Newest first. */
@@ -161,6 +232,7 @@ export class RunQueue {
     for (const record of [...this.waiting]) this.cancel(record.id);
     if (this.current) this.current.controller.abort();
     await this.idle();
+    await this.history?.flush();
   }
 
   private pump(): void {
@@ -198,13 +270,21 @@ export class RunQueue {
       this.emit(record, { type: "failed", runId: record.id, nodeId: null, input: null, message });
     }
     record.finishedAt = new Date();
+    this.persist(record);
     this.forget();
   }
 
+  private persist(record: RunRecord): void {
+    this.history?.save({ ...detail(record), events: record.events });
+  }
+
   private emit(record: RunRecord, event: RunEvent): void {
+    if (event.type === "warning") record.warnings++;
     // The outputs in node_finished and run_finished are the record's own (counted once, above).
     const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
-    if (event.type !== "progress" || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
+    // Per-step progress and warnings (a node may warn per step) are kept up to an eighth of the budget.
+    const capped = event.type === "progress" || event.type === "warning";
+    if (!capped || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
       record.events.push(event);
       record.eventBytes += bytes;
     }
@@ -215,7 +295,10 @@ export class RunQueue {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /** Drops the oldest finished runs past the count or byte budget, and the event logs of all but the newest few. */
+  /**
+   * Drops the oldest ended runs past the count or byte budget (here and in the history folder), and
+   * the in-memory event logs of all but the newest few (the history folder keeps theirs).
+   */
   private forget(): void {
     const ended = (r: RunRecord) => r.status !== "queued" && r.status !== "running";
     const kept = [...this.runs.values()];
@@ -228,20 +311,53 @@ export class RunQueue {
     let count = this.runs.size;
     let bytes = 0;
     for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
+    const dropped: string[] = [];
     for (const record of [...this.runs.values()]) {
       if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
       if (!ended(record)) continue;
       this.runs.delete(record.id);
+      dropped.push(record.id);
       count--;
       bytes -= record.bytes + record.eventBytes;
     }
+    if (dropped.length) this.history?.remove(dropped);
   }
+}
+
+/** A run read back from the history folder. */
+function restore(stored: StoredRun): RunRecord {
+  const date = (iso: string | null) => (iso ? new Date(iso) : null);
+  return {
+    id: stored.id,
+    name: stored.name,
+    graph: stored.graph ?? null,
+    seeds: stored.seeds ?? {},
+    changes: stored.changes ?? [],
+    warnings: stored.warnings ?? 0,
+    status: stored.status,
+    createdAt: new Date(stored.createdAt),
+    startedAt: date(stored.startedAt),
+    finishedAt: date(stored.finishedAt),
+    doc: stored.workflow as WorkflowDoc,
+    overrides: stored.overrides ?? {},
+    outputs: stored.outputs ?? {},
+    error: stored.error,
+    stats: stored.stats,
+    events: stored.events,
+    bytes: measureValue(stored.workflow).data + measureValue(stored.overrides ?? {}).data + measureValue(stored.outputs ?? {}).data,
+    eventBytes: measureValue(stored.events).data,
+    controller: new AbortController(),
+  };
 }
 
 function summary(record: RunRecord): RunSummary {
   return {
     id: record.id,
     name: record.name,
+    graph: record.graph,
+    seeds: record.seeds,
+    changes: record.changes,
+    warnings: record.warnings,
     status: record.status,
     createdAt: record.createdAt.toISOString(),
     startedAt: record.startedAt?.toISOString() ?? null,

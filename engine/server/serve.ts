@@ -3,6 +3,7 @@
 import { shutdownWorkers } from "../dllm/runtime/worker-client.js";
 import type { Limits } from "../limits.js";
 import type { NodeRegistry } from "../registry.js";
+import { defaultHistoryDir } from "./history.js";
 import { startServer, type RunningServer } from "./index.js";
 
 export interface ServeFlags {
@@ -21,7 +22,18 @@ export interface ServeFlags {
 export async function serve(flags: ServeFlags): Promise<RunningServer> {
   const port = flags.port === undefined ? 8188 : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${flags.port}"`);
-  const server = await startServer({ port, host: flags.host ?? "127.0.0.1", token: flags.token, registry: flags.registry, modelRoots: flags.models, limits: flags.limits, redis: flags.redis });
+  // Run history survives restarts: ~/.maskflow/history unless MASKFLOW_HISTORY says otherwise
+  // (without --redis: the remote runs of serve --redis are kept in memory only).
+  const server = await startServer({
+    port,
+    host: flags.host ?? "127.0.0.1",
+    token: flags.token,
+    registry: flags.registry,
+    modelRoots: flags.models,
+    limits: flags.limits,
+    historyDir: flags.redis ? null : defaultHistoryDir(),
+    redis: flags.redis,
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(130); // a second Ctrl+C does not wait

@@ -2,6 +2,7 @@
 // overrides, and the graph (compile.ts), so a file with faults of every kind gets every one of
 // them reported at once. The CLI's validate and run, and the API's validate and runs (which the
 // editor's checks call) all use it.
+import type { FileAccess } from "../files/access.js";
 import { DEFAULT_LIMITS, type Limits } from "../limits.js";
 import type { NodeRegistry } from "../registry.js";
 import { analyse } from "./compile.js";
@@ -39,7 +40,14 @@ function byNode(issues: Issue[], json: unknown): Issue[] {
  * limits (nodes, nesting, text length) come first, on the raw JSON: an oversized document is not
  * read any further.
  */
-export function checkWorkflow(json: unknown, registry: NodeRegistry, overrides: Record<string, unknown> = {}, limits: Limits = DEFAULT_LIMITS): CheckResult {
+export function checkWorkflow(
+  json: unknown,
+  registry: NodeRegistry,
+  overrides: Record<string, unknown> = {},
+  limits: Limits = DEFAULT_LIMITS,
+  /** What nodes' static checks may read (compile.ts AnalyseOptions); default: any, as the CLI. */
+  files?: FileAccess,
+): CheckResult {
   if (typeof json === "object" && json !== null && !Array.isArray(json)) {
     const tooBig = checkWorkflowShape(json as Record<string, unknown>, limits);
     if (tooBig.length) return { ok: false, issues: tooBig };
@@ -47,7 +55,7 @@ export function checkWorkflow(json: unknown, registry: NodeRegistry, overrides: 
   const read = readStructure(json);
   if (!read.ok) return { ok: false, issues: read.issues };
   const { doc, issues: overrideIssues } = overridden(read.doc, overrides, limits);
-  const issues = byNode([...read.issues, ...overrideIssues, ...analyse(doc, registry).issues], json);
+  const issues = byNode([...read.issues, ...overrideIssues, ...analyse(doc, registry, { files, limits }).issues], json);
   if (issues.length) return { ok: false, issues };
   // Nothing found: the schema's own parse gives the typed document (and would catch anything the
   // structure reader missed).
@@ -65,6 +73,7 @@ export async function checkWorkflowInSteps(
   overrides: Record<string, unknown>,
   limits: Limits,
   pause: () => Promise<void>,
+  files?: FileAccess,
 ): Promise<CheckResult> {
   if (typeof json === "object" && json !== null && !Array.isArray(json)) {
     const tooBig = checkWorkflowShape(json as Record<string, unknown>, limits);
@@ -76,7 +85,7 @@ export async function checkWorkflowInSteps(
   await pause();
   const { doc, issues: overrideIssues } = overridden(read.doc, overrides, limits);
   await pause();
-  const issues = byNode([...read.issues, ...overrideIssues, ...analyse(doc, registry).issues], json);
+  const issues = byNode([...read.issues, ...overrideIssues, ...analyse(doc, registry, { files, limits }).issues], json);
   if (issues.length) return { ok: false, issues };
   await pause();
   const parsed = await parseWorkflowInSteps(json, limits, pause);

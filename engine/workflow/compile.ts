@@ -2,11 +2,15 @@
 // its node id, input name and reason; then keeps only the nodes that feed an output node, in
 // topological order. It works on what readStructure() could read of a document, so faults in the
 // file's shape and faults in the graph are reported in the same pass (check.ts).
+import type { FileAccess } from "../files/access.js";
+import type { Limits } from "../limits.js";
 import type { NodeRegistry } from "../registry.js";
-import type { InputDef, NodeDefinition, SocketType } from "../types.js";
+import { ANY_SOCKET, type InputDef, type NodeDefinition, type SocketType } from "../types.js";
 import { describeValue } from "./describe.js";
 import { classifyInput } from "./inputs.js";
 import { WorkflowError, type Issue } from "./issues.js";
+import { inspectGraph } from "./inspect.js";
+import { applyModes, type ModedNode } from "./modes.js";
 import { isLink, type Link, type WorkflowDoc } from "./schema.js";
 import type { ReadDoc } from "./structure.js";
 
@@ -21,16 +25,30 @@ export interface CompiledGraph {
   /** Nodes that feed an output node, dependencies first. */
   order: CompiledNode[];
   outputs: string[];
+  /** Nodes that will not run because of bypass or mute (modes.ts), and why. */
+  skipped: { nodeId: string; because: string }[];
 }
 
-export function acceptedSockets(def: InputDef): SocketType[] {
+/** The socket types an input names, for messages ("*" for an input that takes any). */
+export function acceptedSockets(def: InputDef): (SocketType | typeof ANY_SOCKET)[] {
   return def.socket === undefined ? [] : Array.isArray(def.socket) ? def.socket : [def.socket];
 }
+
+/** Whether an input takes a link from an output of this socket type. */
+export function acceptsSocket(def: InputDef, socket: SocketType): boolean {
+  const accepted = acceptedSockets(def);
+  return accepted.includes(ANY_SOCKET) || accepted.includes(socket);
+}
+
+const socketWords = (def: InputDef): string => {
+  const accepted = acceptedSockets(def);
+  return accepted.includes(ANY_SOCKET) ? "any" : accepted.join(" or ");
+};
 
 function checkConstant(nodeId: string, input: string, def: InputDef, value: unknown): Issue | null {
   const issue = (code: Issue["code"], message: string): Issue => ({ nodeId, input, code, message });
   if (def.kind === undefined) {
-    return issue("wrong_type", `needs a link to a ${acceptedSockets(def).join(" or ")} output, got a constant`);
+    return issue("wrong_type", `needs a link to ${acceptedSockets(def).includes(ANY_SOCKET) ? "an" : `a ${socketWords(def)}`} output, got a constant`);
   }
   if (value === null && def.optional) return null;
   switch (def.kind) {
@@ -66,26 +84,41 @@ function quote(name: string): string {
 
 const asRead = (doc: WorkflowDoc): ReadDoc => ({ nodes: doc.nodes, unreadable: new Set(), noInputs: new Set() });
 
+export interface AnalyseOptions {
+  /** The files nodes' static checks (inspect) may read; default: any, as the CLI. A server passes its confined access. */
+  files?: FileAccess;
+  /** maxValueBytes bounds the texts the static checks pass along (default: DEFAULT_LIMITS). */
+  limits?: Pick<Limits, "maxValueBytes">;
+}
+
 /** Every problem with the graph of a schema-valid workflow; [] when it can run. checkWorkflow() takes any JSON. */
-export function validateWorkflow(doc: WorkflowDoc, registry: NodeRegistry): Issue[] {
-  return analyse(asRead(doc), registry).issues;
+export function validateWorkflow(doc: WorkflowDoc, registry: NodeRegistry, options: AnalyseOptions = {}): Issue[] {
+  return analyse(asRead(doc), registry, options).issues;
 }
 
 /** Compiles or throws WorkflowError listing every problem. */
-export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry): CompiledGraph {
-  const { issues, graph } = analyse(asRead(doc), registry);
+export function compileWorkflow(doc: WorkflowDoc, registry: NodeRegistry, options: AnalyseOptions = {}): CompiledGraph {
+  const { issues, graph } = analyse(asRead(doc), registry, options);
   if (issues.length > 0 || !graph) throw new WorkflowError(issues);
   return graph;
 }
 
 /** The graph check over what could be read of a document (see structure.ts). */
-export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]; graph?: CompiledGraph } {
+export function analyse(doc: ReadDoc, registry: NodeRegistry, options: AnalyseOptions = {}): { issues: Issue[]; graph?: CompiledGraph } {
   const issues: Issue[] = [];
-  const compiled = new Map<string, CompiledNode>();
+  const compiled = new Map<string, ModedNode>();
+  const muted = new Set<string>();
   // Node ids, input and output names are data: "constructor" or "toString" must not find Object's.
   const nodeOf = (id: string) => (Object.hasOwn(doc.nodes, id) ? doc.nodes[id] : undefined);
 
   for (const [id, node] of Object.entries(doc.nodes)) {
+    // A muted node is switched off: nothing about it is checked (people mute what is unfinished).
+    if (node.mode === "mute") {
+      muted.add(id);
+      continue;
+    }
+    // A bypassed node does not run either: only what it passes on (its links) must be sound.
+    const lenient = node.mode === "bypass";
     const def = registry.get(node.type);
     if (!def) {
       issues.push({ nodeId: id, input: null, code: "unknown_type", message: `unknown node type "${node.type}"` });
@@ -98,7 +131,7 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
     }
     const inputs: CompiledNode["inputs"] = {};
     for (const name of Object.keys(node.inputs)) {
-      if (!Object.hasOwn(def.inputs, name)) {
+      if (!Object.hasOwn(def.inputs, name) && !lenient) {
         const known = Object.keys(def.inputs).join(", ") || "none";
         issues.push({ nodeId: id, input: name, code: "unknown_input", message: `${def.type} has no input ${quote(name)} (inputs: ${known})` });
       }
@@ -107,7 +140,7 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
       const raw = Object.hasOwn(node.inputs, name) ? node.inputs[name] : undefined;
       if (raw === undefined) {
         if (inputDef.default !== undefined) inputs[name] = { value: inputDef.default };
-        else if (!inputDef.optional && !doc.noInputs.has(id)) {
+        else if (!inputDef.optional && !doc.noInputs.has(id) && !lenient) {
           issues.push({ nodeId: id, input: name, code: "missing_input", message: "required input is not set" });
         }
         continue;
@@ -139,9 +172,8 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
           });
           continue;
         }
-        const accepted = acceptedSockets(inputDef);
-        if (!accepted.includes(out.socket)) {
-          const want = accepted.length ? accepted.join(" or ") : "a constant";
+        if (!acceptsSocket(inputDef, out.socket)) {
+          const want = acceptedSockets(inputDef).length ? socketWords(inputDef) : "a constant";
           issues.push({
             nodeId: id,
             input: name,
@@ -152,23 +184,41 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
         continue;
       }
       const problem = checkConstant(id, name, inputDef, raw);
-      if (problem) issues.push(problem);
-      else inputs[name] = { value: raw };
+      if (problem && !lenient) issues.push(problem);
+      else if (!problem) inputs[name] = { value: raw };
     }
-    compiled.set(id, { id, def, inputs });
+    compiled.set(id, { id, def, inputs, ...(node.mode ? { mode: node.mode } : {}) });
   }
 
-  issues.push(...findCycles(doc));
+  const cycles = findCycles(doc);
+  issues.push(...cycles);
 
-  const outputs = [...compiled.values()].filter((n) => n.def.output).map((n) => n.id);
+  const declared = Object.entries(doc.nodes).filter(([, n]) => registry.get(n.type)?.output).map(([id]) => id);
   // A node of an unknown (or unreadable) type may be the output node: then "no output node" would
   // be a second report of the same fault.
-  const allKnown = doc.unreadable.size === 0 && compiled.size === Object.keys(doc.nodes).length;
-  if (outputs.length === 0 && allKnown) {
+  const allKnown = doc.unreadable.size === 0 && Object.values(doc.nodes).every((n) => registry.get(n.type) !== undefined);
+  if (declared.length === 0 && allKnown) {
     issues.push({ nodeId: null, input: null, code: "no_output_node", message: "the workflow has no output node (e.g. ShowText): nothing would run" });
   }
+  if (cycles.length > 0 || doc.unreadable.size > 0) return { issues };
+
+  const sorted = sourcesFirst(doc);
+  const modes = applyModes(compiled, muted, (id) => registry.get(nodeOf(id)?.type ?? ""), sorted);
+  issues.push(...modes.issues);
+  // Limits only the linked nodes know (a model's max_length), checked on what would really run.
+  const known = new Set(issues.filter((i) => i.input !== null).map((i) => `${i.nodeId}.${i.input}`));
+  issues.push(...inspectGraph(modes.active, sorted, options.files, options.limits).filter((i) => !known.has(`${i.nodeId}.${i.input}`)));
+  const outputs = [...modes.active.values()].filter((n) => n.def.output).map((n) => n.id);
+  if (declared.length > 0 && outputs.length === 0 && allKnown) {
+    issues.push({
+      nodeId: null,
+      input: null,
+      code: "no_output_node",
+      message: "every output node is muted or bypassed, or needs a muted node: nothing would run",
+    });
+  }
   // Unreadable nodes are reported by the structure check, not here, but there is no graph either.
-  if (issues.length > 0 || doc.unreadable.size > 0) return { issues };
+  if (issues.length > 0) return { issues };
 
   // Only nodes that feed an output node run; depth-first from the outputs gives a topological order
   // (with an explicit stack: a long chain must not overflow the call stack).
@@ -179,7 +229,7 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
     seen.add(root);
     const work: { node: CompiledNode; next: string[] }[] = [];
     const push = (node: CompiledNode) => work.push({ node, next: Object.values(node.inputs).filter(isLink).map((l) => l.from).reverse() });
-    push(compiled.get(root)!);
+    push(modes.active.get(root)!);
     while (work.length > 0) {
       const frame = work[work.length - 1];
       const from = frame.next.pop();
@@ -188,11 +238,43 @@ export function analyse(doc: ReadDoc, registry: NodeRegistry): { issues: Issue[]
         work.pop();
       } else if (!seen.has(from)) {
         seen.add(from);
-        push(compiled.get(from)!);
+        push(modes.active.get(from)!);
       }
     }
   }
-  return { issues, graph: { order, outputs } };
+  return { issues, graph: { order, outputs, skipped: modes.skipped } };
+}
+
+/**
+ * Every node id after the nodes it links from (the graph has no cycles by now). Iterative, like the
+ * run order above: a long chain must not overflow the call stack.
+ */
+function sourcesFirst(doc: ReadDoc): string[] {
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const sources = (id: string): string[] =>
+    Object.values(doc.nodes[id].inputs)
+      .filter(isLink)
+      .map((l) => l.from)
+      .filter((from) => Object.hasOwn(doc.nodes, from))
+      .reverse();
+  for (const root of Object.keys(doc.nodes)) {
+    if (seen.has(root)) continue;
+    seen.add(root);
+    const work: { id: string; next: string[] }[] = [{ id: root, next: sources(root) }];
+    while (work.length > 0) {
+      const frame = work[work.length - 1];
+      const from = frame.next.pop();
+      if (from === undefined) {
+        order.push(frame.id);
+        work.pop();
+      } else if (!seen.has(from)) {
+        seen.add(from);
+        work.push({ id: from, next: sources(from) });
+      }
+    }
+  }
+  return order;
 }
 
 /** Node ids shown for one cycle; the rest are counted. */

@@ -32,7 +32,7 @@ function kindPhrase(def: InputDef): string {
 export function expectedPhrase(def: InputDef | undefined): string {
   if (!def) return `a value or ${LINK}`;
   const sockets = socketsOf(def);
-  if (def.kind === undefined) return `${LINK} to a ${sockets.join(" or ")} output`;
+  if (def.kind === undefined) return sockets.includes("*") ? `${LINK} to any output` : `${LINK} to a ${sockets.join(" or ")} output`;
   return sockets.length ? `${kindPhrase(def)} or ${LINK}` : kindPhrase(def);
 }
 

@@ -17,6 +17,7 @@ export interface Issue {
     | "not_an_option"
     | "cycle"
     | "no_output_node"
+    | "bypass"
     | "bad_override"
     /** A size limit (engine/limits.ts): too many nodes, too deep, too long. */
     | "limit";

@@ -19,6 +19,10 @@ export const nodeSchema = z
   .object({
     type: z.string().min(1),
     title: z.string().optional(),
+    mode: z
+      .enum(["bypass", "mute"])
+      .optional()
+      .describe("bypass: the node passes each input on to the output of the same socket type; mute: the node and what needs it do not run"),
     inputs: z.record(z.string(), z.union([linkSchema, constantSchema])).default({}),
     ui: z
       .object({

@@ -3,6 +3,7 @@
 // can still be read is kept, so the graph check can run on the rest in the same pass (a bad node
 // must not hide an unknown type or a missing input elsewhere). Input values are judged later,
 // by the graph check, which knows what each input expects.
+import type { NodeMode } from "../types.js";
 import { describeValue } from "./describe.js";
 import type { Issue } from "./issues.js";
 import { migrate } from "./migrate.js";
@@ -12,6 +13,7 @@ import { WORKFLOW_VERSION } from "./schema.js";
 export interface ReadNode {
   type: string;
   inputs: Record<string, unknown>;
+  mode?: NodeMode;
 }
 
 export interface ReadDoc {
@@ -27,7 +29,8 @@ export type StructureResult = { ok: true; doc: ReadDoc; issues: Issue[] } | { ok
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const TOP_FIELDS = ["$schema", "version", "name", "description", "nodes", "ui"];
-const NODE_FIELDS = ["type", "title", "inputs", "ui"];
+const NODE_FIELDS = ["type", "title", "mode", "inputs", "ui"];
+const MODES: readonly string[] = ["bypass", "mute"] satisfies NodeMode[];
 const NODE_ID = /^[A-Za-z0-9_.-]+$/;
 
 const fieldList = (fields: string[]) => fields.map((f) => `"${f}"`).join(", ");
@@ -66,6 +69,8 @@ function readNode(id: string, raw: unknown, doc: ReadDoc, issues: Issue[]): void
   }
   if (raw.title !== undefined && typeof raw.title !== "string") issue(`title: expected a string, got ${describeValue(raw.title)}`);
   if (raw.ui !== undefined) checkUi(id, raw.ui, issues);
+  const mode = typeof raw.mode === "string" && MODES.includes(raw.mode) ? (raw.mode as NodeMode) : undefined;
+  if (raw.mode !== undefined && mode === undefined) issue(`mode: expected "bypass" or "mute", got ${describeValue(raw.mode)}`);
   let inputs: Record<string, unknown> = {};
   if (isObject(raw.inputs)) inputs = raw.inputs;
   else if (raw.inputs !== undefined) {
@@ -76,7 +81,7 @@ function readNode(id: string, raw: unknown, doc: ReadDoc, issues: Issue[]): void
     doc.unreadable.add(id);
     return issue(raw.type === undefined ? "type is missing: say which node type this is" : `type: expected a node type name, got ${describeValue(raw.type)}`);
   }
-  doc.nodes[id] = { type: raw.type, inputs };
+  doc.nodes[id] = { type: raw.type, inputs, ...(mode ? { mode } : {}) };
 }
 
 /** Every fault in the document's shape, and the nodes that could be read. */

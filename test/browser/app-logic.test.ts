@@ -220,6 +220,10 @@ describe("run events", () => {
       stats: null,
       workflow: {},
       overrides: {},
+      graph: null,
+      seeds: {},
+      changes: [],
+      warnings: 0,
       outputs: {
         one: { text: "ab", trace: [canvas(1, ["a", null]), canvas(2, ["a", "b"])] },
         beams: { text: ["x", "y"], candidates: [{ trace: [canvas(1, ["x"])] }, { trace: [canvas(1, ["y"])] }] },

@@ -61,9 +61,9 @@ it("builds, runs, scrubs, saves and reopens the hello workflow with the default 
   await node(page, "denoise").getByRole("spinbutton", { name: "temperature" }).fill("0.8");
   await node(page, "denoise").getByRole("spinbutton", { name: "seed" }).fill("1");
 
-  // A MODEL output cannot feed ShowText: refused, with the reason.
-  await dragLink(page, ["load_model", "model"], ["show_text", "value"], false);
-  await expect(page.getByTestId("toast").first().textContent()).resolves.toMatch(/value takes TEXT or CANVAS or CANVASES, not MODEL/);
+  // A MODEL output cannot be Denoise's prompt: refused, with the reason.
+  await dragLink(page, ["load_model", "model"], ["denoise", "prompt"], false);
+  await expect(page.getByTestId("toast").first().textContent()).resolves.toMatch(/prompt takes TEXT, not MODEL/);
   await expect.poll(() => page.locator(".react-flow__edge").count()).toBe(0);
 
   // The right links, dragged.

@@ -75,10 +75,11 @@ describe("model nodes", () => {
     expect(r.error!.message).toMatch(/model folder "models\/does-not-exist" not found/);
   });
 
-  it("too long a generation fails naming gen_length", async () => {
-    const r = await executor.run(hello({ denoise: { gen_length: 4000 }, schedule: { steps: 4000 } }));
-    expect(r.error).toMatchObject({ nodeId: "denoise", input: "gen_length" });
-    expect(r.error!.message).toMatch(/max_length 256/);
+  it("too long a generation is refused before running, naming gen_length (the check knows the linked model)", async () => {
+    const run = executor.run(hello({ denoise: { gen_length: 4000 }, schedule: { steps: 4000 } }));
+    await expect(run).rejects.toMatchObject({
+      issues: [expect.objectContaining({ nodeId: "denoise", input: "gen_length", code: "out_of_range", message: expect.stringMatching(/max_length 256/) })],
+    });
   });
 
   it("a schedule that cannot cover the blocks fails naming the schedule", async () => {

@@ -24,6 +24,16 @@ describe("confinedFiles", () => {
       await expect(files.resolve("m")).resolves.toMatch(/[\\/]m$/);
       const refusals = await Promise.all([outside, join(outside, "absent"), "../../etc", "/etc/passwd"].map((p) => files.resolve(p).catch((e: Error) => e.message.replace(p, "<p>"))));
       expect(new Set(refusals).size).toBe(1);
+      // The synchronous resolution (nodes' static checks while validating) follows the same rules.
+      expect(files.resolveSync("m")).toBe(await files.resolve("m"));
+      const syncRefusals = [outside, join(outside, "absent"), "../../etc", "/etc/passwd"].map((p) => {
+        try {
+          return files.resolveSync(p);
+        } catch (e) {
+          return (e as Error).message.replace(p, "<p>");
+        }
+      });
+      expect(syncRefusals).toEqual(refusals);
       expect(files.redact(`${join(root, "m")}/maskflow.json: bad`)).toBe("m/maskflow.json: bad");
       expect(files.redact("/var/lib/secret/file.json is missing")).not.toMatch(/var\/lib/);
     } finally {

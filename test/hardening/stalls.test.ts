@@ -43,11 +43,22 @@ describe("a served instance and inputs that used to stall it", () => {
   });
 
   it("refuses a 6 MB prompt before tokenising it, on denoise.prompt", async () => {
-    const { value: run, addedMs, budgetMs } = await whileHealthy(served, () => runToEnd(served, helloWith({ prompt: "the door ".repeat(700_000) }), undefined, 60_000));
-    expect(run.status).toBe("failed");
-    expect(run.error).toMatchObject({ nodeId: "denoise", input: "prompt" });
-    expect(run.error.message).toMatch(/6300000 characters long: far more than the 256 tokens/);
+    // Known while validating (Denoise's static check, issue 16): the run is refused before it is queued.
+    const { value: refused, addedMs, budgetMs } = await whileHealthy(served, () => runToEnd(served, helloWith({ prompt: "the door ".repeat(700_000) }), undefined, 60_000));
+    expect(refused.httpStatus).toBe(400);
+    expect(refused.details).toEqual([
+      expect.objectContaining({ nodeId: "denoise", input: "prompt", code: "out_of_range", message: expect.stringMatching(/6300000 characters long: far more than the 256 tokens/) }),
+    ]);
     expect(addedMs).toBeLessThan(budgetMs);
+
+    // Known only when it runs (a chat prompt's template is applied then): refused by the node, before tokenising.
+    const chat = helloWith({ prompt: "the door ".repeat(700_000) });
+    Object.assign(chat.nodes.prompt.inputs, { chat: true, model: { from: "model", output: "model" } });
+    const ran = await whileHealthy(served, () => runToEnd(served, chat, undefined, 60_000));
+    expect(ran.value.status, JSON.stringify(ran.value)).toBe("failed");
+    expect(ran.value.error).toMatchObject({ nodeId: "denoise", input: "prompt" });
+    expect(ran.value.error.message).toMatch(/630\d{4} characters long: far more than the 256 tokens/);
+    expect(ran.addedMs).toBeLessThan(ran.budgetMs);
   });
 
   it("refuses a merge whose lora_alpha of 1e308 makes the weights non-finite, on lora.path", async () => {

@@ -108,4 +108,27 @@ describeWithRedis("maskflow serve --redis", () => {
     expect((await waitForRun(server, good)).status).toBe("finished");
     expect(worker.child.exitCode).toBe(null);
   });
+
+  it("issue 16's queue controls: summaries carry graph, seeds and changes; run next answers 501; Clear queue and Clear history work", async () => {
+    const running = (await api(server, "POST", "/api/runs", { workflow: hello, overrides: long, graph: "g-redis" })).json.id;
+    await until("the long run to start on the worker", async () => (await api(server, "GET", `/api/runs/${running}`)).json?.status === "running");
+    const queued = (await api(server, "POST", "/api/runs", { workflow: hello, overrides: small, graph: "g-redis" })).json.id;
+    const summary = (await api(server, "GET", `/api/runs/${queued}`)).json;
+    expect(summary).toMatchObject({ status: "queued", graph: "g-redis", seeds: { "denoise.seed": 4 }, warnings: 0 });
+    expect(summary.changes.some((c: string) => c.includes("gen_length"))).toBe(true);
+
+    const next = await api(server, "POST", `/api/runs/${queued}/next`);
+    expect(next.status).toBe(501);
+    expect(next.json.error).toContain("--redis");
+
+    const cleared = await api(server, "DELETE", "/api/queue");
+    expect(cleared.status).toBe(200);
+    expect(cleared.json.map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([[queued, "cancelled"]]);
+    expect((await api(server, "DELETE", `/api/runs/${running}`)).status).toBe(200);
+    await waitForRun(server, running);
+
+    const forgotten = await api(server, "DELETE", "/api/runs");
+    expect(forgotten.json.removed).toBeGreaterThanOrEqual(2);
+    expect((await api(server, "GET", "/api/runs")).json).toEqual([]);
+  });
 });

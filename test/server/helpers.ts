@@ -61,8 +61,35 @@ export const FailWith: NodeDefinition = {
   },
 };
 
+/** Says its seed: runs that differ only by seed (a batch) give different outputs. */
+export const Seeded: NodeDefinition = {
+  type: "Seeded",
+  version: 1,
+  title: "Seeded (test)",
+  category: "test",
+  description: "Returns its seed, for batch and queue tests.",
+  inputs: { seed: { kind: "integer", widget: "seed", default: 0, min: 0, max: 1000 } },
+  outputs: { text: { socket: "TEXT" } },
+  execute: ({ seed }) => ({ text: `seed ${String(seed)}` }),
+};
+
+/** Finishes, but warns (as a Remask that matches nothing does). */
+export const WarnWith: NodeDefinition = {
+  type: "WarnWith",
+  version: 1,
+  title: "Warn (test)",
+  category: "test",
+  description: "Warns and passes its text on.",
+  inputs: { warning: { kind: "string", default: "careful" } },
+  outputs: { text: { socket: "TEXT" } },
+  execute: ({ warning }, ctx) => {
+    ctx.log.warn(String(warning));
+    return { text: "warned" };
+  },
+};
+
 export function testRegistry(): NodeRegistry {
-  return new NodeRegistry([...builtinNodes, SlowSteps, FailWith]);
+  return new NodeRegistry([...builtinNodes, SlowSteps, FailWith, Seeded, WarnWith]);
 }
 
 /** A stand-in editor build, so the static routes can be checked without running Vite. */

@@ -68,8 +68,27 @@ export class ApiClient {
     return this.request("GET", `/api/workflows/${encodeURIComponent(name)}`);
   }
 
-  submit(workflow: WorkflowDoc): Promise<{ id: string }> {
-    return this.request("POST", "/api/runs", { workflow });
+  /**
+   * Queues a run. `graph` is this editor's id for the graph it comes from (runs of another graph
+   * are not painted on this one); `front` runs it next; `overrides` as `maskflow run --set`.
+   */
+  submit(workflow: WorkflowDoc, options: { graph?: string; front?: boolean; overrides?: Record<string, unknown> } = {}): Promise<{ id: string }> {
+    return this.request("POST", "/api/runs", { workflow, ...options });
+  }
+
+  /** Moves a queued run ahead of the others. */
+  runNext(id: string): Promise<RunSummary[]> {
+    return this.request("POST", `/api/runs/${encodeURIComponent(id)}/next`);
+  }
+
+  /** Cancels every run still waiting. */
+  clearQueue(): Promise<RunSummary[]> {
+    return this.request("DELETE", "/api/queue");
+  }
+
+  /** Forgets every ended run (on the server's disk too). */
+  clearHistory(): Promise<{ removed: number }> {
+    return this.request("DELETE", "/api/runs");
   }
 
   /** Every problem the engine finds in a workflow ([] when it would run). */

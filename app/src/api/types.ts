@@ -4,6 +4,7 @@ export type {
   CanvasSnapshot,
   InputDef,
   NodeCatalogEntry,
+  NodeMode,
   OutputDef,
   RunEvent,
   SocketType,
@@ -11,6 +12,7 @@ export type {
   Widget,
 } from "../../../engine/types.js";
 
+import type { NodeMode } from "../../../engine/types.js";
 export type { Issue } from "../../../engine/workflow/issues.js";
 export type { ModelListing } from "../../../engine/dllm/convert/models.js";
 export type { ApiErrorBody, RunDetail, RunError, RunStatus, RunSummary, ServerMessage } from "../../../engine/server/protocol.js";
@@ -24,6 +26,7 @@ export interface WorkflowLink {
 export interface WorkflowNodeDoc {
   type: string;
   title?: string;
+  mode?: NodeMode;
   inputs: Record<string, unknown>;
   ui?: { x: number; y: number; width?: number; collapsed?: boolean; [key: string]: unknown };
 }

@@ -2,7 +2,7 @@
 // and a link may not close a cycle. The engine's compiler applies the same rules.
 import type { Connection } from "@xyflow/react";
 import type { Graph } from "./model.js";
-import { inputSockets } from "./sockets.js";
+import { acceptsSocket, inputSockets, socketWords } from "./sockets.js";
 import type { Catalog } from "./workflow.js";
 
 export type ConnectionCheck = { ok: true; socket: string } | { ok: false; reason: string };
@@ -18,9 +18,8 @@ export function checkConnection(connection: Connection, graph: Graph, catalog: C
   const input = catalog.get(targetNode.data.type)?.inputs[targetHandle];
   if (!output) return { ok: false, reason: `${sourceNode.data.type} has no output "${sourceHandle}"` };
   if (!input) return { ok: false, reason: `${targetNode.data.type} has no input "${targetHandle}"` };
-  const accepted = inputSockets(input);
-  if (!accepted.includes(output.socket)) {
-    const wants = accepted.length ? accepted.join(" or ") : "a constant";
+  if (!acceptsSocket(input, output.socket)) {
+    const wants = inputSockets(input).length ? socketWords(input) : "a constant";
     return { ok: false, reason: `${targetHandle} takes ${wants}, not ${output.socket}` };
   }
   if (reaches(graph, target, source)) return { ok: false, reason: "that link would make a cycle" };

@@ -12,7 +12,7 @@ const SOCKET_COLORS: Record<string, string> = {
 };
 
 export function socketColor(socket: string | undefined): string {
-  if (!socket) return "#94a3b8";
+  if (!socket || socket === ANY) return "#94a3b8";
   const known = SOCKET_COLORS[socket];
   if (known) return known;
   let hash = 0;
@@ -20,10 +20,25 @@ export function socketColor(socket: string | undefined): string {
   return `hsl(${hash % 360} 70% 62%)`;
 }
 
-/** The socket types an input accepts; empty for widget-only inputs. */
+/** An input whose socket is "*" takes a link from any output (Show Text). */
+export const ANY = "*";
+
+/** The socket types an input accepts ("*": any); empty for widget-only inputs. */
 export function inputSockets(def: InputDef): string[] {
   if (def.socket === undefined) return [];
   return Array.isArray(def.socket) ? [...def.socket] : [def.socket];
+}
+
+/** Whether an input takes a link from an output of this socket type. */
+export function acceptsSocket(def: InputDef, socket: string): boolean {
+  const accepted = inputSockets(def);
+  return accepted.includes(ANY) || accepted.includes(socket);
+}
+
+/** "TEXT or CANVAS", "any" for "*": what an input takes, in words. */
+export function socketWords(def: InputDef): string {
+  const accepted = inputSockets(def);
+  return accepted.includes(ANY) ? "any" : accepted.join(" or ");
 }
 
 /** Inputs that can take a constant get a widget; `kind` says the constant's JSON type. */

@@ -1,7 +1,9 @@
 // Conversion between the workflow file and the editor graph. The round trip file -> graph ->
-// file keeps every node, input, link, title and position.
+// file keeps every node, input, link, title, mode and position, the links' reroute points
+// (node ui.reroutes) and the groups and notes (workflow ui.groups, ui.notes).
 import type { NodeCatalogEntry, WorkflowDoc, WorkflowLink, WorkflowNodeDoc } from "../api/types.js";
-import { edgeId, type FlowEdge, type FlowNode, type Graph } from "./model.js";
+import { decorFromDoc, decorToDocUi, type DecorNode } from "./decor.js";
+import { edgeId, type FlowEdge, type FlowNode, type Graph, type Point } from "./model.js";
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 
@@ -62,11 +64,25 @@ function autoLayout(doc: WorkflowDoc): Map<string, { x: number; y: number }> {
   return positions;
 }
 
-export function docToGraph(doc: WorkflowDoc, catalog: Catalog): Graph & { viewport?: Viewport; meta: WorkflowMeta } {
+/** A node's ui.reroutes: input name -> the points its link is drawn through. */
+function readReroutes(raw: unknown): Record<string, Point[]> {
+  if (typeof raw !== "object" || raw === null) return {};
+  const out: Record<string, Point[]> = {};
+  for (const [input, list] of Object.entries(raw)) {
+    if (!Array.isArray(list)) continue;
+    const points = list.filter((p): p is Point => typeof p?.x === "number" && typeof p?.y === "number").map((p) => ({ x: p.x, y: p.y }));
+    if (points.length) out[input] = points;
+  }
+  return out;
+}
+
+export function docToGraph(doc: WorkflowDoc, catalog: Catalog): Graph & { viewport?: Viewport; meta: WorkflowMeta; decor: DecorNode[] } {
   const layout = autoLayout(doc);
   const nodes: FlowNode[] = [];
   const edges: FlowEdge[] = [];
   for (const [id, node] of Object.entries(doc.nodes)) {
+    const { reroutes: rawReroutes, ...ui } = node.ui ?? ({} as NonNullable<WorkflowNodeDoc["ui"]>);
+    const reroutes = readReroutes(rawReroutes);
     const values: Record<string, unknown> = {};
     for (const [input, value] of Object.entries(node.inputs ?? {})) {
       if (isLink(value) && doc.nodes[value.from]) {
@@ -77,13 +93,13 @@ export function docToGraph(doc: WorkflowDoc, catalog: Catalog): Graph & { viewpo
           sourceHandle: value.output,
           target: id,
           targetHandle: input,
-          data: { socket: sourceDef?.outputs[value.output]?.socket },
+          data: { socket: sourceDef?.outputs[value.output]?.socket, ...(reroutes[input] ? { points: reroutes[input] } : {}) },
         });
       } else {
         values[input] = value;
       }
     }
-    const { x, y, width, collapsed, ...uiExtra } = node.ui ?? ({} as NonNullable<WorkflowNodeDoc["ui"]>);
+    const { x, y, width, collapsed, ...uiExtra } = ui as NonNullable<WorkflowNodeDoc["ui"]>;
     const position = node.ui ? { x, y } : (layout.get(id) ?? { x: 0, y: 0 });
     nodes.push({
       id,
@@ -95,6 +111,7 @@ export function docToGraph(doc: WorkflowDoc, catalog: Catalog): Graph & { viewpo
         ...(node.title !== undefined ? { title: node.title } : {}),
         values,
         ...(collapsed ? { collapsed } : {}),
+        ...(node.mode === "bypass" || node.mode === "mute" ? { mode: node.mode } : {}),
         ...(Object.keys(uiExtra).length ? { uiExtra } : {}),
       },
     });
@@ -105,10 +122,11 @@ export function docToGraph(doc: WorkflowDoc, catalog: Catalog): Graph & { viewpo
     edges,
     viewport: viewport && typeof viewport.zoom === "number" ? viewport : undefined,
     meta: { name: doc.name, description: doc.description },
+    decor: decorFromDoc(doc),
   };
 }
 
-export function graphToDoc(graph: Graph, meta: WorkflowMeta = {}, viewport?: Viewport): WorkflowDoc {
+export function graphToDoc(graph: Graph, meta: WorkflowMeta = {}, viewport?: Viewport, decor: readonly DecorNode[] = []): WorkflowDoc {
   const nodes: Record<string, WorkflowNodeDoc> = {};
   for (const node of graph.nodes) {
     const inputs: Record<string, unknown> = { ...node.data.values };
@@ -122,6 +140,7 @@ export function graphToDoc(graph: Graph, meta: WorkflowMeta = {}, viewport?: Vie
     nodes[node.id] = {
       type: node.data.type,
       ...(node.data.title ? { title: node.data.title } : {}),
+      ...(node.data.mode ? { mode: node.data.mode } : {}),
       inputs,
       ui,
     };
@@ -130,15 +149,22 @@ export function graphToDoc(graph: Graph, meta: WorkflowMeta = {}, viewport?: Vie
     const target = nodes[edge.target];
     if (!target || !nodes[edge.source] || !edge.targetHandle || !edge.sourceHandle) continue;
     target.inputs[edge.targetHandle] = { from: edge.source, output: edge.sourceHandle };
+    const points = edge.data?.points;
+    if (points?.length && target.ui) {
+      const reroutes = (target.ui.reroutes ?? {}) as Record<string, Point[]>;
+      target.ui.reroutes = { ...reroutes, [edge.targetHandle]: points.map((p) => ({ x: Math.round(p.x), y: Math.round(p.y) })) };
+    }
   }
+  const ui = {
+    ...(viewport ? { viewport: { x: Math.round(viewport.x), y: Math.round(viewport.y), zoom: Math.round(viewport.zoom * 1000) / 1000 } } : {}),
+    ...decorToDocUi(decor),
+  };
   return {
     version: 1,
     ...(meta.name ? { name: meta.name } : {}),
     ...(meta.description ? { description: meta.description } : {}),
     nodes,
-    ...(viewport
-      ? { ui: { viewport: { x: Math.round(viewport.x), y: Math.round(viewport.y), zoom: Math.round(viewport.zoom * 1000) / 1000 } } }
-      : {}),
+    ...(Object.keys(ui).length ? { ui } : {}),
   };
 }
 

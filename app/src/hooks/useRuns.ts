@@ -1,5 +1,9 @@
 // Runs as the editor knows them: the server's queue list, the event-derived view of recent runs,
-// and which run the canvas and denoising view show ("focused").
+// which run the denoising view shows ("focused"), and which graph each run was made from.
+//
+// The view follows the running job: a run that starts takes the view, unless the user picked a
+// run in the queue since (a pinned choice holds until the next Run). A run queued behind a
+// running one does not take the view, so Cancel acts on the run the user sees running.
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import type { ApiClient } from "../api/client.js";
 import type { RunEvent, RunSummary } from "../api/types.js";
@@ -23,15 +27,32 @@ function reducer(state: Record<string, RunView>, action: Action): Record<string,
   return next;
 }
 
-export function useRuns(api: ApiClient) {
+const isActive = (status: string | undefined) => status === "queued" || status === "running";
+
+export interface RunsOptions {
+  /** A run this tab submitted failed: the event says where. */
+  onFailed?(event: Extract<RunEvent, { type: "failed" }>): void;
+}
+
+export function useRuns(api: ApiClient, options: RunsOptions = {}) {
   const [views, dispatch] = useReducer(reducer, {});
   const [list, setList] = useState<RunSummary[]>([]);
   const [focused, setFocused] = useState<string | null>(null);
   const [connected, setConnected] = useState(false);
   const focusedRef = useRef<string | null>(null);
   const viewsRef = useRef(views);
+  const listRef = useRef(list);
   viewsRef.current = views;
+  listRef.current = list;
   focusedRef.current = focused;
+  /** The user picked a run in the queue: the view stays on it when others start. */
+  const pinned = useRef(false);
+  /** Runs this tab submitted, and the graph each was made from (the server's list says it too, a moment later). */
+  const mine = useRef(new Map<string, string | null>());
+  const onFailed = useRef(options.onFailed);
+  onFailed.current = options.onFailed;
+  /** Failures of runs not known as this tab's yet: a run can fail before its POST has answered. */
+  const earlyFailures = useRef(new Map<string, Extract<RunEvent, { type: "failed" }>>());
   const refreshTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
 
   const refresh = useCallback(() => {
@@ -50,7 +71,7 @@ export function useRuns(api: ApiClient) {
     [api],
   );
 
-  const focus = useCallback(
+  const show = useCallback(
     (id: string) => {
       setFocused(id);
       const view = viewsRef.current[id];
@@ -59,10 +80,39 @@ export function useRuns(api: ApiClient) {
     [load],
   );
 
-  /** A run this tab just submitted: focus it before its first event arrives. */
-  const submitted = useCallback((id: string) => {
+  /** The user picks a run in the queue. */
+  const focus = useCallback(
+    (id: string) => {
+      pinned.current = true;
+      show(id);
+    },
+    [show],
+  );
+
+  /** A run this tab just submitted: it takes the view only when nothing else is going. */
+  const submitted = useCallback((id: string, graph: string | null) => {
+    mine.current.set(id, graph);
+    const failure = earlyFailures.current.get(id);
+    if (failure) onFailed.current?.(failure);
+    earlyFailures.current.clear();
+    pinned.current = false;
     if (!viewsRef.current[id]) dispatch({ type: "set", view: emptyRun(id) });
-    setFocused(id);
+    const busy =
+      listRef.current.some((r) => r.id !== id && isActive(r.status)) ||
+      Object.values(viewsRef.current).some((v) => v.runId !== id && isActive(v.status));
+    if (!busy) setFocused(id);
+  }, []);
+
+  /** The graph a run was made from (null: unknown, e.g. a run posted by the CLI or another client). */
+  const graphOf = useCallback((id: string): string | null => {
+    if (mine.current.has(id)) return mine.current.get(id) ?? null;
+    return listRef.current.find((r) => r.id === id)?.graph ?? null;
+  }, []);
+
+  /** From now on, this run counts as a run of `graph` (its workflow was loaded into that graph). */
+  const adopt = useCallback((id: string, graph: string) => {
+    mine.current.set(id, graph);
+    setList((l) => [...l]);
   }, []);
 
   useEffect(() => {
@@ -93,12 +143,10 @@ export function useRuns(api: ApiClient) {
         }
         pending.push(message);
         if (!frame) frame = requestAnimationFrame(flush);
-        // A run started elsewhere (CLI, another tab) takes the view unless ours is still going.
-        if (message.type === "run_started") {
-          const current = focusedRef.current ? viewsRef.current[focusedRef.current] : undefined;
-          if (!current || (current.status !== "queued" && current.status !== "running") || current.runId === message.runId) {
-            setFocused(message.runId);
-          }
+        if (message.type === "run_started" && !pinned.current) setFocused(message.runId);
+        if (message.type === "failed") {
+          if (mine.current.has(message.runId)) onFailed.current?.(message);
+          else earlyFailures.current.set(message.runId, message);
         }
       },
       (isConnected) => {
@@ -112,5 +160,5 @@ export function useRuns(api: ApiClient) {
     };
   }, [api, load]);
 
-  return { views, list, focused, focus, submitted, connected, refresh };
+  return { views, list, focused, focus, show, submitted, graphOf, adopt, connected, refresh };
 }

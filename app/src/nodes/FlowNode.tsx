@@ -4,7 +4,7 @@ import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo, useState, type CSSProperties } from "react";
 import type { InputDef, Issue, NodeCatalogEntry } from "../api/types.js";
 import type { FlowNode } from "../graph/model.js";
-import { hasWidget, inputSockets, socketColor } from "../graph/sockets.js";
+import { ANY, hasWidget, inputSockets, socketColor } from "../graph/sockets.js";
 import { outputText, type NodeRunState } from "../run/runState.js";
 import { useEditor, useRunDisplay } from "./context.js";
 import { WidgetInput } from "./widgets.js";
@@ -49,12 +49,18 @@ function statusText(state: NodeRunState | undefined): string | null {
   }
 }
 
+/** Socket types as a label: "TEXT | CANVAS", or "any". */
+const socketLabel = (sockets: string[]) => (sockets.includes(ANY) ? "any" : sockets.join(" | "));
+
 function InputHandle({ name, def, connected }: { name: string; def: InputDef; connected: boolean }) {
   const sockets = inputSockets(def);
   const color = socketColor(sockets[0]);
-  const style: CSSProperties = sockets.length > 1
+  const style: CSSProperties = sockets.length > 1 || sockets.includes(ANY)
     ? {
-        background: `conic-gradient(${sockets.map((s, i) => `${socketColor(s)} ${(i * 360) / sockets.length}deg ${((i + 1) * 360) / sockets.length}deg`).join(", ")})`,
+        // Several types (or any): a ring of their colours.
+        background: sockets.includes(ANY)
+          ? "conic-gradient(#a78bfa 0 60deg, #34d399 0 120deg, #fbbf24 0 180deg, #60a5fa 0 240deg, #22d3ee 0 300deg, #fb923c 0)"
+          : `conic-gradient(${sockets.map((s, i) => `${socketColor(s)} ${(i * 360) / sockets.length}deg ${((i + 1) * 360) / sockets.length}deg`).join(", ")})`,
         borderColor: "var(--node-bg)",
       }
     : { background: connected ? color : "var(--node-bg)", borderColor: color };
@@ -63,9 +69,9 @@ function InputHandle({ name, def, connected }: { name: string; def: InputDef; co
       type="target"
       position={Position.Left}
       id={name}
-      className={`mf-handle socket-${sockets.join("-")}`}
+      className={`mf-handle socket-${sockets.includes(ANY) ? "any" : sockets.join("-")}`}
       style={style}
-      title={`${name}: ${sockets.join(" | ")}`}
+      title={`${name}: ${socketLabel(sockets)}`}
     />
   );
 }
@@ -101,14 +107,18 @@ function InputRow({
           <WidgetInput
             name={name}
             def={def}
-            value={value === undefined ? def.default : value}
+            value={value}
             invalid={invalid}
             onChange={(next) => actions.setValue(nodeId, name, next)}
             browseFile={actions.browseFile}
             suggestions={def.suggest === "models" ? suggestions.models.map((m) => ({ value: m.path, label: `${m.name} · ${m.family}${m.blockSize ? ` (blocks of ${m.blockSize})` : ""} · ${m.dtype}` })) : undefined}
           />
         ) : (
-          sockets.length > 0 && <span className="mf-socket-name" style={{ color: socketColor(sockets[0]) }}>{sockets.join(" | ")}</span>
+          sockets.length > 0 && (
+            <span className="mf-socket-name" style={{ "--sock": socketColor(sockets[0]) } as CSSProperties}>
+              {socketLabel(sockets)}
+            </span>
+          )
         )}
       </div>
       {issues.map((issue, i) => (
@@ -121,13 +131,22 @@ function InputRow({
 }
 
 function Title({ id, title, fallback }: { id: string; title: string | undefined; fallback: string }) {
-  const { actions } = useEditor();
-  const [editing, setEditing] = useState(false);
+  const { actions, renaming } = useEditor();
+  const [editingHere, setEditingHere] = useState(false);
+  // Renaming starts by a double-click here or from the node's context menu (EditorView.renaming).
+  const editing = editingHere || renaming === id;
+  const setEditing = (on: boolean) => {
+    setEditingHere(on);
+    if (!on) actions.endRename();
+  };
   if (editing) {
     return (
       <input
         className="mf-title-edit nodrag"
+        aria-label="node title"
         autoFocus
+        // Typing replaces the title (as in any rename field), it does not append to it.
+        onFocus={(e) => e.target.select()}
         defaultValue={title ?? fallback}
         onBlur={(e) => {
           actions.setTitle(id, e.target.value.trim() === fallback ? "" : e.target.value.trim());
@@ -141,7 +160,7 @@ function Title({ id, title, fallback }: { id: string; title: string | undefined;
     );
   }
   return (
-    <span className="mf-title" title="Double-click to rename" onDoubleClick={() => setEditing(true)}>
+    <span className="mf-title" title="Double-click to rename" data-testid="node-title" onDoubleClick={() => setEditing(true)}>
       {title || fallback}
     </span>
   );
@@ -216,7 +235,7 @@ function NodeBody({ id, def, data }: { id: string; def: NodeCatalogEntry; data: 
                 <div className="mf-socket-cell out">
                   {output && (
                     <div className="mf-row mf-output-row" data-output={output[0]}>
-                      <span className="mf-socket-name" style={{ color: socketColor(output[1].socket) }}>
+                      <span className="mf-socket-name" style={{ "--sock": socketColor(output[1].socket) } as CSSProperties} title={output[1].socket}>
                         {output[0]}
                       </span>
                       <Handle
@@ -288,12 +307,16 @@ export const FlowNodeView = memo(function FlowNodeView({ id, data, selected }: N
   const text = def.output ? outputText(run.outputs[id]) : null;
   const progress = status === "running" && state?.total ? Math.min(1, (state.step ?? 0) / state.total) : null;
   const hue = categoryHue(def.category);
+  const warnings = state?.warnings ?? [];
+  const mode = data.mode ? ` mode-${data.mode}` : "";
   return (
     <div
-      className={`mf-node${status ? ` status-${status}` : ""}${hasIssues ? " has-issues" : ""}${selected ? " selected" : ""}${data.collapsed ? " collapsed" : ""}`}
+      className={`mf-node${status ? ` status-${status}` : ""}${hasIssues ? " has-issues" : ""}${selected ? " selected" : ""}${data.collapsed ? " collapsed" : ""}${mode}${warnings.length ? " warned" : ""}`}
       style={{ "--cat-hue": hue } as CSSProperties}
       data-type={data.type}
       data-status={status ?? "idle"}
+      data-mode={data.mode ?? "on"}
+      data-warned={warnings.length > 0}
     >
       <header className="mf-node-header" title={def.description}>
         <button
@@ -308,6 +331,11 @@ export const FlowNodeView = memo(function FlowNodeView({ id, data, selected }: N
         <span className="mf-node-id" title={`node id (for --set ${id}.<input>=…)`}>
           {id}
         </span>
+        {data.mode && (
+          <span className={`mf-badge mode ${data.mode}`} title={data.mode === "bypass" ? "Bypassed (Ctrl+B): passes its inputs on" : "Muted (Ctrl+M): does not run"}>
+            {data.mode === "bypass" ? "bypassed" : "muted"}
+          </span>
+        )}
         {badge && <span className={`mf-badge ${status}`}>{badge}</span>}
         {data.collapsed && <CollapsedHandles def={def} />}
       </header>
@@ -335,6 +363,12 @@ export const FlowNodeView = memo(function FlowNodeView({ id, data, selected }: N
           {state.message}
         </div>
       )}
+      {warnings.map((warning, i) => (
+        // It finished, but did nothing useful (a Remask that matched nothing): say so on the node.
+        <div key={i} className="mf-node-warning" role="status" data-testid="node-warning">
+          {warning}
+        </div>
+      ))}
       {text && !data.collapsed && (
         <div className="mf-output nowheel nodrag" data-testid="node-output">
           {text.map((t, i) => (

@@ -10,6 +10,8 @@ export interface EditorActions {
   setValue(nodeId: string, input: string, value: unknown): void;
   setTitle(nodeId: string, title: string): void;
   toggleCollapsed(nodeId: string): void;
+  /** The node's title field has closed (EditorView.renaming ends). */
+  endRename(): void;
   /** Present in the desktop app: a native file picker for file-path widgets. */
   browseFile?: (current: string) => Promise<string | null>;
 }
@@ -23,6 +25,8 @@ export interface EditorView {
   actions: EditorActions;
   /** Lists inputs can offer (InputDef.suggest): the model folders the server finds. */
   suggestions: { models: readonly ModelListing[] };
+  /** The node whose title is being edited from its context menu, if any. */
+  renaming: string | null;
 }
 
 export interface RunDisplay {

@@ -28,7 +28,9 @@ export function outOfRange(def: InputDef, value: unknown): string | null {
 interface WidgetProps {
   name: string;
   def: InputDef;
+  /** The stored value; undefined when unset (the engine then uses the default). */
   value: unknown;
+  /** undefined unsets the input. */
   onChange(value: unknown): void;
   invalid?: boolean;
   browseFile?: (current: string) => Promise<string | null>;
@@ -36,11 +38,17 @@ interface WidgetProps {
   suggestions?: readonly { value: string; label: string }[];
 }
 
-/** A number field that lets people type intermediate text ("-", "0.") and commits parsed numbers. */
+const numberText = (value: unknown) => (value === undefined || value === null ? "" : String(value));
+
+/**
+ * A number field that lets people type intermediate text ("-", "0.") and commits parsed numbers.
+ * Cleared, it unsets the input (the default, shown as the placeholder, applies): an empty field
+ * never goes on meaning the value it had before.
+ */
 function NumberField({ name, def, value, onChange, invalid }: WidgetProps) {
-  const [text, setText] = useState(value === undefined || value === null ? "" : String(value));
+  const [text, setText] = useState(numberText(value));
   useEffect(() => {
-    setText((current) => (Number(current) === value ? current : value === undefined || value === null ? "" : String(value)));
+    setText((current) => (current.trim() !== "" && Number(current) === value ? current : numberText(value)));
   }, [value]);
   const step = def.step ?? (def.kind === "integer" ? 1 : "any");
   const problem = outOfRange(def, value);
@@ -51,19 +59,23 @@ function NumberField({ name, def, value, onChange, invalid }: WidgetProps) {
       aria-label={name}
       title={problem ?? undefined}
       value={text}
+      placeholder={def.default === undefined ? undefined : String(def.default)}
       min={def.min}
       max={def.max}
       step={step}
       onChange={(e) => {
         setText(e.target.value);
-        if (e.target.value.trim() !== "" && Number.isFinite(e.target.valueAsNumber)) onChange(e.target.valueAsNumber);
+        if (e.target.value.trim() === "") onChange(undefined);
+        else if (Number.isFinite(e.target.valueAsNumber)) onChange(e.target.valueAsNumber);
       }}
     />
   );
 }
 
 export function WidgetInput(props: WidgetProps) {
-  const { name, def, value, onChange, invalid } = props;
+  const { name, def, onChange, invalid } = props;
+  // Widgets other than number fields show the default while the input is unset.
+  const value = props.value === undefined ? def.default : props.value;
   const id = useId();
   const cls = (extra = "") => `mf-input nodrag${extra}${invalid ? " invalid" : ""}`;
   switch (widgetFor(def)) {
@@ -73,6 +85,7 @@ export function WidgetInput(props: WidgetProps) {
       const min = def.min ?? 0;
       const max = def.max ?? 1;
       const current = typeof value === "number" ? value : min;
+      // The range shows the default when unset; the number beside it stays empty, with the default as placeholder.
       const step = def.step ?? (def.kind === "integer" ? 1 : (max - min) / 100);
       return (
         <div className="mf-slider nodrag">

@@ -1,70 +1,45 @@
-// The denoising view: each sampler's token canvas as it is decoded. Masked positions are drawn
-// as blanks, committed tokens are tinted by the model's confidence, and the timeline scrubs
-// and replays every step of the run. Several lanes (samplers, beams) sit side by side.
+// The denoising view: each sampler's token canvas as it is decoded (LaneView), a timeline that
+// scrubs and replays every step of the run, and editing: select tokens at any step, then remask,
+// keep or replace them (TokenActions). A run of another graph than the one on the canvas is
+// shown labelled as such, with a way to load its own workflow.
 import { useEffect, useMemo, useState, type CSSProperties } from "react";
-import type { CanvasSnapshot } from "../api/types.js";
+import type { TokenAction } from "../edit/tokenEdit.js";
 import { outputText, type Lane, type RunView } from "../run/runState.js";
+import { LaneView, laneStep } from "./LaneView.js";
+import { TokenActions } from "./TokenActions.js";
+import { useTokenSelection } from "./useTokenSelection.js";
+
+export interface ForeignRun {
+  /** What the run was: its name and when. */
+  label: string;
+  onLoad(): void;
+}
 
 const SPEEDS = [0.5, 1, 2, 4] as const;
 const EMPTY_ART = ["The", " mask", null, " lifts", null, " one", " token", null, " at", " a", null, " time", "."];
 const BASE_FRAME_MS = 140;
 
-function isSpecial(piece: string): boolean {
-  return /^<\|?[^<>\s]+\|?>$/.test(piece) || /^\[[A-Z]+\]$/.test(piece);
-}
-
-function Token({ piece, confidence, changed, position, step, was }: { piece: string | null; confidence: number; changed: boolean; position: number; step: number; was?: string }) {
-  if (piece === null) {
-    return <span className="tok masked" title={`position ${position}: masked`} />;
-  }
-  const special = isSpecial(piece);
-  const text = piece.replace(/\n/g, "↵\n");
-  // LLaDA2.1's editing loop replaced a committed token at this step: show what it held, struck out
-  const edited = was !== undefined;
-  return (
-    <span
-      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${edited ? " edited" : ""}`}
-      style={{ "--conf": confidence } as CSSProperties}
-      title={`position ${position} · confidence ${confidence.toFixed(3)}${edited ? ` · edited at step ${step}: was ${JSON.stringify(was)}` : changed ? ` · decided at step ${step}` : ""}`}
-    >
-      {edited && <s className="tok-was">{was.trim() === "" ? "∅" : was.replace(/\n/g, "↵")}</s>}
-      {text}
-    </span>
-  );
-}
-
-function LaneView({ lane, index, title }: { lane: Lane; index: number; title: string }) {
-  const snapshot: CanvasSnapshot | undefined = lane.snapshots[Math.min(index, lane.snapshots.length - 1)];
-  if (!snapshot) return null;
-  const changed = new Set(snapshot.changed);
-  const was = new Map((snapshot.edited ?? []).map((p, i) => [p, snapshot.previousPieces?.[i] ?? "?"]));
-  const masked = snapshot.pieces.filter((p) => p === null).length;
-  const decided = snapshot.pieces.length - masked;
-  const meanConf = decided ? snapshot.confidence.reduce((sum, c, i) => (snapshot.pieces[i] === null ? sum : sum + c), 0) / decided : 0;
-  return (
-    <section className="mf-lane" data-testid="lane" data-lane={lane.key}>
-      <header>
-        <span className="mf-lane-title">{title}</span>
-        {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
-        {snapshot.block !== undefined && <span className="mf-chip" data-testid="block">block {snapshot.block + 1}</span>}
-        {snapshot.edited?.length ? <span className="mf-chip mf-chip-edit" data-testid="edits">{snapshot.edited.length} edited</span> : null}
-        <span className="mf-lane-stats">
-          step {snapshot.step}
-          {lane.total ? ` / ${lane.total}` : ""} · {decided}/{snapshot.pieces.length} decided · mean conf {meanConf.toFixed(2)}
-        </span>
-      </header>
-      <div className="mf-tokens" data-testid="tokens" data-masked={masked}>
-        {snapshot.pieces.map((piece, i) => (
-          <Token key={i} piece={piece} confidence={snapshot.confidence[i] ?? 0} changed={changed.has(i)} position={i} step={snapshot.step} was={was.get(i)} />
-        ))}
-      </div>
-    </section>
-  );
-}
-
-export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleOf(nodeId: string): string }) {
+export function DenoiseView({
+  run,
+  titleOf,
+  foreign,
+  whyNotEditable,
+  onTokenAction,
+}: {
+  run: RunView | undefined;
+  titleOf(nodeId: string): string;
+  /** Set when the run shown is not of the graph on the canvas. */
+  foreign: ForeignRun | null;
+  /** Why a lane's tokens cannot be edited here, or null when they can. */
+  whyNotEditable(lane: Lane): string | null;
+  onTokenAction(lane: Lane, action: TokenAction): void;
+}) {
   const lanes = useMemo(() => (run ? run.laneOrder.map((key) => run.lanes[key]).filter(Boolean) : []), [run]);
-  const length = lanes.reduce((max, lane) => Math.max(max, lane.snapshots.length), 0);
+  const { selection, press, enter, clear } = useTokenSelection();
+  // One timeline for every lane, in the canvases' own step numbers (snapshot.at): a rewrite after
+  // a remask comes after its draft, so scrubbing shows the draft finished and the rewrite going.
+  const timeline = useMemo(() => [...new Set(lanes.flatMap((lane) => lane.snapshots.map(laneStep)))].sort((a, b) => a - b), [lanes]);
+  const length = timeline.length;
   /** null: follow the newest step while the run goes on. */
   const [position, setPosition] = useState<number | null>(null);
   const [playing, setPlaying] = useState(false);
@@ -74,7 +49,17 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
   useEffect(() => {
     setPosition(null);
     setPlaying(false);
-  }, [runId]);
+    clear();
+  }, [runId, clear]);
+
+  useEffect(() => {
+    if (!selection) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") clear();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [selection, clear]);
 
   useEffect(() => {
     if (!playing) return;
@@ -92,11 +77,26 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
   }, [playing, speed, length]);
 
   const index = position === null ? length - 1 : Math.min(position, length - 1);
+  const at = timeline[Math.max(0, index)] ?? 0;
   const texts = run ? Object.entries(run.outputs).flatMap(([nodeId, output]) => (outputText(output) ? [[nodeId, outputText(output)!] as const] : [])) : [];
+
+  const banner = foreign && (
+    <div className="mf-foreign" data-testid="foreign-run" role="status">
+      <span>
+        Showing <strong>{foreign.label}</strong>, a run of another graph than the one on the canvas.
+      </span>
+      <button type="button" className="mf-btn small" onClick={foreign.onLoad}>
+        Load this run's workflow
+      </button>
+    </div>
+  );
+  const selectedLane = selection ? lanes.find((l) => l.key === selection.lane) : undefined;
+  const selectedSnapshot = selectedLane?.snapshots[selectedLane.snapshots.length - 1];
 
   if (!run || (lanes.length === 0 && texts.length === 0)) {
     return (
-      <div className="mf-denoise empty">
+      <div className="mf-denoise empty" data-testid="denoise-view" data-run={run?.runId ?? ""}>
+        {banner}
         <div className="mf-empty-state">
           <div className="mf-empty-art" aria-hidden>
             {EMPTY_ART.map((piece, i) =>
@@ -120,7 +120,8 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
   }
 
   return (
-    <div className="mf-denoise">
+    <div className="mf-denoise" data-testid="denoise-view" data-run={run.runId}>
+      {banner}
       {length > 0 && (
         <div className="mf-timeline">
           <button
@@ -172,9 +173,36 @@ export function DenoiseView({ run, titleOf }: { run: RunView | undefined; titleO
           </span>
         </div>
       )}
+      {/* Always there (a hint until tokens are selected), so selecting never shifts the tokens under the pointer. */}
+      {lanes.length > 0 && !(selection && selectedLane && selectedSnapshot) && (
+        <div className="mf-token-actions idle" data-testid="token-hint">
+          Select tokens to edit them: click, shift-click or drag, at any step.
+        </div>
+      )}
+      {selection && selectedLane && selectedSnapshot && (
+        <TokenActions
+          positions={selection.positions}
+          length={selectedSnapshot.pieces.length}
+          fixed={selectedSnapshot.fixed ?? []}
+          disabled={whyNotEditable(selectedLane)}
+          onAction={(action) => {
+            clear();
+            onTokenAction(selectedLane, action);
+          }}
+          onClear={clear}
+        />
+      )}
       <div className="mf-lanes">
         {lanes.map((lane) => (
-          <LaneView key={lane.key} lane={lane} index={index} title={titleOf(lane.nodeId)} />
+          <LaneView
+            key={lane.key}
+            lane={lane}
+            at={at}
+            title={titleOf(lane.nodeId)}
+            selected={new Set(selection?.lane === lane.key ? selection.positions : [])}
+            onPress={(pos, e) => press(lane.key, pos, e)}
+            onEnter={(pos) => enter(lane.key, pos)}
+          />
         ))}
         {lanes.length === 0 &&
           texts.map(([nodeId, list]) => (

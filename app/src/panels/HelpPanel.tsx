@@ -1,8 +1,14 @@
 // The keyboard shortcut sheet ("?"). Each entry lists alternative key combinations.
 export const SHORTCUTS: [string[], string][] = [
-  [["Ctrl+Enter"], "Run the workflow"],
-  [["Escape"], "Close a dialog or the search"],
+  [["Ctrl+Enter"], "Run the workflow (the batch count says how many runs)"],
+  [["Ctrl+Shift+Enter"], "Run it next, ahead of the queue"],
+  [["Escape"], "Close a menu, dialog or the search; clear a token selection"],
   [["/", "Double-click canvas"], "Add a node (search)"],
+  [["Right-click"], "Menu of the canvas, a node, a link or a reroute point"],
+  [["Ctrl+B"], "Bypass the selection (inputs pass through)"],
+  [["Ctrl+M"], "Mute the selection (it does not run)"],
+  [["Space+Drag"], "Pan, even over nodes"],
+  [["Click", "Shift+Click", "Drag"], "Select tokens in the denoising view"],
   [["Drop a link on the canvas"], "Add a node that takes it"],
   [["Ctrl+Z"], "Undo"],
   [["Ctrl+Shift+Z", "Ctrl+Y"], "Redo"],

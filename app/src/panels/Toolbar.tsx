@@ -1,3 +1,5 @@
+// The toolbar: file commands, examples, undo/redo, the run controls (Run, a batch count, Run
+// next, Cancel), help and theme.
 import { useEffect, useRef, useState } from "react";
 import type { ExampleSummary, RunStatus } from "../api/types.js";
 import type { Theme } from "../hooks/useTheme.js";
@@ -17,6 +19,10 @@ interface ToolbarProps {
   connected: boolean;
   runStatus: RunStatus | undefined;
   onRun(): void;
+  /** Queue ahead of everything waiting. */
+  onRunNext(): void;
+  batch: number;
+  onBatch(count: number): void;
   canCancel: boolean;
   onCancel(): void;
   theme: Theme;
@@ -34,8 +40,15 @@ function ExamplesMenu({ examples, onPick }: { examples: ExampleSummary[]; onPick
     const close = (e: MouseEvent) => {
       if (!ref.current?.contains(e.target as Node)) setOpen(false);
     };
+    const key = (e: KeyboardEvent) => {
+      if (e.key === "Escape") setOpen(false);
+    };
     window.addEventListener("mousedown", close);
-    return () => window.removeEventListener("mousedown", close);
+    window.addEventListener("keydown", key);
+    return () => {
+      window.removeEventListener("mousedown", close);
+      window.removeEventListener("keydown", key);
+    };
   }, [open]);
   return (
     <div className="mf-menu" ref={ref}>
@@ -116,6 +129,21 @@ export function Toolbar(props: ToolbarProps) {
       </span>
       <button type="button" className="mf-btn primary" data-testid="run" onClick={props.onRun} title="Run (Ctrl+Enter)">
         <span aria-hidden>▶</span> {running ? "Queue" : "Run"}
+      </button>
+      <label className="mf-batch" title="Batch count: how many runs one press queues (seed inputs go up by one per run)">
+        ×
+        <input
+          type="number"
+          className="mf-input"
+          aria-label="batch count"
+          min={1}
+          max={100}
+          value={props.batch}
+          onChange={(e) => props.onBatch(Math.max(1, Math.min(100, Math.round(e.target.valueAsNumber) || 1)))}
+        />
+      </label>
+      <button type="button" className="mf-btn ghost" data-testid="run-next" onClick={props.onRunNext} title="Queue ahead of everything waiting (Ctrl+Shift+Enter)">
+        Run next
       </button>
       <button type="button" className="mf-btn danger" data-testid="cancel" disabled={!props.canCancel} onClick={props.onCancel} title="Cancel the run">
         <span aria-hidden>■</span> Cancel

@@ -12,6 +12,8 @@ export interface NodeRunState {
   ms?: number;
   message?: string;
   input?: string | null;
+  /** What the node warned about (a Remask that matched nothing): it finished, but check it. */
+  warnings?: string[];
 }
 
 export interface Lane {
@@ -78,13 +80,22 @@ export function applyEvent(current: RunView | undefined, event: RunEvent): RunVi
     case "node_cached":
       return setNode(view, event.nodeId, { status: "cached" });
     case "progress": {
-      const next = setNode(view, event.nodeId, { status: "running", step: event.step, total: event.total, label: event.label });
+      // A cached node's steps, shown again: the lane fills in, the node stays "cached".
+      const before = view.nodes[event.nodeId];
+      const next = event.replayed
+        ? view
+        : setNode(view, event.nodeId, { status: "running", step: event.step, total: event.total, label: event.label, warnings: before?.warnings });
       return event.canvas ? addSnapshot(next, event.nodeId, event.canvas, event.total) : next;
+    }
+    case "warning": {
+      const before = view.nodes[event.nodeId] ?? { status: "running" as const };
+      return setNode(view, event.nodeId, { ...before, warnings: [...(before.warnings ?? []), event.message] });
     }
     case "node_finished": {
       // A cached node also reports finishing; it stays "cached".
-      const status = view.nodes[event.nodeId]?.status === "cached" ? "cached" : "done";
-      const next = setNode(view, event.nodeId, { status, ms: event.ms });
+      const before = view.nodes[event.nodeId];
+      const status = before?.status === "cached" ? "cached" : "done";
+      const next = setNode(view, event.nodeId, { status, ms: event.ms, ...(before?.warnings ? { warnings: before.warnings } : {}) });
       return event.output === undefined ? next : { ...next, outputs: { ...next.outputs, [event.nodeId]: event.output } };
     }
     case "node_skipped":

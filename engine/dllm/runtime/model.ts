@@ -2,7 +2,7 @@
 // worker thread (./ort-worker.mjs). The main thread only posts token ids and receives logits,
 // both as transferred buffers, so a forward never blocks the event loop.
 import { readdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
 import type { DllmTokenizer } from "../tokenizer.js";
 import { WorkerCanvas } from "./canvas-denoiser.js";
@@ -214,6 +214,13 @@ export class DllmModel implements FastModel {
 
   get config(): Record<string, unknown> | null {
     return this.folder.config;
+  }
+
+  /** One line for people (what Show Text shows of a MODEL). */
+  describe(): string {
+    const m = this.manifest;
+    // The folder's name, not its path: an output is sent to clients, and a served instance shows no absolute paths.
+    return `${m.name ?? basename(this.dir)} · ${m.family} · vocabulary ${m.vocab_size} · max_length ${m.max_length} · ${this.device}`;
   }
 
   async forward(ids: Int32Array | readonly number[], batch: number, seq: number, rows?: readonly number[]): Promise<Float32Array> {
