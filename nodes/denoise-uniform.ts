@@ -140,7 +140,11 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
   if (inputs.stability_threshold != null) o.stabilityThreshold = inputs.stability_threshold as number;
   if (inputs.confidence_threshold != null) o.confidenceThreshold = inputs.confidence_threshold as number;
   const problem = entropyBoundProblem(o);
-  if (problem) return ctx.fail(/t_m(in|ax)/.test(problem) ? (inputs.t_min != null ? "t_min" : "t_max") : "entropy_bound", problem);
+  if (problem) {
+    const field = problem.split(" ")[0];
+    const input = field === "max_new_tokens" ? "gen_length" : field === "max_denoising_steps" ? "schedule" : field === "the" ? (inputs.t_min != null ? "t_min" : "t_max") : field;
+    return ctx.fail(input, problem);
+  }
 
   const promptText = inputs.prompt as string | undefined;
   if (promptText == null) return ctx.fail("prompt", "link a prompt");

@@ -77,6 +77,8 @@ export function DenoiseView({
   }, [playing, speed, length]);
 
   const index = position === null ? length - 1 : Math.min(position, length - 1);
+  // a uniform-noise model's lane (DiffusionGemma): its legend is kept / re-drawn / entropy, not masked
+  const settling = lanes.some((lane) => lane.snapshots.some((snap) => snap.settling));
   const at = timeline[Math.max(0, index)] ?? 0;
   const texts = run ? Object.entries(run.outputs).flatMap(([nodeId, output]) => (outputText(output) ? [[nodeId, outputText(output)!] as const] : [])) : [];
 
@@ -165,12 +167,25 @@ export function DenoiseView({
               live
             </button>
           )}
-          <span className="mf-legend" title="token tint: the model's confidence when it committed the token">
-            <span>low</span>
-            <span className="mf-legend-bar" />
-            <span>high confidence</span>
-            <span className="tok masked legend" /> <span>masked</span>
-          </span>
+          {settling ? (
+            <span className="mf-legend" data-testid="settling-legend" title="a uniform-noise model: no masks; each step keeps some positions and re-draws the others at random">
+              <span>tint: the model's pick, low</span>
+              <span className="mf-legend-bar" />
+              <span>high p</span>
+              <span className="tok kept legend">kept</span>
+              <span className="tok renoised legend">re-drawn</span>
+              <span className="tok kept legend" style={{ "--ent": 1 } as CSSProperties}>
+                underline: entropy
+              </span>
+            </span>
+          ) : (
+            <span className="mf-legend" title="token tint: the model's confidence when it committed the token">
+              <span>low</span>
+              <span className="mf-legend-bar" />
+              <span>high confidence</span>
+              <span className="tok masked legend" /> <span>masked</span>
+            </span>
+          )}
         </div>
       )}
       {/* Always there (a hint until tokens are selected), so selecting never shifts the tokens under the pointer. */}

@@ -1,6 +1,9 @@
 // One lane of the denoising view: a sampler's (or a beam's) canvas at the chosen step. Masked
 // positions are blanks, committed tokens are tinted by confidence, given (fixed) text is drawn
-// plain, and tokens can be selected for editing (useTokenSelection).
+// plain, and tokens can be selected for editing (useTokenSelection). A uniform-noise model's
+// canvas (DiffusionGemma) has no masks: it shows the model's pick per position, the positions
+// re-drawn at random this step faded and struck through, the kept ones outlined, each underlined
+// by its entropy, and the two stop signals.
 import type { CSSProperties, MouseEvent } from "react";
 import type { CanvasSnapshot } from "../api/types.js";
 import type { Lane } from "../run/runState.js";
@@ -32,11 +35,13 @@ interface TokenProps {
   step: number;
   /** What this position held before LLaDA2.1's editing loop replaced it at this step. */
   was?: string;
+  /** Uniform-noise models: this position of the canvas being settled was re-drawn at random this step (not kept), and its entropy. */
+  settling?: { renoised: boolean; entropy: number; relative: number };
   onPress(e: MouseEvent): void;
   onEnter(): void;
 }
 
-function Token({ piece, confidence, changed, fixed, redone, selected, position, step, was, onPress, onEnter }: TokenProps) {
+function Token({ piece, confidence, changed, fixed, redone, selected, position, step, was, settling, onPress, onEnter }: TokenProps) {
   const events = { onMouseDown: onPress, onMouseEnter: onEnter, "data-pos": position };
   const sel = selected ? " selected" : "";
   if (piece === null) {
@@ -45,15 +50,17 @@ function Token({ piece, confidence, changed, fixed, redone, selected, position, 
   const special = isSpecial(piece);
   const text = piece.replace(/\n/g, "↵\n");
   // Fixed tokens were given (infill text, typed replacements): no confidence to show.
-  const style = fixed ? undefined : ({ "--conf": confidence } as CSSProperties);
+  const style = fixed ? undefined : ({ "--conf": confidence, ...(settling ? { "--ent": settling.relative } : {}) } as CSSProperties);
   // LLaDA2.1's editing loop replaced a committed token at this step: show what it held, struck out
   const edited = was !== undefined;
   const title = fixed
     ? `position ${position} · given text (fixed)`
-    : `position ${position} · confidence ${confidence.toFixed(3)}${edited ? ` · edited at step ${step}: was ${JSON.stringify(was)}` : changed ? ` · decided at step ${step}` : ""}`;
+    : settling
+      ? `position ${position} · the model's pick, p ${confidence.toFixed(3)} · entropy ${settling.entropy.toFixed(3)} · ${settling.renoised ? `re-drawn at random at step ${step}` : `kept at step ${step}`}`
+      : `position ${position} · confidence ${confidence.toFixed(3)}${edited ? ` · edited at step ${step}: was ${JSON.stringify(was)}` : changed ? ` · decided at step ${step}` : ""}`;
   return (
     <span
-      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${redone ? " redone" : ""}${edited ? " edited" : ""}${sel}`}
+      className={`tok${changed ? " changed" : ""}${special ? " special" : ""}${fixed ? " fixed" : ""}${redone ? " redone" : ""}${edited ? " edited" : ""}${settling ? (settling.renoised ? " renoised" : " kept") : ""}${sel}`}
       style={style}
       title={redone ? `${title} · regenerated here` : title}
       {...events}
@@ -119,6 +126,15 @@ export function LaneView({
   const score = scoreWords(snapshot);
   // Beside the original, what this lane regenerated stands out.
   const redone = redonePositions(lane);
+  // A uniform-noise model's canvas settling: per position of the current canvas, kept or re-drawn, and its entropy.
+  const settle = waiting ? undefined : snapshot.settling;
+  const kept = new Set(settle?.kept ?? []);
+  const maxEntropy = settle ? Math.max(1e-9, ...settle.entropy) : 1;
+  const settlingOf = (i: number) => {
+    if (!settle || i < settle.canvasStart || i >= settle.canvasStart + settle.canvasLength) return undefined;
+    const entropy = settle.entropy[i - settle.canvasStart] ?? 0;
+    return { renoised: !kept.has(i), entropy, relative: entropy / maxEntropy };
+  };
   return (
     <section className="mf-lane" data-testid="lane" data-lane={lane.key}>
       <header>
@@ -128,9 +144,25 @@ export function LaneView({
         {lane.beam !== undefined && <span className="mf-chip">beam {lane.beam + 1}</span>}
         {snapshot.block !== undefined && <span className="mf-chip" data-testid="block">block {snapshot.block + 1}</span>}
         {!waiting && snapshot.edited?.length ? <span className="mf-chip mf-chip-edit" data-testid="edits">{snapshot.edited.length} edited</span> : null}
+        {settle && (
+          <span className="mf-settling" data-testid="settling">
+            <span className="mf-chip">canvas {settle.canvas + 1}</span>
+            <span className="mf-chip" data-testid="kept" title="positions whose sampled token was kept this step; the others were re-drawn at random">
+              kept {settle.kept.length}/{settle.canvasLength}
+            </span>
+            <span className={`mf-chip mf-stop${settle.stable ? " on" : ""}`} data-testid="stable" title="the model's pick for the canvas did not change from the step before">
+              {settle.stable ? "✓" : "·"} stable
+            </span>
+            <span className={`mf-chip mf-stop${settle.confident ? " on" : ""}`} data-testid="confident" title="the mean entropy is under the confidence threshold">
+              {settle.confident ? "✓" : "·"} confident
+            </span>
+          </span>
+        )}
         <span className="mf-lane-stats">
-          {waiting ? "not started yet" : `step ${snapshot.step}${lane.total ? ` / ${lane.total}` : ""}`} · {decided}/{snapshot.pieces.length} decided ·{" "}
-          {score ?? `mean conf ${meanConf.toFixed(2)}`}
+          {waiting ? "not started yet" : `step ${snapshot.step}${lane.total ? ` / ${lane.total}` : ""}`} ·{" "}
+          {settle
+            ? `mean entropy ${settle.meanEntropy.toFixed(3)} · t ${settle.temperature.toFixed(2)}`
+            : `${decided}/${snapshot.pieces.length} decided · ${score ?? `mean conf ${meanConf.toFixed(2)}`}`}
         </span>
       </header>
       <div className="mf-tokens" data-testid="tokens" data-masked={masked}>
@@ -146,6 +178,7 @@ export function LaneView({
             position={i}
             step={snapshot.step}
             was={waiting ? undefined : was.get(i)}
+            settling={settlingOf(i)}
             onPress={(e) => {
               e.preventDefault(); // no text selection while picking tokens
               onPress(i, e);
