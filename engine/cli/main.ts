@@ -8,6 +8,7 @@ import { resolveLimits, type Limits } from "../limits.js";
 import { capIssues } from "../workflow/issues.js";
 import { workflowJsonSchema } from "../workflow/schema.js";
 import { runBatch } from "./batch.js";
+import { formatTable, runSweep } from "./sweep.js";
 import { addConvertCommands } from "./convert.js";
 import { addQueueCommands, runBatchOnQueue } from "./queue.js";
 import { RunProgress } from "./progress.js";
@@ -157,6 +158,32 @@ export function buildProgram(): Command {
       else process.stderr.write(`${summary.ok} ok, ${summary.failed} failed, ${summary.skipped} already done, results in ${opts.out}\n`);
       if (summary.interrupted) process.exitCode = EXIT.FAILED;
       else if (summary.failed > 0) process.exitCode = EXIT.FAILED;
+    });
+
+  program
+    .command("sweep")
+    .description("run a workflow over a grid of input values (and seeds), read one metric from each run, and write the table and a chart")
+    .argument("<file>", "a .maskflow.json workflow")
+    .option("--vary <nodeId.input=values>", "an input to vary: comma-separated values (JSON when they parse) or a range 1..8; repeatable (the first is the chart's x axis)", collect, [])
+    .option("--repeat <seeds=1..8>", "run every setting once per seed: seeds=... sets every input named seed, <nodeId>.<input>=... one input")
+    .requiredOption("--metric <nodeId.output[.field]>", "the number each run is judged by, e.g. score.score (booleans count as 1 and 0)")
+    .option("--set <nodeId.input=value>", "a fixed override for every run; repeatable", collect, [])
+    .option("--out <sweep.csv|sweep.json>", "every cell (CSV) or cells and table (JSON); finished cells also go to <out>.cells.jsonl, and a rerun resumes from it")
+    .option("--plot <sweep.svg|sweep.vl.json>", "the chart as SVG, or its Vega-Lite spec")
+    .addOption(new Option("--x <axis>", "the chart's x axis: the first varied input, or the forward passes or wall time of each run").choices(["setting", "forwards", "ms"]).default("setting"))
+    .option("--json", "print a JSON summary (cells, ok, failed, skipped, table) on stdout")
+    .option(...LIMIT_FLAG, collect, [])
+    .action(async (file: string, opts: { vary: string[]; repeat?: string; metric: string; set: string[]; out?: string; plot?: string; x: "setting" | "forwards" | "ms"; json?: boolean; limit: string[] }) => {
+      const limits = limitsFrom(opts.limit);
+      const doc = await loadWorkflowFile(file, limits);
+      const summary = await runSweep(doc, { ...opts, overrides: overridesFrom(opts.set), limits, registry: (await cliNodes()).registry, stderr: process.stderr });
+      if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
+      else {
+        process.stdout.write(formatTable(opts.vary.map((v) => v.slice(0, v.indexOf("="))), opts.metric, summary.table));
+        const wrote = [summary.out, summary.plot].filter(Boolean).join(" and ");
+        process.stderr.write(`${summary.ok} cells ok, ${summary.failed} failed, ${summary.skipped} already done${wrote ? `; wrote ${wrote}` : ""}\n`);
+      }
+      if (summary.interrupted || summary.failed > 0) process.exitCode = EXIT.FAILED;
     });
 
   program

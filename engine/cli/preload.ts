@@ -60,7 +60,7 @@ const VALUE_OPTIONS = new Set(["--inputs", "--out", "--concurrency"]);
 /** Call first thing with the CLI's arguments: preloads what `run`/`batch` will load; `serve` gets a prewarmed worker. */
 export function startEarly(argv: string[]): void {
   const [command, ...rest] = argv;
-  if (command === "serve" || command === "worker") return prewarmWorker();
+  if (command === "serve" || command === "worker" || command === "sweep") return prewarmWorker();
   if (command !== "run" && command !== "batch") return;
   // `batch --redis` runs nothing itself: the workers load the models.
   if (rest.some((a) => a === "--redis" || a.startsWith("--redis="))) return;

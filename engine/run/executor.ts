@@ -34,6 +34,8 @@ export interface RunOptions {
   onEvent?: RunEventListener;
   /** `{"<nodeId>.<input>": value}`, applied before validation. */
   overrides?: Record<string, unknown>;
+  /** Nodes whose outputs the result also carries, beside the output nodes' (a sweep's metric node). */
+  capture?: readonly string[];
 }
 
 export interface RunStats {
@@ -186,7 +188,7 @@ export class Executor {
         const ms = Math.round(performance.now() - t0);
         stats.nodes[node.id] = { ms, cached: Boolean(hit) };
         values.set(node.id, result);
-        if (node.def.output) outputs[node.id] = result;
+        if (node.def.output || options.capture?.includes(node.id)) outputs[node.id] = result;
         emit({ type: "node_finished", runId, nodeId: node.id, nodeType: node.def.type, ms, output: node.def.output ? result : undefined });
       }
       return finish(error ? "failed" : "finished");

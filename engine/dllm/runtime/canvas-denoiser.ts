@@ -5,6 +5,7 @@
 // sample drawn there), so only per-position results cross to this thread.
 import type { ModelManifest } from "../model-folder.js";
 import type { CanvasDenoiser, DenoiserStep } from "../samplers/entropy-bound.js";
+import { forwardPasses } from "./forward-count.js";
 
 type Call = <T>(message: Record<string, unknown>, transfer?: ArrayBuffer[]) => Promise<T>;
 
@@ -45,6 +46,7 @@ export class WorkerCanvas implements CanvasDenoiser {
     const groups = (this.manifest.kv_cache as { groups: unknown[] }).groups;
     const r = await this.call<{ encoded: number }>({ op: "canvas-encode", cacheId: this.id, ids: buf, groups }, [buf.buffer]);
     this.length = r.encoded;
+    forwardPasses.count++;
   }
 
   async step(canvas: Int32Array, sc: Float32Array | null, temperature: number, uniforms: Float64Array): Promise<DenoiserStep> {
@@ -52,6 +54,7 @@ export class WorkerCanvas implements CanvasDenoiser {
     const u = Float64Array.from(uniforms);
     const r = await this.call<DenoiserStep & { ms: number }>({ op: "canvas-step", cacheId: this.id, canvas: ids, sc, temperature, uniforms: u }, [ids.buffer, u.buffer]);
     this.stats.steps++;
+    forwardPasses.count++;
     this.stats.ms += r.ms;
     return r;
   }

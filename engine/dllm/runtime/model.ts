@@ -6,9 +6,11 @@ import { basename, dirname, join } from "node:path";
 import { checkGraph, readModelFolder, type GraphInfo, type ModelFolder, type ModelManifest } from "../model-folder.js";
 import type { DllmTokenizer } from "../tokenizer.js";
 import { WorkerCanvas } from "./canvas-denoiser.js";
+import { forwardPasses } from "./forward-count.js";
 import { preloadStats, takePreloaded, takeWorker, type WorkerClient } from "./worker-client.js";
 
 export { preloadSession, preloadStats, prewarmWorker } from "./worker-client.js";
+export { forwardPasses } from "./forward-count.js";
 
 export const DEVICES = ["cpu", "cuda", "dml", "coreml", "webgpu"] as const;
 export type Device = (typeof DEVICES)[number];
@@ -238,6 +240,7 @@ export class DllmModel implements FastModel {
       transfer,
     );
     this.stats.forwards++;
+    forwardPasses.count++;
     this.stats.ms += ms;
     return logits;
   }
@@ -284,6 +287,7 @@ export class DllmModel implements FastModel {
       [ids.buffer, rows.buffer, ...recycle],
     );
     this.stats.forwards++;
+    forwardPasses.count++;
     this.stats.ms += result.ms;
     // A batch joined from several runs shares one buffer: only a caller's own buffer may come back.
     if (result.logits && !rowsPerRow) this.lent.add(result.logits.buffer as ArrayBuffer);
