@@ -1,4 +1,4 @@
-// Random checkpoints with the real shapes of LLaDA-8B, Dream-7B, LLaDA2.0-mini and Fast-dLLM v2 1.5B (widths, heads, vocabulary, MLP,
+// Random checkpoints with the real shapes of LLaDA-8B, Dream-7B, LLaDA2.0-mini, Fast-dLLM v2 1.5B and DiffusionGemma 26B-A4B (widths, heads, vocabulary, MLP,
 // names, bf16 shards with an index, the tokenizer kinds), any number of layers: random weights of
 // the real shapes cost what real ones do, without a 16 GB download. The tokenizer comes from the
 // tiny fixtures (it has fewer ids than the model's rows, as the real ones do).
@@ -9,7 +9,7 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "test", "fixtures", "convert");
 
 interface Shape {
-  family: "llada" | "dream" | "llada2" | "fast-dllm-v2";
+  family: "llada" | "dream" | "llada2" | "fast-dllm-v2" | "diffusion-gemma";
   hidden: number;
   heads: number;
   kvHeads: number;
@@ -19,6 +19,9 @@ interface Shape {
   experts?: number;
   moeIntermediate?: number;
   headDim?: number;
+  /** DiffusionGemma's full-attention layers: their head size and K/V heads (they have no v_proj) */
+  globalHeadDim?: number;
+  globalKvHeads?: number;
 }
 
 export const SHAPES: Record<string, Shape> = {
@@ -30,6 +33,12 @@ export const SHAPES: Record<string, Shape> = {
   llada2mini: { family: "llada2", hidden: 2048, heads: 16, kvHeads: 4, intermediate: 5120, vocab: 157184, layers: 20, experts: 256, moeIntermediate: 512, headDim: 128 },
   /** Efficient-Large-Model/Fast_dLLM_v2_1.5B: Qwen2.5-1.5B-Instruct's shape (tied embeddings), block 32 */
   fastdllm15b: { family: "fast-dllm-v2", hidden: 1536, heads: 12, kvHeads: 2, intermediate: 8960, vocab: 151936, layers: 28 },
+  /**
+   * google/diffusiongemma-26B-A4B-it's text model (shared reference diffusiongemma.md section 2):
+   * 30 layers (5 sliding, 1 full, repeated), 128 experts of width 704 with 8 routed, a dense MLP of
+   * 2112 beside them, canvas 256, tied head. The bench's shallow depths are sliding layers.
+   */
+  diffusiongemma26b: { family: "diffusion-gemma", hidden: 2816, heads: 16, kvHeads: 8, intermediate: 2112, vocab: 262144, layers: 30, experts: 128, moeIntermediate: 704, headDim: 256, globalHeadDim: 512, globalKvHeads: 2 },
   /** for the bench's smoke test: seconds, measures nothing useful */
   tiny: { family: "llada", hidden: 64, heads: 4, kvHeads: 4, intermediate: 160, vocab: 4160, layers: 4 },
 };
@@ -117,6 +126,27 @@ function tensors(shape: ShapeName, layers: number): TensorSpec[] {
       out.push(lin(`${x}.gate_proj.weight`, s.moeIntermediate!, d), lin(`${x}.up_proj.weight`, s.moeIntermediate!, d), lin(`${x}.down_proj.weight`, d, s.moeIntermediate!));
     }
     out.push(norm("model.norm.weight"), { name: "lm_head.weight", shape: [s.vocab, d], std: 2 * d ** -0.5 });
+  } else if (s.family === "diffusion-gemma") {
+    const p = "model.decoder";
+    out.push({ name: `${p}.embed_tokens.weight`, shape: [s.vocab, d], std: 0.03 });
+    const types = dgLayerTypes(layers);
+    for (let i = 0; i < layers; i++) {
+      const b = `${p}.layers.${i}`;
+      const full = types[i] === "full_attention";
+      const hd2 = full ? s.globalHeadDim! : s.headDim!;
+      const kv = full ? s.globalKvHeads! : s.kvHeads;
+      out.push(lin(`${b}.self_attn.q_proj.weight`, s.heads * hd2, d), lin(`${b}.self_attn.k_proj.weight`, kv * hd2, d));
+      if (!full) out.push(lin(`${b}.self_attn.v_proj.weight`, kv * hd2, d));
+      out.push(lin(`${b}.self_attn.o_proj.weight`, d, s.heads * hd2));
+      for (const n of ["q_norm", "k_norm"]) out.push({ name: `${b}.self_attn.${n}.weight`, shape: [hd2], std: 0.1, mean: 1 });
+      for (const n of ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm", "post_feedforward_layernorm_1", "pre_feedforward_layernorm_2", "post_feedforward_layernorm_2"]) out.push(norm(`${b}.${n}.weight`));
+      out.push(lin(`${b}.mlp.gate_proj.weight`, s.intermediate, d), lin(`${b}.mlp.up_proj.weight`, s.intermediate, d), lin(`${b}.mlp.down_proj.weight`, d, s.intermediate));
+      out.push(lin(`${b}.router.proj.weight`, s.experts!, d), norm(`${b}.router.scale`), { name: `${b}.router.per_expert_scale`, shape: [s.experts!], std: 0.1, mean: 1 });
+      out.push({ name: `${b}.experts.gate_up_proj`, shape: [s.experts!, 2 * s.moeIntermediate!, d], std: d ** -0.5 }, { name: `${b}.experts.down_proj`, shape: [s.experts!, d, s.moeIntermediate!], std: s.moeIntermediate! ** -0.5 });
+      out.push({ name: `${b}.layer_scalar`, shape: [1], std: 0.05, mean: 1 }, { name: `model.encoder.language_model.layers.${i}.layer_scalar`, shape: [1], std: 0.05, mean: 1 });
+    }
+    out.push(norm(`${p}.norm.weight`), norm(`${p}.self_conditioning.pre_norm.weight`));
+    out.push(lin(`${p}.self_conditioning.gate_proj.weight`, s.intermediate, d), lin(`${p}.self_conditioning.up_proj.weight`, s.intermediate, d), lin(`${p}.self_conditioning.down_proj.weight`, d, s.intermediate));
   } else {
     out.push({ name: "model.embed_tokens.weight", shape: [s.vocab, d], std: 1 });
     for (let i = 0; i < layers; i++) {
@@ -135,9 +165,22 @@ function tensors(shape: ShapeName, layers: number): TensorSpec[] {
   return out;
 }
 
+/** DiffusionGemma's layer pattern (5 sliding, then 1 full), cut to `layers`. */
+function dgLayerTypes(layers: number): string[] {
+  return Array.from({ length: layers }, (_, i) => (i % 6 === 5 ? "full_attention" : "sliding_attention"));
+}
+
 function config(shape: ShapeName, layers: number): Record<string, unknown> {
   const s = SHAPES[shape];
   const base = JSON.parse(readFileSync(join(FIXTURES, `${s.family}-tiny`, "config.json"), "utf8")) as Record<string, unknown>;
+  if (s.family === "diffusion-gemma") {
+    const text = base.text_config as Record<string, unknown>;
+    return {
+      ...base,
+      canvas_length: 256,
+      text_config: { ...text, hidden_size: s.hidden, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_global_key_value_heads: s.globalKvHeads, head_dim: s.headDim, global_head_dim: s.globalHeadDim, intermediate_size: s.intermediate, moe_intermediate_size: s.moeIntermediate, num_experts: s.experts, top_k_experts: 8, num_hidden_layers: layers, layer_types: dgLayerTypes(layers), sliding_window: 1024, vocab_size: s.vocab, max_position_embeddings: 262144 },
+    };
+  }
   if (s.family === "llada") {
     const ids = s.vocab > 126336 ? { mask_token_id: 126336, eos_token_id: 126081, pad_token_id: 126081 } : {};
     return { ...base, d_model: s.hidden, n_heads: s.heads, n_kv_heads: s.kvHeads, n_layers: layers, mlp_hidden_size: s.intermediate, embedding_size: s.vocab, vocab_size: s.vocab, ...ids, max_sequence_length: 4096 };
@@ -206,7 +249,7 @@ export function makeCheckpoint(shape: ShapeName, layers: number, dir: string, lo
   writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: parameters * 2 }, weight_map: weightMap }, null, 1));
   writeFileSync(join(dir, "config.json"), JSON.stringify(config(shape, layers), null, 2));
   const family = SHAPES[shape].family;
-  const tokenizerFiles = family === "dream" ? ["vocab.json", "merges.txt", "tokenizer_config.json"] : ["tokenizer.json", "tokenizer_config.json"];
+  const tokenizerFiles = family === "dream" ? ["vocab.json", "merges.txt", "tokenizer_config.json"] : family === "diffusion-gemma" ? ["tokenizer.json", "tokenizer_config.json", "generation_config.json"] : ["tokenizer.json", "tokenizer_config.json"];
   for (const f of tokenizerFiles) copyFileSync(join(FIXTURES, `${family}-tiny`, f), join(dir, f));
   writeFileSync(done, "");
   return { dir, bytes: parameters * 2, parameters };

@@ -1,6 +1,7 @@
 // The real-size bench's measurements, each in a child process of its own so that its peak RSS is
 // its own:  tsx bench/real-size/children.ts convert <checkpoint> <out> <dtype>
 //           tsx bench/real-size/children.ts steps <model folder> <repeats> <threads>
+// (a uniform-noise model, DiffusionGemma, is measured per denoising step of its canvas instead)
 // Each prints one JSON object on stdout.
 import { convertCheckpoint, type ConvertDtype } from "../../engine/dllm/convert/index.js";
 import { DllmModel } from "../../engine/dllm/runtime/model.js";
@@ -26,6 +27,7 @@ async function steps(dir: string, repeats: number, threads: number) {
   const loadMs = performance.now() - t0;
   const rssAfterLoadMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
   if (model.manifest.attention.kind === "block_causal") return { loadMs, rssAfterLoadMiB, ...(await blockSteps(model, repeats)) };
+  if (model.manifest.attention.kind === "encoder_canvas") return { loadMs, rssAfterLoadMiB, ...(await canvasSteps(model, repeats)) };
   const S = PROMPT + GEN;
   const ids = Int32Array.from({ length: S }, (_, i) => 3 + ((i * 7919) % 3000));
   const rows = (from: number) => [...Array(BLOCK).keys()].map((i) => i + from);
@@ -74,6 +76,38 @@ async function blockSteps(model: DllmModel, repeats: number) {
   }
   await model.dispose();
   return { kind: "block" as const, peakRssMiB: peakMiB(), fullMs: blockMs[0], prefixMs: blockMs, dualMs: blockMs.reduce((a, b) => a + b, 0) / blockMs.length };
+}
+
+/**
+ * Uniform-noise models (DiffusionGemma): the encoder pass over the prompt, one denoising step over
+ * the whole canvas against it (every position through the head: argmax, entropy, the soft
+ * embedding, and the sample drawn from the tempered logits), with the previous step's soft
+ * embedding fed back as the sampler does, and the encoder pass that commits a finished canvas.
+ */
+async function canvasSteps(model: DllmModel, repeats: number) {
+  const canvas = model.openCanvas();
+  const L = canvas.canvasLength;
+  const V = canvas.vocab;
+  const ids = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + salt * 104729) % (V - 3)));
+  let t = performance.now();
+  await canvas.encode(ids(PROMPT, 0));
+  const encodePromptMs = performance.now() - t;
+  const u = Float64Array.from({ length: L }, (_, i) => ((i * 0.618034) % 1));
+  let sc: Float32Array | null = null;
+  const step = async () => {
+    const r = await canvas.step(Int32Array.from(ids(L, 1)), sc, 0.6, u);
+    sc = r.selfConditioning;
+  };
+  await step(); // warm-up (and the first soft embedding)
+  t = performance.now();
+  for (let i = 0; i < repeats; i++) await step();
+  const stepMs = (performance.now() - t) / repeats;
+  t = performance.now();
+  await canvas.encode(ids(L, 2));
+  const encodeCanvasMs = performance.now() - t;
+  await canvas.release();
+  await model.dispose();
+  return { kind: "canvas" as const, peakRssMiB: peakMiB(), canvasLength: L, fullMs: stepMs, prefixMs: [encodePromptMs, encodeCanvasMs], dualMs: stepMs };
 }
 
 const [what, a, b, c] = process.argv.slice(2);

@@ -18,8 +18,13 @@ import { makeCheckpoint, SHAPES, type ShapeName } from "./checkpoint.js";
 import { BLOCK, GEN, PROMPT } from "./workload.js";
 
 interface Steps {
-  /** "block": a block-causal model (prefixMs holds the four blocks' step times, see children.ts) */
-  kind?: "block";
+  /**
+   * "block": a block-causal model (prefixMs holds the four blocks' step times, see children.ts);
+   * "canvas": a uniform-noise model (fullMs = dualMs: one denoising step of the canvas; prefixMs:
+   * the encoder pass over the prompt, then over a committed canvas)
+   */
+  kind?: "block" | "canvas";
+  canvasLength?: number;
   loadMs: number;
   rssAfterLoadMiB: number;
   peakRssMiB: number;
@@ -81,6 +86,18 @@ function blockGenerationMs(blockMs: number[]) {
   return { none: t, prefix: t, dual: t };
 }
 
+/**
+ * Uniform-noise models: the released sampler's worst case per canvas, all 48 steps (it stops
+ * earlier once the canvas is stable and confident), plus the encoder pass that commits it; the
+ * figures are scaled so that tokens / time gives the canvas's tokens per second.
+ */
+export const CANVAS_STEPS = 48;
+function canvasGenerationMs(s: { full: number; prefix: number[] }, canvasLength: number) {
+  const perCanvas = CANVAS_STEPS * s.full + s.prefix[1];
+  const t = (perCanvas * GEN) / canvasLength;
+  return { none: t, prefix: t, dual: t };
+}
+
 /** Generation time for gen 128, block 32, one token per step, from one step's forward times. */
 function generationMs(s: { full: number; prefix: number[]; dual: number }) {
   const blocks = GEN / BLOCK;
@@ -101,7 +118,7 @@ export function projectRow(points: Point[], depth: number): RealSizeRow["project
     prefix: p0.steps.prefixMs.map((_, i) => at((p) => p.steps.prefixMs[i])),
     dual: at((p) => p.steps.dualMs),
   };
-  const gen = p0.steps.kind === "block" ? blockGenerationMs(stepMs.prefix) : generationMs(stepMs);
+  const gen = p0.steps.kind === "block" ? blockGenerationMs(stepMs.prefix) : p0.steps.kind === "canvas" ? canvasGenerationMs(stepMs, p0.steps.canvasLength ?? 256) : generationMs(stepMs);
   return {
     parameters: Math.round(at((p) => p.convert.parameters)),
     diskGiB: round(at((p) => p.convert.bytes) / 2 ** 30, 2),
@@ -145,7 +162,7 @@ export async function runRealSize(options: { shapes: ShapeName[]; dtypes: string
 export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machine>, settings: string): string {
   const gib = (mib: number) => (mib / 1024).toFixed(2);
   const lines = [
-    "# Real-size bench: LLaDA-8B-, Dream-7B-, LLaDA2.0-mini- and Fast-dLLM-v2-shaped models on this machine",
+    "# Real-size bench: LLaDA-8B-, Dream-7B-, LLaDA2.0-mini-, Fast-dLLM-v2- and DiffusionGemma-shaped models on this machine",
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.ram_gb} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}. Rows come from the runs that measured them (real-size.json: measured_on, with the load averages; other work on the machine ran at the lowest priority during these runs).`,
     `Settings: ${settings}. Generation: prompt ${PROMPT}, gen ${GEN}, block ${BLOCK}, one token per step (steps = gen): without a cache every step is a full forward over ${PROMPT + GEN} positions; with Fast-dLLM's prefix cache a block's first step is a full forward and the others feed the block and what follows it; with the dual cache, the block only. Every forward sends the block's ${BLOCK} rows through the in-graph head (top-k), as Denoise does.`,
@@ -154,7 +171,7 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
     "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | ms/step, no cache | prefix | dual | tok/s, no cache | prefix | dual |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const r of rows.filter((r) => r.points[0].steps.kind !== "block")) {
+  for (const r of rows.filter((r) => r.points[0].steps.kind === undefined)) {
     const p = r.projected;
     lines.push(
       `| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${p.stepMs.none} | ${p.stepMs.prefix} | ${p.stepMs.dual} | ${p.tokensPerSecond.none} | ${p.tokensPerSecond.prefix} | ${p.tokensPerSecond.dual} |`,
@@ -185,6 +202,23 @@ export function realSizeMarkdown(rows: RealSizeRow[], m: ReturnType<typeof machi
         const tps = round((GEN / blockGenerationMs(f.steps.prefixMs).prefix) * 1000, 3);
         lines.push(`| ${r.shape} (${r.fullDepth} layers, **measured**) | ${r.dtype} | ${(f.convert.parameters / 1e9).toFixed(2)}B | ${round(f.convert.bytes / 2 ** 30, 2)} GiB | ${round(f.convert.seconds, 0)} s, ${round(f.convert.peakRssMiB / 1024, 2)} GiB | ${round(f.steps.loadMs / 1000)} s, ${round(f.steps.peakRssMiB / 1024, 2)} GiB | ${f.steps.prefixMs.map((x) => Math.round(x)).join(", ")} | ${tps} |`);
       }
+    }
+  }
+  const canvasRows = rows.filter((r) => r.points[0].steps.kind === "canvas");
+  if (canvasRows.length) {
+    lines.push(
+      "",
+      `Uniform-noise models (DiffusionGemma): a denoising step runs the whole canvas (${canvasRows[0].points[0].steps.canvasLength} positions) through every layer and the head (argmax, entropy, the soft embedding over the full vocabulary, the sample drawn from the tempered logits), against the prompt's cache; a canvas takes at most ${CANVAS_STEPS} steps (the released setting; the sampler stops earlier once it is stable and confident), then one encoder pass commits it. The shallow depths measured are sliding-window layers; the real model has 5 full-attention layers among its 30 (wider heads, no v_proj), counted here as sliding ones.`,
+      "",
+      "| model | dtype | params | disk | convert: time, peak RSS | load: time, RSS | encoder pass, 8-token prompt ms | ms/denoising step | commit a canvas ms | s per canvas (48 steps) | tok/s |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const r of canvasRows) {
+      const p = r.projected;
+      const at = (f: (s: Steps) => number) => Math.round(project(r.points[0].layers, f(r.points[0].steps), r.points[1].layers, f(r.points[1].steps), r.fullDepth));
+      const step = at((s) => s.fullMs);
+      const commit = at((s) => s.prefixMs[1]);
+      lines.push(`| ${r.shape} (${r.fullDepth} layers, projected) | ${r.dtype} | ${(p.parameters / 1e9).toFixed(2)}B | ${p.diskGiB} GiB | ${p.convertSeconds} s, ${p.convertPeakRssGiB} GiB | ${p.loadSeconds} s, ${p.loadRssGiB} GiB | ${at((s) => s.prefixMs[0])} | ${step} | ${commit} | ${round((CANVAS_STEPS * step + commit) / 1000, 0)} | ${p.tokensPerSecond.none} |`);
     }
   }
   lines.push("", "Measured points (what the projections come from):", "", "| model | layers | dtype | convert s | convert peak RSS MiB | load s | RSS after load MiB | full step ms | prefix step ms (blocks 1-4) | dual step ms |", "|---|---:|---|---:|---:|---:|---:|---:|---|---:|");
