@@ -92,11 +92,11 @@ async function maskflowOnce(model: DllmModel, w: Workload, plan: VariantPlan): P
     const canvases = await generateBatchFn()!(m, w.promptIds.map((p) => createCanvas(p, w.genLength, MASK)), opts);
     tokens = canvases.map((c) => c.tokens);
   } else if (plan.rows === "concurrent") {
-    const canvases = await Promise.all(w.promptIds.map((p) => generateFn(m, createCanvas(p, w.genLength, MASK), opts)));
+    const canvases = await Promise.all(w.promptIds.map((p) => generateFn(m, createCanvas(p, w.genLength, MASK), opts, plan.hooks)));
     tokens = canvases.map((c) => c.tokens);
   } else {
     tokens = [];
-    for (const p of w.promptIds) tokens.push((await generateFn(m, createCanvas(p, w.genLength, MASK), opts)).tokens);
+    for (const p of w.promptIds) tokens.push((await generateFn(m, createCanvas(p, w.genLength, MASK), opts, plan.hooks)).tokens);
   }
   const wallMs = performance.now() - t0;
   return { wallMs, modelMs: model.stats.ms - before.ms, forwards: model.stats.forwards - before.forwards, tokens };

@@ -12,6 +12,8 @@
 //                and the model folder declares kv_cache.
 // - threshold, factor: SCHEDULE_KINDS lists the kind; schedule.threshold τ = 0.9 (Fast-dLLM's
 //                default) / schedule.factor f = 1.
+// - candidates-<k>: GenerateHooks.candidates = k: the editor's inspector data (each step's top k
+//                and entropy at every position it looks at) recorded; outputs are unchanged.
 // - batched:     all rows at once: the engine's generateBatch(model, canvases, opts) -> canvases
 //                if it exports one, else concurrent generate() calls on a model whose runtime
 //                joins same-shape forwards into one session.run (DllmModel.batching).
@@ -32,11 +34,13 @@ export interface VariantPlan {
   rows: "sequential" | "generateBatch" | "concurrent";
   /** How the variant is switched on, for the report. */
   via: string;
+  /** Hooks given to generate() (what is recorded besides the canvas). */
+  hooks?: dllm.GenerateHooks;
 }
 
 export type Detected = { ok: true; plan: VariantPlan } | { ok: false; reason: string };
 
-type Generate = (model: LogitsModel, start: Canvas, opts: SamplerOptions) => Promise<Canvas>;
+type Generate = (model: LogitsModel, start: Canvas, opts: SamplerOptions, hooks?: dllm.GenerateHooks) => Promise<Canvas>;
 export type GenerateBatch = (model: LogitsModel, starts: Canvas[], opts: SamplerOptions) => Promise<Canvas[]>;
 
 /** Does validateOptions look at `field` (it rejects a value of the wrong type there)? */
@@ -77,7 +81,7 @@ export function fullLogits(inner: DllmModel): LogitsModel {
 function plan(p: Partial<VariantPlan> & { via: string }): Detected {
   return {
     ok: true,
-    plan: { options: p.options ?? ((o) => o), model: p.model ?? ((m) => m), rows: p.rows ?? "sequential", via: p.via },
+    plan: { options: p.options ?? ((o) => o), model: p.model ?? ((m) => m), rows: p.rows ?? "sequential", via: p.via, ...(p.hooks ? { hooks: p.hooks } : {}) },
   };
 }
 
@@ -113,6 +117,13 @@ export function detect(name: VariantName, model: DllmModel, base: SamplerOptions
     const extra = rule.kind === "threshold" ? { kind: rule.kind, threshold: rule.value } : { kind: rule.kind, factor: rule.value };
     const label = rule.kind === "threshold" ? `τ = ${rule.value}` : `f = ${rule.value}`;
     return plan({ via: `schedule kind "${rule.kind}", ${label}`, options: (o) => withSchedule(o, extra) });
+  }
+  const recorded = /^candidates-(\d+)$/.exec(name);
+  if (recorded) {
+    const k = Number(recorded[1]);
+    // the recorded lists are kept as the editor's snapshots keep them
+    const kept: unknown[] = [];
+    return plan({ via: `GenerateHooks.candidates = ${k}: each step's top ${k} and entropy recorded`, hooks: { candidates: k, onStep: (s) => void kept.push(s.candidates) } });
   }
   switch (name) {
     case "head-off": {

@@ -17,7 +17,8 @@ export type VariantName =
   | `factor-${number}`
   | "half-steps"
   | "threshold+prefix"
-  | "batched";
+  | "batched"
+  | `candidates-${number}`;
 
 export interface WorkloadDef {
   name: string;
@@ -106,6 +107,7 @@ const HEADLINE: VariantName[] = [
   "cache-prefix",
   "cache-dual",
   "threshold+prefix",
+  "candidates-5",
 ];
 
 /**
@@ -123,7 +125,7 @@ export const FULL: WorkloadDef[] = [
   def("short", 128, 128, 128),
   def("long", 128, 128, 32, { variants: ["threshold", "cache-prefix", "cache-dual", "threshold+prefix"] }),
   def("short", 128, 128, 32, { cfgScale: 1, variants: ["head-off"] }),
-  def("short", 128, 128, 32, { temperature: 0.8 }),
+  def("short", 128, 128, 32, { temperature: 0.8, variants: ["candidates-5", "candidates-8"] }),
   def("short", 256, 256, 32, { repeats: 1, variants: ["threshold", "threshold+prefix"] }),
   def("short", 256, 64, 256),
   def("long", 256, 128, 32, { repeats: 1 }),
@@ -132,7 +134,7 @@ export const FULL: WorkloadDef[] = [
 
 /** About a minute: one of each kind, one repeat. */
 export const QUICK: WorkloadDef[] = [
-  def("short", 64, 64, 32, { repeats: 1, variants: ["head-off", "full-logits", "threshold", "cache-prefix"] }),
+  def("short", 64, 64, 32, { repeats: 1, variants: ["head-off", "full-logits", "threshold", "cache-prefix", "candidates-5"] }),
   def("short", 64, 16, 64, { repeats: 1 }),
   def("long", 64, 32, 32, { repeats: 1 }),
   def("short", 64, 32, 32, { cfgScale: 1, repeats: 1 }),
@@ -142,7 +144,7 @@ export const QUICK: WorkloadDef[] = [
 
 /** Seconds: every code path once on tiny shapes, for test/bench/bench-smoke.test.ts. Not a measurement. */
 export const SMOKE: WorkloadDef[] = [
-  def("short", 16, 8, 16, { repeats: 1, variants: ["head-off", "full-logits", "threshold", "cache-prefix"] }),
+  def("short", 16, 8, 16, { repeats: 1, variants: ["head-off", "full-logits", "threshold", "cache-prefix", "candidates-5"] }),
   def("batch8", 8, 4, 8, { repeats: 1, variants: ["batched"] }),
 ];
 

@@ -104,6 +104,11 @@ export interface ExecuteContext {
   /** Throws a NodeInputError naming this node and input. */
   fail(input: string | null, message: string): never;
   files: NodeFiles;
+  /**
+   * Whether anyone receives this run's progress events (the editor, a progress bar); a node may
+   * skip work done only for them (Denoise's candidates). Absent: as if watched.
+   */
+  watched?: boolean;
 }
 
 export type NodeInputs = Record<string, unknown>;
@@ -185,6 +190,12 @@ export interface CanvasSnapshot {
   /** Beam search: the candidate's score so far (what the beams are ranked by), and what kind. */
   score?: number;
   scoreKind?: string;
+  /**
+   * What the model offered this step at each position it looked at (the block's masked positions):
+   * its top candidates with their probabilities (untempered, CFG applied) and the position's
+   * entropy (nats; null when the graph's head does not give it). Denoise's `candidates` input.
+   */
+  candidates?: { position: number; ids: number[]; pieces: string[]; probs: number[]; entropy: number | null }[];
   /** Block-causal decoding: the block this step decoded. */
   block?: number;
   /** LLaDA2.1 editing: positions whose committed token this step replaced, and what they held. */

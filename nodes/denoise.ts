@@ -188,6 +188,16 @@ const Denoise: NodeDefinition = {
       description:
         "Block-causal models: fill each block in sub-blocks of this many tokens, left to right, as Fast-dLLM v2 does (its default: 8). 0 = the model's (the whole block for LLaDA2).",
     },
+    candidates: {
+      advanced: true,
+      kind: "integer",
+      widget: "number",
+      default: 5,
+      min: 0,
+      max: 8,
+      description:
+        "Record each step's top candidates (with their probabilities, and the entropy) at every position it looked at, for the denoising view's inspector: from the sampling head when the sampler uses it, at no extra forward. Only when the run is watched (the editor, `maskflow run`); batch runs record none. 0 = none.",
+    },
     ...UNIFORM_INPUTS,
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
@@ -224,7 +234,14 @@ const Denoise: NodeDefinition = {
     const hooks = {
       signal: ctx.signal,
       decoder: tok,
-      onStep: ({ step, total, canvas: c, changed }: StepInfo) => ctx.progress({ step, total, canvas: snapshot(c, tok, step, changed) }),
+      // only for someone watching (the editor, a progress bar): a batch run records none
+      candidates: ctx.watched === false ? 0 : (inputs.candidates as number),
+      onStep: ({ step, total, canvas: c, changed, candidates }: StepInfo) =>
+        ctx.progress({
+          step,
+          total,
+          canvas: { ...snapshot(c, tok, step, changed), ...(candidates ? { candidates: candidates.map((k) => ({ ...k, pieces: k.ids.map((t) => tok.piece(t)) })) } : {}) },
+        }),
     };
     const remdm = inputs.remdm as "off" | RemdmStrategy;
     const ext: ExtendedOptions = {

@@ -157,7 +157,7 @@ export class Executor {
             }
             emit({ type: "node_started", runId, nodeId: node.id, nodeType: node.def.type });
             const replay = new ReplayLog();
-            const pending = this.execute(node, values, runId, signal, observe, replay);
+            const pending = this.execute(node, values, runId, signal, observe, replay, options.onEvent !== undefined);
             const entry = node.def.volatile ? null : this.cache.put(key, pending, model ? 1 : 0, replay);
             if (entry) pinned.push(entry);
             result = await pending;
@@ -229,6 +229,7 @@ export class Executor {
     signal: AbortSignal,
     emit: (e: RunEvent) => void,
     replay: ReplayLog,
+    watched: boolean,
   ): Promise<NodeOutputs> {
     const inputs: Record<string, unknown> = {};
     for (const [name, input] of Object.entries(node.inputs)) {
@@ -258,6 +259,7 @@ export class Executor {
         throw new NodeInputError(input, message);
       },
       files: nodeFiles(this.files),
+      watched,
     };
     return await node.def.execute(inputs, ctx);
   }

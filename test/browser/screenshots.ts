@@ -1,5 +1,6 @@
 // Takes the editor screenshots in docs/screenshots/ (idle, running, finished with the
-// timeline) from a real server running the hello example with the default model.
+// timeline and the candidate inspector) from a real server running the hello example with the
+// default model.
 // Usage: npx tsx test/browser/screenshots.ts [example] [--light]
 import { join } from "node:path";
 import { NodeRegistry } from "../../engine/index.js";
@@ -34,6 +35,8 @@ try {
   const slider = page.getByTestId("step-slider");
   const max = Number(await slider.getAttribute("max"));
   await slider.fill(String(Math.round(max * 0.6)));
+  // the candidate inspector open on the token decided at that step
+  await page.getByTestId("tokens").first().locator(".tok.changed").first().hover();
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(out, `editor-finished${suffix}.png`) });
   console.log(`screenshots: ${out}/editor-{idle,running,finished}${suffix}.png`);

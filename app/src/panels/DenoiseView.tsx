@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState, type CSSProperties } from "react";
 import type { TokenAction } from "../edit/tokenEdit.js";
 import { outputText, type Lane, type RunView } from "../run/runState.js";
 import { LaneView, laneStep } from "./LaneView.js";
+import { CandidateInspector } from "./CandidateInspector.js";
 import { TokenActions } from "./TokenActions.js";
 import { useTokenSelection } from "./useTokenSelection.js";
 
@@ -45,10 +46,13 @@ export function DenoiseView({
   const [playing, setPlaying] = useState(false);
   const [speed, setSpeed] = useState<(typeof SPEEDS)[number]>(1);
   const runId = run?.runId;
+  /** The token under the pointer, for the candidate inspector (it stays until another is hovered). */
+  const [hover, setHover] = useState<{ lane: string; position: number } | null>(null);
 
   useEffect(() => {
     setPosition(null);
     setPlaying(false);
+    setHover(null);
     clear();
   }, [runId, clear]);
 
@@ -190,9 +194,12 @@ export function DenoiseView({
       )}
       {/* Always there (a hint until tokens are selected), so selecting never shifts the tokens under the pointer. */}
       {lanes.length > 0 && !(selection && selectedLane && selectedSnapshot) && (
-        <div className="mf-token-actions idle" data-testid="token-hint">
-          Select tokens to edit them: click, shift-click or drag, at any step.
-        </div>
+        <CandidateInspector
+          lane={hover ? lanes.find((l) => l.key === hover.lane) : undefined}
+          at={at}
+          position={hover?.position ?? null}
+          hint="Select tokens to edit them: click, shift-click or drag, at any step. Hover one to see what the model offered there."
+        />
       )}
       {selection && selectedLane && selectedSnapshot && (
         <TokenActions
@@ -217,6 +224,7 @@ export function DenoiseView({
             selected={new Set(selection?.lane === lane.key ? selection.positions : [])}
             onPress={(pos, e) => press(lane.key, pos, e)}
             onEnter={(pos) => enter(lane.key, pos)}
+            onHover={(pos) => setHover({ lane: lane.key, position: pos })}
           />
         ))}
         {lanes.length === 0 &&

@@ -104,6 +104,7 @@ export function LaneView({
   selected,
   onPress,
   onEnter,
+  onHover,
 }: {
   lane: Lane;
   /** The point of the timeline shown (laneStep). */
@@ -112,6 +113,8 @@ export function LaneView({
   selected: ReadonlySet<number>;
   onPress(pos: number, e: MouseEvent): void;
   onEnter(pos: number): void;
+  /** The pointer is over this position (the candidate inspector follows it). */
+  onHover?(pos: number): void;
 }) {
   const shown = snapshotAt(lane, at);
   if (!shown) return null;
@@ -183,7 +186,10 @@ export function LaneView({
               e.preventDefault(); // no text selection while picking tokens
               onPress(i, e);
             }}
-            onEnter={() => onEnter(i)}
+            onEnter={() => {
+              onEnter(i);
+              onHover?.(i);
+            }}
           />
         ))}
       </div>

@@ -83,6 +83,8 @@ export interface ForwardRequest {
   cache?: { use?: string; store?: { id: string; keep: [number, number][]; append?: boolean } };
   /** Block-causal graphs: the attention block size (default: maskflow.json attention.block_size). */
   blockSize?: number;
+  /** With want "top": also each row's entropy (nats, of the untempered softmax), from the head. */
+  entropy?: boolean;
 }
 
 export interface ForwardResult {
@@ -92,6 +94,8 @@ export interface ForwardResult {
   topIds?: Int32Array;
   topLogp?: Float32Array;
   k?: number;
+  /** [rows' batch, R] each row's entropy, when asked for (entropy: true) and the graph has it. */
+  entropy?: Float32Array;
 }
 
 /** What a model's graph can do besides plain logits (see models/train/graph.py). */
@@ -268,7 +272,7 @@ export class DllmModel implements FastModel {
   async run(req: ForwardRequest): Promise<ForwardResult> {
     if (this.disposed) throw new Error(`model ${this.key} was disposed`);
     if (req.ids.length !== req.batch * req.seq) throw new Error(`forward: ${req.ids.length} ids for batch ${req.batch} x seq ${req.seq}`);
-    if (!this.batching || req.batch !== 1 || req.cache || req.cfgScale !== undefined || req.rows.length === 0) return this.runNow(req);
+    if (!this.batching || req.batch !== 1 || req.cache || req.cfgScale !== undefined || req.rows.length === 0 || req.entropy) return this.runNow(req);
     return new Promise<ForwardResult>((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
       if (!this.flushScheduled) {
@@ -283,7 +287,7 @@ export class DllmModel implements FastModel {
     const rows = Int32Array.from(req.rows);
     const recycle = this.returned.splice(0);
     const result = await this.client.call<ForwardResult & { ms: number }>(
-      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, blockSize: req.blockSize, recycle },
+      { op: "forward", ids, batch: req.batch, seq: req.seq, rows, rowsPerRow, want: req.want, cfgScale: req.cfgScale, offset: req.offset, cache: req.cache, blockSize: req.blockSize, entropy: req.entropy, recycle },
       [ids.buffer, rows.buffer, ...recycle],
     );
     this.stats.forwards++;

@@ -12,6 +12,7 @@
 //      want "logits" (default) -> {logits: Float32Array [batch, rows?.length ?? seq, V], ms}, and
 //                                 with rows on a graph with a head and no cfgScale also the top-k below
 //      want "top"              -> {topIds: Int32Array, topLogp: Float32Array [rows' batch, R, k], k, ms}
+//                                 (with entropy: true, also entropy: Float32Array [rows' batch, R] from the head)
 //      With cfgScale the batch is [conditional rows; unconditional rows] and the result covers the
 //      first half: the graph combines u + (cfgScale + 1)(c - u) before its head.
 //      rowsPerRow: rows holds K positions for each batch row ([batch * K]) instead of K shared ones.
@@ -436,6 +437,8 @@ async function forward(msg, reply) {
     const prefix = cfg !== undefined ? "cfg" : "head";
     fetch.push(outputRoles[`${prefix}_top_ids`], outputRoles[`${prefix}_top_logp`]);
     if (fetch.some((f) => !f)) throw new Error(`this graph has no ${prefix}_top_ids/${prefix}_top_logp head`);
+    // the rows' entropies too, when asked and the graph has them (the editor's candidate inspector)
+    if (msg.entropy && outputRoles[`${prefix}_entropy`]) fetch.push(outputRoles[`${prefix}_entropy`]);
   } else {
     fetch.push(useRowsHead ? outputRoles.head_logits : outputRoles.logits);
     // The rows' top-k log-probabilities come along (a few bytes): a sampler bounds each row's
@@ -485,7 +488,8 @@ async function forward(msg, reply) {
   };
   if (want === "top") {
     const t = top(fetch[0], fetch[1]);
-    reply({ ...t, ms }, [/** @type {ArrayBuffer} */ (t.topIds.buffer), /** @type {ArrayBuffer} */ (t.topLogp.buffer)]);
+    const entropy = fetch[2] ? /** @type {Float32Array} */ (out[fetch[2]].data).slice() : undefined;
+    reply({ ...t, ...(entropy ? { entropy } : {}), ms }, [t.topIds.buffer, t.topLogp.buffer, ...(entropy ? [entropy.buffer] : [])].map((b) => /** @type {ArrayBuffer} */ (b)));
     return;
   }
   const withTop = fetch.includes(outputRoles.head_top_logp) && want === "logits" ? top(outputRoles.head_top_ids, outputRoles.head_top_logp) : null;

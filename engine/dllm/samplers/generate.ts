@@ -38,11 +38,29 @@ export interface StepInfo {
   canvas: Canvas;
   /** Positions (in the generated region) committed at this step. */
   changed: number[];
+  /** With hooks.candidates: what the model offered at each position this step looked at. */
+  candidates?: StepCandidates[];
+}
+
+/** What the model offered at one position in one step: its top candidates (untempered probabilities, CFG applied) and the entropy of its distribution. */
+export interface StepCandidates {
+  /** in the generated region */
+  position: number;
+  ids: number[];
+  probs: number[];
+  /** nats; null when the graph's head does not give it */
+  entropy: number | null;
 }
 
 export interface GenerateHooks {
   signal?: AbortSignal;
   onStep?(info: StepInfo): void;
+  /**
+   * Record, per step, the top `candidates` of every position the step looked at (the masked
+   * positions of its block), for the editor's inspector: from the graph's head when the sampler
+   * uses it (no extra forward), else from the logits rows it fetched. 0 or absent: none.
+   */
+  candidates?: number;
   /** When given, the returned canvas's `text` is filled in. */
   decoder?: CanvasDecoder;
 }
@@ -86,6 +104,9 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const MASK = m.mask_token_id;
   if (start.maskId !== MASK) throw new Error(`the canvas uses mask id ${start.maskId} but the model's mask id is ${MASK}`);
   const { signal, onStep } = hooks;
+  const recordK = Math.max(0, Math.floor(hooks.candidates ?? 0));
+  let stepCandidates: StepCandidates[] | undefined;
+  let candRow: Float32Array | null = null;
   const c = cloneCanvas(start);
   const P = c.promptIds.length;
   const G = c.tokens.length;
@@ -175,12 +196,21 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
 
     if (useHead && fast) {
       const out = await unlessAborted(
-        fast.run({ ids, batch, seq, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined, offset: from, cache }),
+        fast.run({ ids, batch, seq, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined, offset: from, cache, ...(recordK > 0 ? { entropy: true } : {}) }),
         signal,
         step,
         total,
       );
       const k = out.k!;
+      if (recordK > 0) {
+        const kc = Math.min(recordK, k);
+        stepCandidates = candidates.map((pos, r) => ({
+          position: pos - P,
+          ids: Array.from(out.topIds!.subarray(r * k, r * k + kc)),
+          probs: Array.from(out.topLogp!.subarray(r * k, r * k + kc), Math.exp),
+          entropy: out.entropy ? out.entropy[r] : null,
+        }));
+      }
       for (let r = 0; r < R; r++) rank(candidates[r], decideFromTop(out.topIds!, out.topLogp!, r * k, step, candidates[r], settings));
       return decisions;
     }
@@ -199,6 +229,13 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
       guidedRow(into, logits.subarray(r * V, (r + 1) * V), un, cfg);
       if (opts.logitsEosInf) into[m.eos_token_id] = -Infinity;
     };
+    if (recordK > 0) {
+      candRow ??= new Float32Array(V);
+      stepCandidates = candidates.map((pos, r) => {
+        prepare(r, candRow!);
+        return { position: pos - P, ...rowCandidates(candRow!, recordK) };
+      });
+    }
     // Done with the logits rows: their buffer goes back to the model for the next forward.
     const done = () => {
       fast?.recycle?.(logits.buffer as ArrayBuffer);
@@ -287,7 +324,8 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
         const trace = commitStep(c, x, stepOffset + step, chosen.map(({ pos, d }) => ({ pos, token: d.token, prob: d.prob })));
         c.trace.push(trace);
         c.finished = !c.tokens.includes(MASK);
-        onStep?.({ step: step + 1, total, canvas: c, changed: trace.positions });
+        onStep?.({ step: step + 1, total, canvas: c, changed: trace.positions, ...(stepCandidates ? { candidates: stepCandidates } : {}) });
+        stepCandidates = undefined;
       }
     }
   } finally {
@@ -299,6 +337,33 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
 }
 
 /** Whether the head's top-k ids and log-probabilities are all a step needs (no full logits rows). */
+/** A logits row's top k (probabilities of its softmax) and entropy, in float64. */
+export function rowCandidates(row: Float32Array, k: number): { ids: number[]; probs: number[]; entropy: number } {
+  let max = -Infinity;
+  for (let v = 0; v < row.length; v++) if (row[v] > max) max = row[v];
+  let sum = 0;
+  let weighted = 0;
+  const best: number[] = [];
+  for (let v = 0; v < row.length; v++) {
+    const l = row[v];
+    if (l === -Infinity) continue;
+    const e = Math.exp(l - max);
+    sum += e;
+    weighted += e * (l - max);
+    if (best.length < k || l > row[best[best.length - 1]]) {
+      let i = best.length < k ? best.length : k - 1;
+      best[i] = v;
+      while (i > 0 && row[best[i - 1]] < l) {
+        best[i] = best[i - 1];
+        best[i - 1] = v;
+        i--;
+      }
+    }
+  }
+  const logSum = Math.log(sum);
+  return { ids: best, probs: best.map((v) => Math.exp(row[v] - max - logSum)), entropy: logSum - weighted / sum };
+}
+
 export function headSuffices(o: SamplerOptions, f: ModelFeatures): boolean {
   return (
     f.topK >= 2 &&
