@@ -40,7 +40,9 @@ export function CandidateInspector({ lane, at, position, hint }: { lane: Lane | 
       {c.ids.map((id, i) => (
         <span key={id} className="mf-candidate" data-testid="candidate" title={`id ${id} · p ${c.probs[i].toFixed(4)}`}>
           <span className="mf-candidate-piece">{shown(c.pieces[i])}</span>
-          <span className="mf-candidate-bar" style={{ width: `${Math.max(2, Math.round(c.probs[i] * 60))}px` }} />
+          <span className="mf-candidate-track">
+            <span className="mf-candidate-bar" style={{ width: `${Math.max(1, c.probs[i] * 100)}%` }} />
+          </span>
           <span className="mf-candidate-p">{(c.probs[i] * 100).toFixed(1)}%</span>
         </span>
       ))}
