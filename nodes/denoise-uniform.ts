@@ -4,7 +4,7 @@
 // (samplers/entropy-bound.ts, the released sampler). The settings Denoise has for masked models
 // that mean nothing here are refused on their own inputs; the sampler's own settings default to
 // the folder's (the checkpoint's generation_config.json).
-import { DllmModel, type Canvas, type Schedule } from "../engine/dllm/index.js";
+import { DllmModel, canvasProblem, type Canvas, type Schedule } from "../engine/dllm/index.js";
 import {
   RecordedCanvasDraws,
   SeededCanvasDraws,
@@ -89,7 +89,6 @@ export const UNIFORM_INPUTS: Record<string, InputDef> = {
 /** A masked-model setting a uniform-noise model has no use for: [input, is it set?, why]. */
 function maskOnly(inputs: NodeInputs): [string, boolean][] {
   return [
-    ["canvas", inputs.canvas != null],
     ["temperature", (inputs.temperature as number) > 0],
     ["remasking", inputs.remasking !== "low_confidence"],
     ["cfg_scale", (inputs.cfg_scale as number) > 0],
@@ -109,7 +108,6 @@ function maskOnly(inputs: NodeInputs): [string, boolean][] {
 }
 
 const WHY: Record<string, string> = {
-  canvas: "continuing a canvas fills its masks, and this model's canvases have none",
   temperature: "its temperature falls from t_max to t_min over the steps (set those)",
   remasking: "it keeps positions by entropy within entropy_bound; remasking rules choose masks to fill",
 };
@@ -146,10 +144,22 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
     return ctx.fail(input, problem);
   }
 
+  // Continuing a canvas (after Remask, Replace Tokens): its tokens are pinned, its holes (-1) settled again.
+  const given = inputs.canvas as Canvas | null | undefined;
+  let pins: (number | null)[] | null = null;
+  if (given != null) {
+    const bad = canvasProblem(given);
+    if (bad) return ctx.fail("canvas", bad);
+    if (given.maskId !== -1) return ctx.fail("canvas", `${who}: this canvas has mask id ${given.maskId}, so it comes from a masked model (a uniform-noise canvas has none: -1)`);
+    if (given.tokens.length % L !== 0) return ctx.fail("canvas", `the canvas holds ${given.tokens.length} tokens, not whole canvases of ${L} (this model's canvas length)`);
+    pins = given.tokens.map((t) => (t === -1 ? null : t));
+    const holes = pins.filter((t) => t === null).length;
+    ctx.log.info(holes ? `settling ${holes} position(s) again; the other ${pins.length - holes} are pinned` : "nothing to settle again: the canvas has no holes");
+  }
   const promptText = inputs.prompt as string | undefined;
-  if (promptText == null) return ctx.fail("prompt", "link a prompt");
-  const promptIds = encodePrompt(promptText, model, ctx);
-  const canvases = Math.ceil(o.maxNewTokens / L);
+  if (promptText == null && !given) return ctx.fail("prompt", "link a prompt (or a canvas to continue from)");
+  const promptIds = promptText != null ? encodePrompt(promptText, model, ctx) : given!.promptIds;
+  const canvases = pins ? pins.length / L : Math.ceil(o.maxNewTokens / L);
   if (promptIds.length + canvases * L > m.max_length) {
     return ctx.fail("gen_length", `prompt (${promptIds.length} tokens) + ${canvases} canvas${canvases === 1 ? "" : "es"} of ${L} = ${promptIds.length + canvases * L} tokens, more than the model's max_length ${m.max_length} (maskflow.json)`);
   }
@@ -166,14 +176,15 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
 
   const tok = model.tokenizer;
   const stops = new Set(o.stopIds);
-  const view = new SettlingView(L, tok);
+  const offset = given?.trace.length ?? 0;
+  const view = new SettlingView(L, tok, pins, offset);
   const canvas = model.openCanvas();
   let result;
   try {
     result = await generateEntropyBound(canvas, promptIds, o, draws, {
       signal: ctx.signal,
       onStep: (c, s) => ctx.progress({ step: view.steps + 1, total: canvases * o.maxDenoisingSteps, canvas: view.snapshot(c, s) }),
-    });
+    }, pins);
   } catch (err) {
     if ((err as Error).name === "AbortError" || ctx.signal.aborted) throw err;
     // a draws file that does not fit this run is the file's fault, not the model's
@@ -185,7 +196,7 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
   if (draws instanceof RecordedCanvasDraws && draws.unused > 0) ctx.log.warn(`the draws file holds ${draws.unused} draws this run did not use: it was made with other settings`);
   const steps = result.canvases.reduce((n, c) => n + c.steps.length, 0);
   ctx.log.info(`${result.canvases.length} canvas${result.canvases.length === 1 ? "" : "es"} of ${L}, ${steps} steps (${canvas.stats.ms.toFixed(0)} ms in the model)`);
-  return { canvas: uniformCanvas(promptIds, result, L, stops, tok) };
+  return { canvas: uniformCanvas(promptIds, result, L, stops, tok, given ?? null) };
 }
 
 /**
@@ -195,50 +206,63 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
  */
 class SettlingView {
   steps = 0;
-  private readonly committed: number[] = [];
-  private readonly committedProb: number[] = [];
-  private last: EntropyBoundStep | null = null;
-  private lastCanvas = 0;
+  /** each canvas's latest argmax (and its tempered probabilities) */
+  private readonly latest = new Map<number, { tokens: number[]; probs: number[] }>();
 
   constructor(
     private readonly L: number,
     private readonly tok: DllmModel["tokenizer"],
+    /** continuing a canvas: its pinned tokens (null: settled again) */
+    private readonly pins: readonly (number | null)[] | null,
+    /** continuing a canvas: the steps it had already taken */
+    private readonly offset: number,
   ) {}
 
   snapshot(c: number, s: EntropyBoundStep): CanvasSnapshot {
     const L = this.L;
-    // a new canvas: the previous one committed its last step's argmax
-    if (c !== this.lastCanvas && this.last) {
-      this.committed.push(...this.last.argmax);
-      this.committedProb.push(...(this.last.argmaxProb ?? this.last.argmax.map(() => 0)));
-    }
-    this.last = s;
-    this.lastCanvas = c;
     this.steps++;
-    const tokens = [...this.committed, ...s.argmax];
+    this.latest.set(c, { tokens: s.argmax, probs: s.argmaxProb ?? s.argmax.map(() => 0) });
+    const tokens: number[] = [];
+    const confidence: number[] = [];
+    // the canvases before this one as committed (one wholly pinned took no step: its own tokens)
+    for (let j = 0; j <= c; j++) {
+      const k = this.latest.get(j);
+      const pinned = this.pins?.slice(j * L, (j + 1) * L) ?? [];
+      tokens.push(...(k?.tokens ?? (pinned as number[])));
+      confidence.push(...(k?.probs ?? pinned.map(() => 0)));
+    }
     const kept = s.accepted.map((i) => c * L + i);
+    const fixed = this.pins ? this.pins.flatMap((t, i) => (t !== null && i < tokens.length ? [i] : [])) : undefined;
     return {
       step: this.steps,
+      at: this.offset + this.steps,
       tokens,
       pieces: tokens.map((t) => this.tok.piece(t)),
-      confidence: [...this.committedProb, ...(s.argmaxProb ?? s.argmax.map(() => 0))],
+      confidence,
       changed: kept,
+      ...(fixed ? { fixed } : {}),
       settling: { canvas: c, canvasStart: c * L, canvasLength: L, kept, entropy: s.entropy, meanEntropy: s.meanEntropy, temperature: s.temperature, stable: s.stable, confident: s.confident },
     };
   }
 }
 
 /** The CANVAS value of a uniform-noise run: the committed canvases (pad after the first stop id), no masks. */
-function uniformCanvas(promptIds: number[], result: Awaited<ReturnType<typeof generateEntropyBound>>, L: number, stops: Set<number>, tok: DllmModel["tokenizer"]): Canvas {
+function uniformCanvas(promptIds: number[], result: Awaited<ReturnType<typeof generateEntropyBound>>, L: number, stops: Set<number>, tok: DllmModel["tokenizer"], given: Canvas | null): Canvas {
   const tokens = result.tokens;
   const confidence: number[] = [];
   const committedAt: number[] = [];
-  const trace: Canvas["trace"] = [];
-  let step = 0;
+  // continuing a canvas: its trace goes on, and pinned positions keep their confidence and step
+  const trace: Canvas["trace"] = given ? given.trace.map((t) => ({ ...t })) : [];
+  let step = trace.length;
   for (const k of result.canvases) {
     const last = k.steps[k.steps.length - 1];
-    confidence.push(...(last?.argmaxProb ?? k.committed.map(() => 0)));
-    committedAt.push(...k.committed.map(() => step + k.steps.length));
+    const at = step + k.steps.length;
+    k.committed.forEach((_, i) => {
+      const g = k.canvas * L + i;
+      const pinned = given !== null && given.tokens[g] !== -1;
+      confidence.push(pinned ? given.confidence[g] : (last?.argmaxProb?.[i] ?? 0));
+      committedAt.push(pinned ? given.committedAt[g] : at);
+    });
     for (const s of k.steps) {
       step++;
       trace.push({
@@ -253,5 +277,6 @@ function uniformCanvas(promptIds: number[], result: Awaited<ReturnType<typeof ge
   const end = tokens.findIndex((t) => stops.has(t));
   const text = tok.decode(end >= 0 ? tokens.slice(0, end) : tokens, { skipSpecial: true });
   // maskId -1: a uniform-noise canvas has no mask token (nothing in it is ever "still masked")
-  return { promptIds, tokens, maskId: -1, fixed: tokens.map(() => false), confidence, committedAt, trace, text, finished: true };
+  const fixed = tokens.map((_, i) => given?.fixed[i] ?? false);
+  return { promptIds, tokens, maskId: -1, fixed, confidence, committedAt, trace, text, finished: true };
 }

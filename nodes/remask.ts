@@ -1,5 +1,5 @@
 import { DllmModel, canvasProblem, refreshCanvas, type Canvas } from "../engine/dllm/index.js";
-import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
+import { canvasMaskId } from "../engine/dllm/samplers/noise.js";
 import {
   REMASK_STRATEGIES,
   REMASK_UNITS,
@@ -65,13 +65,13 @@ const Remask: NodeDefinition = {
   execute(inputs, ctx) {
     const model = inputs.model;
     if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
-    const noise = maskedSamplingProblem(model.manifest, "Remask");
-    if (noise) return ctx.fail("model", noise);
     const canvas = inputs.canvas as Canvas;
     const problem = canvasProblem(canvas);
     if (problem) return ctx.fail("canvas", problem);
     const m = model.manifest;
-    if (canvas.maskId !== m.mask_token_id) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${m.mask_token_id}`);
+    // a uniform-noise model's canvas has no mask token: remasked positions become holes (-1) that Denoise settles again
+    const maskId = canvasMaskId(m);
+    if (canvas.maskId !== maskId) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${maskId}${maskId === -1 ? " (a uniform-noise model: its canvases have no mask token)" : ""}`);
     const strategy = inputs.strategy as RemaskStrategy;
     try {
       const choice = selectRemask(

@@ -1,4 +1,5 @@
 import { DllmModel, canvasProblem, refreshCanvas, type Canvas } from "../engine/dllm/index.js";
+import { canvasMaskId } from "../engine/dllm/samplers/noise.js";
 import { RemaskError } from "../engine/dllm/samplers/remask.js";
 import { parseSpan, replaceSpan } from "../engine/dllm/samplers/replace.js";
 import type { NodeDefinition } from "../engine/types.js";
@@ -26,7 +27,8 @@ const ReplaceTokens: NodeDefinition = {
     const problem = canvasProblem(canvas);
     if (problem) return ctx.fail("canvas", problem);
     const m = model.manifest;
-    if (canvas.maskId !== m.mask_token_id) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${m.mask_token_id}`);
+    const maskId = canvasMaskId(m);
+    if (canvas.maskId !== maskId) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${maskId}`);
     const text = inputs.text as string;
     try {
       const [start, end] = parseSpan(inputs.positions as string, canvas.tokens.length);

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
 import { FIXTURES, tempDir } from "../convert/helpers.js";
-import { node, nodeStatus, startHarness, type Harness } from "./harness.js";
+import { laneTokens } from "./docs.js";
+import { autosavedWhen, node, nodeStatus, startHarness, type Harness } from "./harness.js";
 
 const tmp = tempDir();
 const saved = process.env.MASKFLOW_MODELS;
@@ -62,4 +63,28 @@ it("shows the canvas settling: kept and re-drawn positions, entropies, the stop 
   expect(await page.getByTestId("tokens").locator(".tok.kept, .tok.renoised").count()).toBe(8);
   await expect(page.getByTestId("output-text").count()).resolves.toBe(0);
   await page.screenshot({ path: "test-results/diffusiongemma.png" }); // for a look; docs/screenshots/ is retaken by hand
+});
+
+it("remask and regenerate on a settled canvas: the selected positions settle again, every other token stays as it was", async () => {
+  const { page } = await h.open({ path: "example=diffusiongemma" });
+  await node(page, "model").getByLabel("path").fill("dg-tiny");
+  await node(page, "schedule").getByLabel("steps").fill("6");
+  await node(page, "denoise").getByLabel("gen_length").fill("16");
+  await page.getByTestId("run").click();
+  await expect.poll(() => nodeStatus(page, "denoise"), { timeout: 60_000 }).toBe("done");
+  const lane = (key: string) => page.locator(`[data-testid="lane"][data-lane="${key}"]`);
+  const original = await laneTokens(page, "denoise");
+  expect(original).toHaveLength(16);
+  await lane("denoise").locator('.tok[data-pos="9"]').click();
+  await lane("denoise").locator('.tok[data-pos="10"]').click({ modifiers: ["Shift"] });
+  await page.getByTestId("token-actions").getByRole("button", { name: /remask and regenerate/i }).click();
+  const doc = await autosavedWhen(page, (d) => Object.values(d.nodes).some((n) => n.type === "Remask"));
+  const [remaskId] = Object.entries(doc.nodes).find(([, n]) => n.type === "Remask")!;
+  const [againId] = Object.entries(doc.nodes).find(([, n]) => n.type === "Denoise" && (n.inputs.canvas as { from?: string })?.from === remaskId)!;
+  await expect.poll(() => nodeStatus(page, againId), { timeout: 60_000 }).toBe("done");
+  const again = await laneTokens(page, againId);
+  expect(again.filter((_, i) => i !== 9 && i !== 10)).toEqual(original.filter((_, i) => i !== 9 && i !== 10));
+  // the pinned positions are drawn as given; only the two holes settle (kept / re-drawn marks)
+  await expect(lane(againId).locator(".tok.fixed").count()).resolves.toBe(14);
+  await expect(lane(againId).locator(".tok.kept, .tok.renoised").count()).resolves.toBe(2);
 });

@@ -120,6 +120,36 @@ describe("DiffusionGemma through Denoise (workflows/diffusiongemma.maskflow.json
     expect((r.outputs.show as { tokens: number[] }).tokens).toEqual(wide.tokens);
   });
 
+  it("settling chosen positions again (Remask, then Denoise from the canvas): the others are pinned on every step, a wholly pinned canvas takes no step, the trace goes on", async () => {
+    const doc = await loadWorkflowFile(WORKFLOW);
+    doc.nodes.remask = { type: "Remask", inputs: { model: { from: "model", output: "model" }, canvas: { from: "denoise", output: "canvas" }, strategy: "positions", positions: "9-10, 13" } } as never;
+    doc.nodes.again = { type: "Denoise", inputs: { model: { from: "model", output: "model" }, canvas: { from: "remask", output: "canvas" }, schedule: { from: "schedule", output: "schedule" }, seed: 3 } } as never;
+    doc.nodes.show_again = { type: "ShowText", inputs: { value: { from: "again", output: "canvas" } } } as never;
+    const events: RunEvent[] = [];
+    const r = await executor.run(doc, { overrides: settings(released), onEvent: (e) => events.push(e) });
+    expect(r.status, JSON.stringify(r.error)).toBe("finished");
+    const first = r.outputs.show as { tokens: number[]; trace: unknown[] };
+    const again = r.outputs.show_again as { tokens: number[]; trace: { note?: string }[]; fixed: boolean[] };
+    expect(first.tokens).toEqual(released.tokens);
+    const holes = [9, 10, 13];
+    again.tokens.forEach((t, i) => {
+      if (!holes.includes(i)) expect(t, `position ${i}`).toBe(first.tokens[i]);
+    });
+    // the first canvas (0-7) had no hole: committed as it was, without a step; the second settled again
+    const steps = events.filter((e): e is Extract<RunEvent, { type: "progress" }> => e.type === "progress" && e.nodeId === "again" && e.canvas !== undefined);
+    expect(steps.length).toBeGreaterThan(0);
+    expect(again.trace.length).toBe(first.trace.length + 1 + steps.length); // the remask's entry, then the new steps
+    for (const e of steps) {
+      const snap = e.canvas!;
+      expect(snap.settling!.canvas).toBe(1);
+      expect(snap.tokens.slice(0, 8)).toEqual(first.tokens.slice(0, 8));
+      for (let i = 8; i < 16; i++) if (!holes.includes(i)) expect(snap.tokens[i]).toBe(first.tokens[i]);
+      expect(snap.fixed).toEqual([...Array(16).keys()].filter((i) => !holes.includes(i)));
+      expect(snap.settling!.kept.every((p) => holes.includes(p))).toBe(true);
+      expect(snap.at).toBe(first.trace.length + 1 + snap.step);
+    }
+  });
+
   it("the chat template comes from the checkpoint's chat_template.jinja", () => {
     const cfg = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8"));
     expect(cfg.chat_template).toBe(TEMPLATE);

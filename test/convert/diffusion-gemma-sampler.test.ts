@@ -98,6 +98,28 @@ describe("DiffusionGemma: the entropy-bound sampler against transformers' loop",
     });
   }
 
+  it("pins that pin nothing give the released loop exactly; a pinned position holds its token on every step", async () => {
+    const c = fx.generate[0];
+    await model.reset();
+    expectSame(c, await generateEntropyBound(model, c.prompt_ids, options(c.options), new SeededCanvasDraws(c.seed), {}, Array(16).fill(null)));
+    await model.reset();
+    const pins = Array<number | null>(16).fill(null);
+    pins[3] = 777;
+    pins[12] = 1234;
+    const out = await generateEntropyBound(model, c.prompt_ids, options(c.options), new SeededCanvasDraws(c.seed), {}, pins);
+    expect([out.tokens[3], out.tokens[12]]).toEqual([777, 1234]);
+    for (const k of out.canvases) for (const s of k.steps) {
+      const at = (p: number) => p - k.canvas * 8;
+      for (const p of [3, 12]) if (at(p) >= 0 && at(p) < 8) {
+        expect(s.canvas[at(p)]).toBe(pins[p]);
+        expect(s.argmax[at(p)]).toBe(pins[p]);
+        expect(s.accepted).not.toContain(at(p));
+      }
+    }
+    await model.reset();
+    await expect(generateEntropyBound(model, c.prompt_ids, options(c.options), new SeededCanvasDraws(1), {}, Array(12).fill(null))).rejects.toThrow(/pinned tokens cover 12 positions, not whole canvases of 8/);
+  });
+
   it("what the fixture cases exercise: two and three canvases, early stops on confidence, several positions kept per step, a stop id and pad", () => {
     const [a, b, s] = fx.generate;
     expect(a.trace.map((k) => k.steps.length)).toEqual([16, 16]);

@@ -134,7 +134,7 @@ export function LaneView({
   const kept = new Set(settle?.kept ?? []);
   const maxEntropy = settle ? Math.max(1e-9, ...settle.entropy) : 1;
   const settlingOf = (i: number) => {
-    if (!settle || i < settle.canvasStart || i >= settle.canvasStart + settle.canvasLength) return undefined;
+    if (!settle || fixed.has(i) || i < settle.canvasStart || i >= settle.canvasStart + settle.canvasLength) return undefined;
     const entropy = settle.entropy[i - settle.canvasStart] ?? 0;
     return { renoised: !kept.has(i), entropy, relative: entropy / maxEntropy };
   };

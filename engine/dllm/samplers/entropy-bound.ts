@@ -230,12 +230,20 @@ export function entropyBoundProblem(o: EntropyBoundOptions): string | null {
   return null;
 }
 
+/**
+ * `pins` (Maskflow's, not upstream's): a token per position of the whole output (its length a
+ * multiple of the canvas length; it sets how many canvases there are), or null where the sampler
+ * decides. A pinned position holds its token on every step (in the canvas the model sees, in the
+ * argmax, in what is committed) and takes no part in the entropy budget; a canvas with every
+ * position pinned is committed as it is, without a step. All null: the released loop exactly.
+ */
 export async function generateEntropyBound(
   model: CanvasDenoiser,
   prompt: readonly number[],
   o: EntropyBoundOptions,
   draws: CanvasDraws,
   hooks: { signal?: AbortSignal; onStep?: (canvas: number, step: EntropyBoundStep) => void } = {},
+  pins: readonly (number | null)[] | null = null,
 ): Promise<EntropyBoundResult> {
   const problem = entropyBoundProblem(o);
   if (problem) throw new Error(problem);
@@ -244,14 +252,30 @@ export async function generateEntropyBound(
   const N = o.maxDenoisingSteps;
   const bound = Math.fround(o.entropyBound); // compared with float32 entropies, as torch does
   const stops = new Set(o.stopIds);
-  const canvases = Math.ceil(o.maxNewTokens / L);
+  if (pins && pins.length % L !== 0) throw new Error(`pinned tokens cover ${pins.length} positions, not whole canvases of ${L}`);
+  const canvases = pins ? pins.length / L : Math.ceil(o.maxNewTokens / L);
   const tokens: number[] = [];
   const out: EntropyBoundCanvas[] = [];
   let pending: readonly number[] = prompt;
   let g = 0;
   for (let c = 0; c < canvases; c++) {
     await model.encode(pending);
-    let canvas = draws.initial(c, L, V);
+    const pinned = pins ? pins.slice(c * L, (c + 1) * L) : null;
+    const pin = (a: Int32Array) => {
+      if (pinned) for (let i = 0; i < L; i++) if (pinned[i] !== null) a[i] = pinned[i]!;
+      return a;
+    };
+    if (pinned && pinned.every((t) => t !== null)) {
+      // nothing to decide: committed as given
+      const committed = pinned as number[];
+      const end = committed.findIndex((t) => stops.has(t));
+      tokens.push(...committed);
+      out.push({ canvas: c, steps: [], committed: [...committed], finished: end >= 0 });
+      if (end >= 0) break;
+      pending = committed;
+      continue;
+    }
+    let canvas = pin(draws.initial(c, L, V));
     let sc: Float32Array | null = null;
     const history: Int32Array[] = Array.from({ length: o.stabilityThreshold }, () => new Int32Array(L).fill(-1));
     const steps: EntropyBoundStep[] = [];
@@ -260,9 +284,10 @@ export async function generateEntropyBound(
       if (hooks.signal?.aborted) throw abortError(N - curStep, N);
       const temperature = o.tMin + (o.tMax - o.tMin) * (curStep / N);
       const r = await model.step(canvas, o.selfConditioning === false ? null : sc, temperature, draws.sample(g, L));
-      argmax = r.argmax;
+      argmax = pin(r.argmax);
       // keep the lowest-entropy positions while the entropies before each sum to at most the bound
-      const order = Array.from({ length: L }, (_, i) => i).sort((a, b) => r.entropy[a] - r.entropy[b] || a - b);
+      // (pinned positions are held, outside the budget)
+      const order = Array.from({ length: L }, (_, i) => i).filter((i) => pinned?.[i] == null).sort((a, b) => r.entropy[a] - r.entropy[b] || a - b);
       const accept = new Uint8Array(L);
       let sum = 0; // cumulative sums accumulated in float64, each rounded to float32 (torch's CPU cumsum)
       for (const i of order) {
@@ -272,14 +297,21 @@ export async function generateEntropyBound(
       const fresh = draws.renoise(g, L, V);
       const next = new Int32Array(L);
       for (let i = 0; i < L; i++) next[i] = accept[i] ? r.sampled[i] : fresh[i];
+      pin(next);
       const stable = history.every((h) => h.every((t, i) => t === argmax[i]));
       if (history.length) {
         history.shift();
         history.push(Int32Array.from(argmax));
       }
+      // over the positions the sampler decides (all of them upstream; pinned ones are not its to settle)
       let total = 0;
-      for (let i = 0; i < L; i++) total += r.entropy[i];
-      const meanEntropy = total / L;
+      let n = 0;
+      for (let i = 0; i < L; i++) {
+        if (pinned?.[i] != null) continue;
+        total += r.entropy[i];
+        n++;
+      }
+      const meanEntropy = total / n;
       const confident = meanEntropy < o.confidenceThreshold;
       const info: EntropyBoundStep = {
         step: g,

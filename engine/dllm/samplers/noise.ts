@@ -14,3 +14,8 @@ export function maskedSamplingProblem(manifest: Pick<ModelManifest, "noise" | "f
     `Denoise runs it with its own sampler (entropy-bound).`
   );
 }
+
+/** The mask id a model's canvases carry: its mask token, or -1 for a uniform-noise model (whose canvases have none; a -1 is a hole to settle again). */
+export function canvasMaskId(manifest: Pick<ModelManifest, "noise" | "mask_token_id">): number {
+  return (manifest.noise as ModelManifest["noise"] | undefined)?.kind === "uniform" ? -1 : manifest.mask_token_id;
+}
