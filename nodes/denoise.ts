@@ -240,7 +240,7 @@ const Denoise: NodeDefinition = {
         ctx.progress({
           step,
           total,
-          canvas: { ...snapshot(c, tok, step, changed), ...(candidates ? { candidates: candidates.map((k) => ({ ...k, pieces: k.ids.map((t) => tok.piece(t)) })) } : {}) },
+          canvas: { ...snapshot(c, tok, step, changed), ...withPieces(candidates, tok) },
         }),
     };
     const remdm = inputs.remdm as "off" | RemdmStrategy;
@@ -268,6 +268,11 @@ const Denoise: NodeDefinition = {
     return { canvas: refreshCanvas(canvas, tok, m.eos_token_id) };
   },
 };
+
+/** A step's recorded candidates with their token strings, as the snapshot carries them. */
+function withPieces(candidates: StepInfo["candidates"], tok: DllmModel["tokenizer"]) {
+  return candidates ? { candidates: candidates.map((k) => ({ ...k, pieces: k.ids.map((t) => tok.piece(t)) })) } : {};
+}
 
 /**
  * Block-causal models (maskflow.json attention.kind "block_causal": LLaDA2, Fast-dLLM v2) decode
@@ -304,11 +309,12 @@ async function denoiseBlocks(inputs: NodeInputs, ctx: ExecuteContext, model: Dll
   const canvas = await generateBlocks(model, start, { blockSize: B, steps, threshold, editing, eosEarlyStop: inputs.eos_stop as boolean, subBlock, stopWhenSettled: m.decoding?.stop_when_settled }, {
     signal: ctx.signal,
     decoder: tok,
-    onStep: ({ step, total, canvas: c, changed }: StepInfo) => {
+    candidates: ctx.watched === false ? 0 : (inputs.candidates as number),
+    onStep: ({ step, total, canvas: c, changed, candidates }: StepInfo) => {
       const last = c.trace[c.trace.length - 1] as BlockTraceStep | undefined;
       const snap = snapshot(c, tok, step, changed);
       const edits = last?.edited ? { edited: last.edited, previous: last.previous, previousPieces: last.previous!.map((t) => tok.piece(t)) } : {};
-      ctx.progress({ step, total, canvas: { ...snap, block: last?.block, ...edits } });
+      ctx.progress({ step, total, canvas: { ...snap, block: last?.block, ...edits, ...withPieces(candidates, tok) } });
     },
   });
   const edits = (canvas.trace as BlockTraceStep[]).reduce((n, t) => n + (t.edited?.length ?? 0), 0);

@@ -3,11 +3,16 @@
 // that canvas computed independently (one plain forward over the canvas as it stood before the
 // step, softmax in float64), through the sampling head (greedy) and through the logits rows
 // (sampled, where the head is not used).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
 import { DllmModel } from "../../engine/dllm/runtime/model.js";
 import { Executor, NodeRegistry, type RunEvent } from "../../engine/index.js";
 import type { CanvasSnapshot } from "../../engine/types.js";
 import { builtinNodes } from "../../nodes/index.js";
+import { FIXTURES } from "../convert/helpers.js";
 
 const PROMPT = "The man opened the door and";
 const executor = new Executor(new NodeRegistry(builtinNodes));
@@ -91,4 +96,46 @@ describe("Denoise's candidates", () => {
     expect(on.at(-1)!.tokens).toEqual(off.at(-1)!.tokens);
     expect(on[0].candidates![0].ids).toHaveLength(3);
   });
+});
+
+describe("Denoise's candidates on block-causal models (converted tiny LLaDA2 and Fast-dLLM v2)", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "maskflow-cand-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  for (const family of ["llada2", "fast-dllm-v2"] as const) {
+    it(`${family}: each step offers the block's open positions, and the greedy commit is each one's first candidate`, async () => {
+      const dir = (await convertCheckpoint(join(FIXTURES, `${family}-tiny`), { out: join(tmp, family), dtype: "fp32" })).dir;
+      const events: RunEvent[] = [];
+      const doc = {
+        version: 1,
+        nodes: {
+          model: { type: "LoadModel", inputs: { path: dir, threads: 1 } },
+          denoise: { type: "Denoise", inputs: { model: { from: "model", output: "model" }, prompt: "hello there", gen_length: 12, candidates: 4 } },
+          show: { type: "ShowText", inputs: { value: { from: "denoise", output: "canvas" } } },
+        },
+      } as never;
+      const r = await executor.run(doc, { onEvent: (e) => events.push(e) });
+      expect(r.status, JSON.stringify(r.error)).toBe("finished");
+      const snaps = events.flatMap((e) => (e.type === "progress" && e.nodeId === "denoise" && e.canvas ? [e.canvas] : []));
+      const looked = snaps.filter((s) => s.candidates?.length);
+      expect(looked.length).toBeGreaterThan(0);
+      let prev: CanvasSnapshot | null = null;
+      for (const s of snaps) {
+        if (s.candidates) {
+          // what it looked at was open before the step
+          for (const c of s.candidates) if (prev) expect(prev.pieces[c.position], `position ${c.position}`).toBeNull();
+          for (const c of s.candidates) {
+            expect(c.ids).toHaveLength(4);
+            expect([...c.probs].sort((a, b) => b - a)).toEqual(c.probs);
+            expect(c.entropy).toBeGreaterThan(0);
+          }
+          for (const pos of s.changed) {
+            const c = s.candidates.find((k) => k.position === pos)!;
+            expect(s.tokens[pos]).toBe(c.ids[0]);
+            expect(Math.abs(s.confidence[pos] - c.probs[0])).toBeLessThan(1e-5);
+          }
+        }
+        prev = s;
+      }
+    });
+  }
 });

@@ -433,12 +433,14 @@ async function forward(msg, reply) {
   /** @type {string[]} */
   const fetch = [];
   const useRowsHead = rows && rows.length > 0 && inputRoles.decide && outputRoles.head_logits;
+  /** @type {string | null} */
+  let entropyName = null;
   if (want === "top") {
     const prefix = cfg !== undefined ? "cfg" : "head";
     fetch.push(outputRoles[`${prefix}_top_ids`], outputRoles[`${prefix}_top_logp`]);
     if (fetch.some((f) => !f)) throw new Error(`this graph has no ${prefix}_top_ids/${prefix}_top_logp head`);
     // the rows' entropies too, when asked and the graph has them (the editor's candidate inspector)
-    if (msg.entropy && outputRoles[`${prefix}_entropy`]) fetch.push(outputRoles[`${prefix}_entropy`]);
+    if (msg.entropy && outputRoles[`${prefix}_entropy`]) fetch.push((entropyName = outputRoles[`${prefix}_entropy`]));
   } else {
     fetch.push(useRowsHead ? outputRoles.head_logits : outputRoles.logits);
     // The rows' top-k log-probabilities come along (a few bytes): a sampler bounds each row's
@@ -488,7 +490,7 @@ async function forward(msg, reply) {
   };
   if (want === "top") {
     const t = top(fetch[0], fetch[1]);
-    const entropy = fetch[2] ? /** @type {Float32Array} */ (out[fetch[2]].data).slice() : undefined;
+    const entropy = entropyName ? /** @type {Float32Array} */ (out[entropyName].data).slice() : undefined;
     reply({ ...t, ...(entropy ? { entropy } : {}), ms }, [t.topIds.buffer, t.topLogp.buffer, ...(entropy ? [entropy.buffer] : [])].map((b) => /** @type {ArrayBuffer} */ (b)));
     return;
   }

@@ -29,7 +29,7 @@
 import { randomUUID } from "node:crypto";
 import { cloneCanvas, refreshCanvas, type Canvas, type TraceStep } from "../canvas.js";
 import { isFastModel, type FastModel, type LogitsModel } from "../runtime/model.js";
-import { abortError, unlessAborted, type GenerateHooks } from "./generate.js";
+import { abortError, unlessAborted, type GenerateHooks, type StepCandidates } from "./generate.js";
 import { maskedSamplingProblem } from "./noise.js";
 
 export interface BlockOptions {
@@ -116,6 +116,8 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
   const sub = o.subBlock ?? o.blockSize;
   if (useCache && !fast.features.kvCache) throw new Error("the block KV cache needs a graph with past_kv/present_kv");
   const { signal, onStep } = hooks;
+  const recordK = Math.max(0, Math.floor(hooks.candidates ?? 0));
+  let stepCandidates: StepCandidates[] | undefined;
   const c = cloneCanvas(start);
   const P = c.promptIds.length;
   const G = c.tokens.length;
@@ -142,8 +144,25 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
     const req = useCache
       ? { ids: x.slice(bs, bs + B), batch: 1, seq: B, rows: blockRows, offset: bs, cache: bs > 0 ? { use: cacheId } : undefined }
       : { ids: x.slice(0, bs + B), batch: 1, seq: bs + B, rows: blockRows.map((r) => bs + r), offset: 0 };
-    const out = await unlessAborted(fast.run({ ...req, want: "top", blockSize: B }), signal, step, total);
+    const out = await unlessAborted(fast.run({ ...req, want: "top", blockSize: B, ...(recordK > 0 ? { entropy: true } : {}) }), signal, step, total);
     forwards++;
+    if (recordK > 0) {
+      // the block's open positions (all its decided ones too under LLaDA2.1's editing loop), each from its row
+      const k = out.k!;
+      const kc = Math.min(recordK, k);
+      stepCandidates = [];
+      for (let r = 0; r < B; r++) {
+        const pos = bs + r;
+        if (pos < P || pos - P >= G || fixed(pos) || (x[pos] !== MASK && !o.editing)) continue;
+        const row = shift && r > 0 ? r - 1 : r;
+        stepCandidates.push({
+          position: pos - P,
+          ids: Array.from(out.topIds!.subarray(row * k, row * k + kc)),
+          probs: Array.from(out.topLogp!.subarray(row * k, row * k + kc), Math.exp),
+          entropy: out.entropy ? out.entropy[row] : null,
+        });
+      }
+    }
     const rows = argmaxRows(out.topIds!, out.topLogp!, out.k!, B);
     if (shift) {
       // position r from row r - 1; row 0 stays (upstream's cat(logits[:, :1], logits[:, :-1]))
@@ -205,7 +224,8 @@ export async function generateBlocks(model: LogitsModel, start: Canvas, o: Block
     c.trace.push(t);
     c.finished = !c.tokens.includes(MASK);
     step++;
-    onStep?.({ step, total: Math.max(total, step), canvas: c, changed: t.positions });
+    onStep?.({ step, total: Math.max(total, step), canvas: c, changed: t.positions, ...(stepCandidates ? { candidates: stepCandidates } : {}) });
+    stepCandidates = undefined;
   };
 
   try {
