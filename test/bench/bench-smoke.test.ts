@@ -80,7 +80,9 @@ describe("npm run bench", () => {
     expect(single.batch).toBe(1);
     expect(batch.batch).toBe(8);
     expect(batch.maskflow.forwards).toBeGreaterThanOrEqual(4);
-    expect(single.variants.map((v: { name: string }) => v.name)).toEqual(["head-off", "full-logits", "threshold", "cache-prefix"]);
+    expect(single.variants.map((v: { name: string }) => v.name)).toEqual(["head-off", "full-logits", "threshold", "cache-prefix", "candidates-5"]);
+    // recording candidates changes no token
+    expect(single.variants.find((v: { name: string }) => v.name === "candidates-5")).toMatchObject({ available: true, differ_from_exact: { tokens: 0 } });
     expect(batch.variants.map((v: { name: string }) => v.name)).toEqual(["batched"]);
 
     const md = readFileSync(join(r.out, "results.md"), "utf8");
