@@ -179,6 +179,7 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
   const offset = given?.trace.length ?? 0;
   const view = new SettlingView(L, tok, pins, offset);
   const canvas = model.openCanvas();
+  canvas.candidates = ctx.watched === false ? 0 : ((inputs.candidates as number | undefined) ?? 0);
   let result;
   try {
     result = await generateEntropyBound(canvas, promptIds, o, draws, {
@@ -232,6 +233,10 @@ class SettlingView {
       confidence.push(...(k?.probs ?? pinned.map(() => 0)));
     }
     const kept = s.accepted.map((i) => c * L + i);
+    // the inspector's: what the model offered at each position it settles (tempered, as it samples)
+    const candidates = s.top?.flatMap((t, i) =>
+      this.pins?.[c * L + i] != null ? [] : [{ position: c * L + i, ids: t.ids, pieces: t.ids.map((id) => this.tok.piece(id)), probs: t.probs, entropy: s.entropy[i] }],
+    );
     const fixed = this.pins ? this.pins.flatMap((t, i) => (t !== null && i < tokens.length ? [i] : [])) : undefined;
     return {
       step: this.steps,
@@ -241,6 +246,7 @@ class SettlingView {
       confidence,
       changed: kept,
       ...(fixed ? { fixed } : {}),
+      ...(candidates ? { candidates } : {}),
       settling: { canvas: c, canvasStart: c * L, canvasLength: L, kept, entropy: s.entropy, meanEntropy: s.meanEntropy, temperature: s.temperature, stable: s.stable, confident: s.confident },
     };
   }

@@ -51,6 +51,10 @@ it("shows the canvas settling: kept and re-drawn positions, entropies, the stop 
   expect(await page.getByTestId("tokens").locator(".tok.kept").count()).toBe(kept);
   expect(await page.getByTestId("tokens").locator(".tok.renoised").count()).toBe(8 - kept);
   expect(await page.getByTestId("tokens").locator(".tok.renoised").first().getAttribute("title")).toMatch(/entropy \d+\.\d{3} · re-drawn at random at step 1/);
+  // the inspector: what the model offered at a re-drawn position at this step
+  await page.getByTestId("tokens").locator(".tok.renoised").first().hover();
+  await expect(page.getByTestId("inspector").locator(".mf-inspector-where").textContent()).resolves.toMatch(/^position \d · step 1 · entropy \d+\.\d\d nats$/);
+  await expect(page.getByTestId("inspector").getByTestId("candidate").count()).resolves.toBe(5);
   await expect(page.getByTestId("stable").textContent()).resolves.toMatch(/stable/);
   await expect(page.getByTestId("confident").textContent()).resolves.toMatch(/confident/);
 

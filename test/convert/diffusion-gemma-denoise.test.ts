@@ -113,6 +113,15 @@ describe("DiffusionGemma through Denoise (workflows/diffusiongemma.maskflow.json
       expect(s.entropy).toHaveLength(L);
       expect(s.meanEntropy).toBeCloseTo(s.entropy.reduce((a, b) => a + b, 0) / L, 6);
       expect(e.canvas!.confidence.every((p) => p > 0 && p <= 1)).toBe(true);
+      // the inspector's candidates: every position of this canvas, the tempered top 5, the first being the argmax
+      const cands = e.canvas!.candidates!;
+      expect(cands.map((k) => k.position)).toEqual([...Array(L).keys()].map((p) => s.canvasStart + p));
+      cands.forEach((k, p) => {
+        expect(k.ids[0]).toBe(ref[i].argmax[p]);
+        expect(k.probs[0]).toBeCloseTo(e.canvas!.confidence[s.canvasStart + p], 6);
+        expect([...k.probs].sort((a, b) => b - a)).toEqual(k.probs);
+        expect(k.entropy).toBe(s.entropy[p]);
+      });
     });
     // the canvases committed before the current one stay in view
     const lastCanvas = steps.at(-1)!.canvas!;

@@ -17,6 +17,8 @@ export class WorkerCanvas implements CanvasDenoiser {
   private length = 0;
   /** Time the worker spent in decoder steps (ms), and how many. */
   readonly stats = { steps: 0, ms: 0 };
+  /** Each step also gives every position's `candidates` most likely ids under the tempered distribution (the inspector's); 0: none. */
+  candidates = 0;
 
   constructor(
     private readonly call: Call,
@@ -52,7 +54,7 @@ export class WorkerCanvas implements CanvasDenoiser {
   async step(canvas: Int32Array, sc: Float32Array | null, temperature: number, uniforms: Float64Array): Promise<DenoiserStep> {
     const ids = Int32Array.from(canvas);
     const u = Float64Array.from(uniforms);
-    const r = await this.call<DenoiserStep & { ms: number }>({ op: "canvas-step", cacheId: this.id, canvas: ids, sc, temperature, uniforms: u }, [ids.buffer, u.buffer]);
+    const r = await this.call<DenoiserStep & { ms: number }>({ op: "canvas-step", cacheId: this.id, canvas: ids, sc, temperature, uniforms: u, k: this.candidates }, [ids.buffer, u.buffer]);
     this.stats.steps++;
     forwardPasses.count++;
     this.stats.ms += r.ms;

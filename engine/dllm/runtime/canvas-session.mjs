@@ -70,8 +70,9 @@ export class CanvasSession {
    * One decoder step over the canvas against the context.
    * @param {Int32Array} canvas @param {Float32Array | null} sc @param {number} temperature
    * @param {Float64Array} uniforms one per position: the sample is the first id whose cumulative tempered probability exceeds it
+   * @param {number} [k] also each position's k most likely ids under the tempered distribution, and their probabilities (the inspector's)
    */
-  async step(canvas, sc, temperature, uniforms) {
+  async step(canvas, sc, temperature, uniforms, k = 0) {
     const out = await this.run(canvas, false, sc, temperature);
     const L = canvas.length;
     const logits = /** @type {Float32Array} */ (out[this.outputs.head_logits].data);
@@ -84,6 +85,9 @@ export class CanvasSession {
     const argmaxProb = new Float32Array(L);
     const sampledProb = new Float32Array(L);
     const row = new Float64Array(V);
+    const topIds = new Int32Array(L * k);
+    const topProbs = new Float32Array(L * k);
+    const best = new Int32Array(k);
     for (let i = 0; i < L; i++) {
       let max = -Infinity;
       for (let v = 0; v < V; v++) max = Math.max(max, (row[v] = Math.fround(logits[i * V + v] / t)));
@@ -101,6 +105,25 @@ export class CanvasSession {
       sampled[i] = pick;
       argmaxProb[i] = 1 / total;
       sampledProb[i] = row[pick] / total;
+      if (k > 0) {
+        let n = 0;
+        for (let v = 0; v < V; v++) {
+          const e = row[v];
+          if (n < k || e > row[best[n - 1]]) {
+            let j = n < k ? n++ : k - 1;
+            best[j] = v;
+            while (j > 0 && row[best[j - 1]] < e) {
+              best[j] = best[j - 1];
+              best[j - 1] = v;
+              j--;
+            }
+          }
+        }
+        for (let j = 0; j < n; j++) {
+          topIds[i * k + j] = best[j];
+          topProbs[i * k + j] = row[best[j]] / total;
+        }
+      }
     }
     return {
       argmax: Int32Array.from({ length: L }, (_, i) => Number(top[i * K])),
@@ -108,6 +131,7 @@ export class CanvasSession {
       sampled,
       argmaxProb,
       sampledProb,
+      ...(k > 0 ? { topIds, topProbs } : {}),
       selfConditioning: Float32Array.from(/** @type {Float32Array} */ (out[this.outputs.sc_embedding].data)),
     };
   }

@@ -22,8 +22,9 @@
 //   {op:"drop-cache", cacheId}                      -> {} (a stored cache or canvas state)
 //   {op:"canvas-encode", cacheId, ids: Int32Array, groups?}  -> {encoded} (encoder + canvas graphs: extends
 //      the canvas state `cacheId`, made from maskflow.json's kv_cache groups on first use; canvas-session.mjs)
-//   {op:"canvas-step", cacheId, canvas: Int32Array, sc: Float32Array | null, temperature, uniforms: Float64Array}
-//      -> {argmax, entropy, sampled, selfConditioning, ms}: one decoder step, sampled here by inverse CDF
+//   {op:"canvas-step", cacheId, canvas: Int32Array, sc: Float32Array | null, temperature, uniforms: Float64Array, k?}
+//      -> {argmax, entropy, sampled, argmaxProb, sampledProb, selfConditioning, topIds?, topProbs?, ms}: one decoder
+//      step, sampled here by inverse CDF (k > 0: also each position's k most likely ids, tempered)
 // Graphs exported with models/train/export.py --graph full (graph.py) have more inputs than
 // input_ids; onnxruntime-node wants every input fed, so they get their neutral values here (no KV
 // cache, offset 0, no CFG), and when rows are asked for, the `decide` input and `head_logits`
@@ -555,8 +556,9 @@ parentPort?.on("message", async (msg) => {
       const state = canvases.get(msg.cacheId);
       if (!state) throw new Error(`no canvas state "${msg.cacheId}" (encode the context first)`);
       const t0 = performance.now();
-      const r = await state.step(msg.canvas, msg.sc, msg.temperature, msg.uniforms);
-      reply({ ...r, ms: performance.now() - t0 }, [r.argmax, r.entropy, r.sampled, r.argmaxProb, r.sampledProb, r.selfConditioning].map((a) => /** @type {ArrayBuffer} */ (a.buffer)));
+      const r = await state.step(msg.canvas, msg.sc, msg.temperature, msg.uniforms, msg.k ?? 0);
+      const arrays = [r.argmax, r.entropy, r.sampled, r.argmaxProb, r.sampledProb, r.selfConditioning, ...(r.topIds ? [r.topIds, r.topProbs] : [])];
+      reply({ ...r, ms: performance.now() - t0 }, arrays.map((a) => /** @type {ArrayBuffer} */ (a?.buffer)));
     }
     else if (op === "ping") reply({});
     else if (op === "dispose") {

@@ -133,6 +133,9 @@ export interface DenoiserStep {
   /** the tempered probability of the argmax and of the sampled id per position (for display; absent: not computed) */
   argmaxProb?: Float32Array;
   sampledProb?: Float32Array;
+  /** [L, k] each position's most likely ids under the tempered distribution and their probabilities, when asked for (the inspector's) */
+  topIds?: Int32Array;
+  topProbs?: Float32Array;
   /** the next step's self-conditioning input (softmax(logits / temperature) @ E * scale) */
   selfConditioning: Float32Array;
 }
@@ -177,6 +180,8 @@ export interface EntropyBoundStep {
   argmaxProb?: number[];
   /** the tempered probability of each kept token (in the order of accepted), when the model gives it */
   keptProb?: number[];
+  /** per position, the model's most likely ids and their tempered probabilities, when it gives them */
+  top?: { ids: number[]; probs: number[] }[];
   meanEntropy: number;
   stable: boolean;
   confident: boolean;
@@ -237,6 +242,11 @@ export function entropyBoundProblem(o: EntropyBoundOptions): string | null {
  * argmax, in what is committed) and takes no part in the entropy budget; a canvas with every
  * position pinned is committed as it is, without a step. All null: the released loop exactly.
  */
+function topLists(ids: Int32Array, probs: Float32Array, L: number): { ids: number[]; probs: number[] }[] {
+  const k = ids.length / L;
+  return Array.from({ length: L }, (_, i) => ({ ids: Array.from(ids.subarray(i * k, (i + 1) * k)), probs: Array.from(probs.subarray(i * k, (i + 1) * k)) }));
+}
+
 export async function generateEntropyBound(
   model: CanvasDenoiser,
   prompt: readonly number[],
@@ -321,6 +331,7 @@ export async function generateEntropyBound(
         canvas: [...next],
         entropy: [...r.entropy],
         ...(r.argmaxProb ? { argmaxProb: [...r.argmaxProb] } : {}),
+        ...(r.topIds && r.topProbs ? { top: topLists(r.topIds, r.topProbs, L) } : {}),
         ...(r.sampledProb ? { keptProb: [...accept.keys()].filter((i) => accept[i]).map((i) => r.sampledProb![i]) } : {}),
         meanEntropy,
         stable,
