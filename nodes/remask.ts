@@ -1,5 +1,4 @@
-import { DllmModel, canvasProblem, refreshCanvas, type Canvas } from "../engine/dllm/index.js";
-import { canvasMaskId } from "../engine/dllm/samplers/noise.js";
+import { refreshCanvas } from "../engine/dllm/index.js";
 import {
   REMASK_STRATEGIES,
   REMASK_UNITS,
@@ -10,6 +9,7 @@ import {
   type RemaskUnit,
 } from "../engine/dllm/samplers/remask.js";
 import type { NodeDefinition } from "../engine/types.js";
+import { editedCanvas } from "./sampling-start.js";
 
 function describeRequest(strategy: RemaskStrategy, inputs: Record<string, unknown>): string {
   switch (strategy) {
@@ -63,15 +63,9 @@ const Remask: NodeDefinition = {
   },
   outputs: { canvas: { socket: "CANVAS", description: "The canvas with those tokens masked; its trace records which." } },
   execute(inputs, ctx) {
-    const model = inputs.model;
-    if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
-    const canvas = inputs.canvas as Canvas;
-    const problem = canvasProblem(canvas);
-    if (problem) return ctx.fail("canvas", problem);
+    // (a uniform-noise canvas's remasked or neighbouring positions become holes, -1, that Denoise settles again)
+    const { model, canvas } = editedCanvas(inputs, ctx);
     const m = model.manifest;
-    // a uniform-noise model's canvas has no mask token: remasked positions become holes (-1) that Denoise settles again
-    const maskId = canvasMaskId(m);
-    if (canvas.maskId !== maskId) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${maskId}${maskId === -1 ? " (a uniform-noise model: its canvases have no mask token)" : ""}`);
     const strategy = inputs.strategy as RemaskStrategy;
     try {
       const choice = selectRemask(

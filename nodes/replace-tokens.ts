@@ -1,9 +1,8 @@
-import { DllmModel, canvasProblem, refreshCanvas, type Canvas } from "../engine/dllm/index.js";
-import { canvasMaskId } from "../engine/dllm/samplers/noise.js";
+import { refreshCanvas } from "../engine/dllm/index.js";
 import { RemaskError } from "../engine/dllm/samplers/remask.js";
 import { parseSpan, replaceSpan } from "../engine/dllm/samplers/replace.js";
 import type { NodeDefinition } from "../engine/types.js";
-import { encodePrompt } from "./sampling-start.js";
+import { editedCanvas, encodePrompt } from "./sampling-start.js";
 
 const ReplaceTokens: NodeDefinition = {
   type: "ReplaceTokens",
@@ -21,14 +20,9 @@ const ReplaceTokens: NodeDefinition = {
   },
   outputs: { canvas: { socket: "CANVAS", description: "The canvas with the span replaced (fixed) and its neighbours masked." } },
   execute(inputs, ctx) {
-    const model = inputs.model;
-    if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
-    const canvas = inputs.canvas as Canvas;
-    const problem = canvasProblem(canvas);
-    if (problem) return ctx.fail("canvas", problem);
+    // (a uniform-noise canvas's remasked or neighbouring positions become holes, -1, that Denoise settles again)
+    const { model, canvas } = editedCanvas(inputs, ctx);
     const m = model.manifest;
-    const maskId = canvasMaskId(m);
-    if (canvas.maskId !== maskId) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${maskId}`);
     const text = inputs.text as string;
     try {
       const [start, end] = parseSpan(inputs.positions as string, canvas.tokens.length);

@@ -2,7 +2,7 @@
 // plus gen_length masks) and the schedule, each checked and failing on the input it concerns.
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
 import { isModelFacts } from "../engine/dllm/model-facts.js";
-import { maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
+import { canvasMaskId, maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
 import { TextTooLongError } from "../engine/dllm/tokenizer.js";
 import type { ExecuteContext, InputDef, InspectInputs, InspectResult, NodeInputs } from "../engine/types.js";
 
@@ -94,4 +94,19 @@ export function inspectSamplingStart({ values, upstream }: InspectInputs): Inspe
       ? `gen_length ${generated} is more than the model's max_length ${model.maxLength} (maskflow.json)`
       : `prompt (${promptTokens} tokens) + gen_length ${generated} = ${total} tokens, more than the model's max_length ${model.maxLength} (maskflow.json)`;
   return { issues: [{ input: "gen_length", message }] };
+}
+
+/**
+ * What Remask and Replace Tokens check first: a model from Load Model and a canvas made with its
+ * mask id (-1 for a uniform-noise model, whose canvases have none: a -1 is a hole to settle again).
+ */
+export function editedCanvas(inputs: NodeInputs, ctx: ExecuteContext): { model: DllmModel; canvas: Canvas } {
+  const model = inputs.model;
+  if (!(model instanceof DllmModel)) return ctx.fail("model", "link a model from Load Model");
+  const canvas = inputs.canvas as Canvas;
+  const problem = canvasProblem(canvas);
+  if (problem) return ctx.fail("canvas", problem);
+  const maskId = canvasMaskId(model.manifest);
+  if (canvas.maskId !== maskId) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${maskId}${maskId === -1 ? " (a uniform-noise model: its canvases have no mask token)" : ""}`);
+  return { model, canvas };
 }

@@ -65,15 +65,19 @@ export function readJobs(path: string): Job[] {
   return jobs;
 }
 
-/** Lines already recorded. A torn last line (a crash mid-write) is cut off so appends stay valid JSONL. */
-export function readDone(path: string, retryFailed: boolean): Set<number> {
-  const done = new Set<number>();
-  if (!existsSync(path)) return done;
+/** A results log's complete lines; a torn last line (a crash mid-write) is cut off the file so appends stay valid JSONL. */
+export function readCompleteLines(path: string): string[] {
+  if (!existsSync(path)) return [];
   const text = readFileSync(path, "utf8");
   const complete = text.endsWith("\n") ? text : text.slice(0, text.lastIndexOf("\n") + 1);
   if (complete.length !== text.length) truncateSync(path, Buffer.byteLength(complete));
-  for (const row of complete.split("\n")) {
-    if (!row.trim()) continue;
+  return complete.split("\n").filter((l) => l.trim());
+}
+
+/** Lines already recorded. */
+export function readDone(path: string, retryFailed: boolean): Set<number> {
+  const done = new Set<number>();
+  for (const row of readCompleteLines(path)) {
     try {
       const r = JSON.parse(row) as BatchResult;
       if (typeof r.line === "number" && (r.status === "ok" || !retryFailed)) done.add(r.line);
@@ -84,24 +88,40 @@ export function readDone(path: string, retryFailed: boolean): Set<number> {
   return done;
 }
 
+/** Ctrl-C, SIGTERM and the caller's signal all stop a long command between runs; release() when done. */
+export function interruptible(signal?: AbortSignal): { controller: AbortController; release(): void } {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  signal?.addEventListener("abort", abort);
+  process.once("SIGINT", abort);
+  process.once("SIGTERM", abort);
+  return {
+    controller,
+    release: () => {
+      process.off("SIGINT", abort);
+      process.off("SIGTERM", abort);
+      signal?.removeEventListener("abort", abort);
+    },
+  };
+}
+
+/** A progress bar on stderr when it is a terminal (null otherwise), started at 0 of `total`. */
+export function progressBar(stderr: NodeJS.WriteStream | undefined, format: string, total: number, payload: Record<string, unknown>): cliProgress.SingleBar | null {
+  if (stderr?.isTTY !== true) return null;
+  const bar = new cliProgress.SingleBar({ stream: stderr, format, hideCursor: true }, cliProgress.Presets.shades_classic);
+  bar.start(total, 0, payload);
+  return bar;
+}
+
 export async function runBatch(doc: WorkflowDoc, opts: BatchOptions): Promise<BatchSummary> {
   const jobs = readJobs(opts.inputs);
   const done = readDone(opts.out, opts.retryFailed ?? false);
   const todo = jobs.filter((j) => !done.has(j.line));
   const summary: BatchSummary = { total: jobs.length, ok: 0, failed: 0, skipped: jobs.length - todo.length, interrupted: false };
   const executor = new Executor(opts.registry, { limits: opts.limits });
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  opts.signal?.addEventListener("abort", abort);
-  process.once("SIGINT", abort);
-  process.once("SIGTERM", abort);
-
+  const { controller, release } = interruptible(opts.signal);
   const stderr = opts.stderr;
-  const bar =
-    stderr?.isTTY === true
-      ? new cliProgress.SingleBar({ stream: stderr, format: "batch |{bar}| {value}/{total} jobs  {failed} failed", hideCursor: true }, cliProgress.Presets.shades_classic)
-      : null;
-  bar?.start(todo.length, 0, { failed: 0 });
+  const bar = progressBar(stderr, "batch |{bar}| {value}/{total} jobs  {failed} failed", todo.length, { failed: 0 });
 
   const record = (r: BatchResult): void => {
     appendFileSync(opts.out, JSON.stringify(r) + "\n"); // one write per job: finished work is on disk at once
@@ -137,9 +157,7 @@ export async function runBatch(doc: WorkflowDoc, opts: BatchOptions): Promise<Ba
     await Promise.all(Array.from({ length: Math.min(opts.concurrency, Math.max(1, todo.length)) }, worker));
   } finally {
     bar?.stop();
-    process.off("SIGINT", abort);
-    process.off("SIGTERM", abort);
-    opts.signal?.removeEventListener("abort", abort);
+    release();
     executor.clearCache();
   }
   summary.interrupted = controller.signal.aborted;

@@ -3,8 +3,7 @@
 // as they finish (a rerun resumes), then written as CSV or JSON and drawn as a Vega-Lite chart.
 // The cells run one after another on one executor: nodes whose inputs did not change come from
 // its cache (the model stays loaded), and each cell's forward count is its own.
-import cliProgress from "cli-progress";
-import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";
 import { forwardPasses } from "../dllm/runtime/forward-count.js";
 import type { Limits } from "../limits.js";
@@ -15,6 +14,7 @@ import { cells, cellsCsv, parseMetric, parseRepeat, parseVary, readMetric, table
 import { checkWorkflow } from "../workflow/check.js";
 import { formatIssue, WorkflowError } from "../workflow/issues.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
+import { interruptible, progressBar, readCompleteLines } from "./batch.js";
 import { UsageError } from "./exit.js";
 
 export interface SweepOptions {
@@ -55,15 +55,10 @@ const usage = <T>(f: () => T): T => {
 
 const describeSetting = (axes: Axis[], setting: Record<string, unknown>) => axes.map((a) => `${a.key}=${JSON.stringify(setting[a.key])}`).join(" ");
 
-/** The cells already in the log, by id; a torn last line (a crash mid-write) is cut off. */
+/** The cells already in the log, by id (a torn last line is cut off). */
 function readLog(path: string): Map<string, CellResult> {
   const done = new Map<string, CellResult>();
-  if (!existsSync(path)) return done;
-  const text = readFileSync(path, "utf8");
-  const complete = text.endsWith("\n") ? text : text.slice(0, text.lastIndexOf("\n") + 1);
-  if (complete.length !== text.length) truncateSync(path, Buffer.byteLength(complete));
-  for (const line of complete.split("\n")) {
-    if (!line.trim()) continue;
+  for (const line of readCompleteLines(path)) {
     try {
       const r = JSON.parse(line) as CellResult;
       if (typeof r.id === "string") done.set(r.id, r);
@@ -109,17 +104,9 @@ export async function runSweep(doc: WorkflowDoc, opts: SweepOptions): Promise<Sw
   const summary: SweepSummary = { cells: grid.length, ok: 0, failed: 0, skipped: grid.length - todo.length, interrupted: false, out: opts.out ?? null, plot: opts.plot ?? null, table: [] };
 
   const executor = new Executor(opts.registry, { limits: opts.limits });
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  opts.signal?.addEventListener("abort", abort);
-  process.once("SIGINT", abort);
-  process.once("SIGTERM", abort);
+  const { controller, release } = interruptible(opts.signal);
   const stderr = opts.stderr;
-  const bar =
-    stderr?.isTTY === true
-      ? new cliProgress.SingleBar({ stream: stderr, format: "sweep |{bar}| {value}/{total} cells  {failed} failed  {cell}", hideCursor: true }, cliProgress.Presets.shades_classic)
-      : null;
-  bar?.start(todo.length, 0, { failed: 0, cell: "" });
+  const bar = progressBar(stderr, "sweep |{bar}| {value}/{total} cells  {failed} failed  {cell}", todo.length, { failed: 0, cell: "" });
   try {
     for (const [i, cell] of todo.entries()) {
       if (controller.signal.aborted) break;
@@ -153,9 +140,7 @@ export async function runSweep(doc: WorkflowDoc, opts: SweepOptions): Promise<Sw
     }
   } finally {
     bar?.stop();
-    process.off("SIGINT", abort);
-    process.off("SIGTERM", abort);
-    opts.signal?.removeEventListener("abort", abort);
+    release();
     executor.clearCache();
   }
   summary.interrupted = controller.signal.aborted;
