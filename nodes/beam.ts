@@ -2,7 +2,7 @@ import { snapshot } from "../engine/dllm/index.js";
 import { beamSearch, type ScoredCanvas } from "../engine/dllm/samplers/beam.js";
 import { elboScore } from "../engine/dllm/samplers/score.js";
 import type { NodeDefinition } from "../engine/types.js";
-import { CFG_SCALE_INPUT, inspectSamplingStart, samplingStart } from "./sampling-start.js";
+import { CANDIDATES_INPUT, CFG_SCALE_INPUT, inspectSamplingStart, samplingStart, withPieces } from "./sampling-start.js";
 
 const Beam: NodeDefinition = {
   type: "Beam",
@@ -29,6 +29,7 @@ const Beam: NodeDefinition = {
     },
     rerank_samples: { kind: "integer", widget: "number", default: 32, min: 1, max: 4096, description: "rerank = elbo: Monte Carlo samples per canvas." },
     seed: { kind: "integer", widget: "seed", default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: "rerank = elbo: seed of the estimate (the search itself is deterministic)." },
+    candidates: CANDIDATES_INPUT,
   },
   outputs: {
     canvases: { socket: "CANVASES", description: "Every final beam with its score, best first." },
@@ -46,9 +47,10 @@ const Beam: NodeDefinition = {
         signal: ctx.signal,
         decoder: tok,
         // Each lane carries its beam's score, what the beams are ranked by.
-        onStep: ({ step, total, beams: now, changed }) =>
+        candidates: ctx.watched === false ? 0 : (inputs.candidates as number),
+        onStep: ({ step, total, beams: now, changed, candidates }) =>
           now.forEach((c, beam) =>
-            ctx.progress({ step, total, canvas: { ...snapshot(c, tok, step, changed[beam]), beam, score: c.score, scoreKind: c.scoreKind } }),
+            ctx.progress({ step, total, canvas: { ...snapshot(c, tok, step, changed[beam]), beam, score: c.score, scoreKind: c.scoreKind, ...withPieces(candidates?.[beam], tok) } }),
           ),
       },
     );

@@ -18,7 +18,7 @@ import type { Canvas, Schedule } from "../engine/dllm/index.js";
 import type { ExecuteContext, NodeDefinition, NodeInputs } from "../engine/types.js";
 import { DllmModel } from "../engine/dllm/index.js";
 import { UNIFORM_INPUTS, denoiseUniform } from "./denoise-uniform.js";
-import { CFG_SCALE_INPUT, inspectSamplingStart, samplingStart } from "./sampling-start.js";
+import { CANDIDATES_INPUT, CFG_SCALE_INPUT, inspectSamplingStart, samplingStart, withPieces } from "./sampling-start.js";
 
 const Denoise: NodeDefinition = {
   type: "Denoise",
@@ -188,16 +188,7 @@ const Denoise: NodeDefinition = {
       description:
         "Block-causal models: fill each block in sub-blocks of this many tokens, left to right, as Fast-dLLM v2 does (its default: 8). 0 = the model's (the whole block for LLaDA2).",
     },
-    candidates: {
-      advanced: true,
-      kind: "integer",
-      widget: "number",
-      default: 5,
-      min: 0,
-      max: 8,
-      description:
-        "Record each step's top candidates (with their probabilities, and the entropy) at every position it looked at, for the denoising view's inspector: from the sampling head when the sampler uses it, at no extra forward. Only when the run is watched (the editor, `maskflow run`); batch runs record none. 0 = none.",
-    },
+    candidates: CANDIDATES_INPUT,
     ...UNIFORM_INPUTS,
   },
   outputs: { canvas: { socket: "CANVAS", description: "Tokens, masks, per-token confidence and the trace of every step." } },
@@ -269,10 +260,6 @@ const Denoise: NodeDefinition = {
   },
 };
 
-/** A step's recorded candidates with their token strings, as the snapshot carries them. */
-function withPieces(candidates: StepInfo["candidates"], tok: DllmModel["tokenizer"]) {
-  return candidates ? { candidates: candidates.map((k) => ({ ...k, pieces: k.ids.map((t) => tok.piece(t)) })) } : {};
-}
 
 /**
  * Block-causal models (maskflow.json attention.kind "block_causal": LLaDA2, Fast-dLLM v2) decode

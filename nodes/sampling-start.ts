@@ -3,6 +3,7 @@
 import { DllmModel, canvasProblem, createCanvas, planBlocks, validateSchedule, type Canvas, type Schedule } from "../engine/dllm/index.js";
 import { isModelFacts } from "../engine/dllm/model-facts.js";
 import { canvasMaskId, maskedSamplingProblem } from "../engine/dllm/samplers/noise.js";
+import type { StepCandidates } from "../engine/dllm/samplers/generate.js";
 import { TextTooLongError } from "../engine/dllm/tokenizer.js";
 import type { ExecuteContext, InputDef, InspectInputs, InspectResult, NodeInputs } from "../engine/types.js";
 
@@ -109,4 +110,21 @@ export function editedCanvas(inputs: NodeInputs, ctx: ExecuteContext): { model: 
   const maskId = canvasMaskId(model.manifest);
   if (canvas.maskId !== maskId) return ctx.fail("canvas", `the canvas was made with mask id ${canvas.maskId}, this model's is ${maskId}${maskId === -1 ? " (a uniform-noise model: its canvases have no mask token)" : ""}`);
   return { model, canvas };
+}
+
+/** Denoise's and Beam's `candidates`: what the inspector shows. */
+export const CANDIDATES_INPUT: InputDef = {
+  advanced: true,
+  kind: "integer",
+  widget: "number",
+  default: 5,
+  min: 0,
+  max: 8,
+  description:
+    "Record each step's top candidates (with their probabilities, and the entropy) at every position it looked at, for the denoising view's inspector: from the sampling head when the sampler uses it, at no extra forward. Only when the run is watched (the editor, `maskflow run`); batch runs record none. 0 = none.",
+};
+
+/** A step's recorded candidates with their token strings, as the snapshot carries them. */
+export function withPieces(candidates: StepCandidates[] | undefined, tok: DllmModel["tokenizer"]) {
+  return candidates ? { candidates: candidates.map((k) => ({ ...k, pieces: k.ids.map((t) => tok.piece(t)) })) } : {};
 }

@@ -139,3 +139,33 @@ describe("Denoise's candidates on block-causal models (converted tiny LLaDA2 and
     });
   }
 });
+
+describe("Beam's candidates", () => {
+  it("every beam lane carries what its parent was offered: each committed token is among the candidates at its position", async () => {
+    const events: RunEvent[] = [];
+    const doc = {
+      version: 1,
+      nodes: {
+        model: { type: "LoadModel", inputs: { path: "models/default", threads: 1 } },
+        schedule: { type: "MaskSchedule", inputs: { kind: "linear", steps: 8, block_length: 8 } },
+        beam: { type: "Beam", inputs: { model: { from: "model", output: "model" }, schedule: { from: "schedule", output: "schedule" }, prompt: PROMPT, gen_length: 16, width: 2, candidates: 5 } },
+        show: { type: "ShowText", inputs: { value: { from: "beam", output: "best" } } },
+      },
+    } as never;
+    const r = await executor.run(doc, { onEvent: (e) => events.push(e) });
+    expect(r.status, JSON.stringify(r.error)).toBe("finished");
+    const snaps = events.flatMap((e) => (e.type === "progress" && e.nodeId === "beam" && e.canvas?.candidates ? [e.canvas] : []));
+    expect(new Set(snaps.map((s) => s.beam))).toEqual(new Set([0, 1]));
+    let checked = 0;
+    for (const s of snaps) {
+      for (const pos of s.changed) {
+        const c = s.candidates!.find((k) => k.position === pos);
+        expect(c, `beam ${s.beam} step ${s.step} position ${pos}`).toBeDefined();
+        expect(c!.ids).toContain(s.tokens[pos]);
+        expect(c!.entropy).toBeGreaterThan(0);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(16);
+  });
+});

@@ -26,7 +26,7 @@ import { isFastModel, type LogitsModel } from "../runtime/model.js";
 import { isDynamic, planBlocks, unmaskCounts, validateSchedule, type Schedule } from "../schedules.js";
 import { guidedRow, unconditional } from "./cfg.js";
 import { decide, Scratch, type DecideSettings, type Decision } from "./decide.js";
-import { abortError, decideFromTop, headSuffices, unlessAborted } from "./generate.js";
+import { abortError, decideFromTop, headSuffices, rowCandidates, unlessAborted, type StepCandidates } from "./generate.js";
 import { rankKey, topK } from "./rank.js";
 
 export interface BeamOptions {
@@ -47,8 +47,10 @@ export type ScoredCanvas = Canvas & { score: number; scoreKind: "path_logprob" |
 export interface BeamHooks {
   signal?: AbortSignal;
   /** After every step, the beams in rank order (live objects: copy to keep). */
-  onStep?(info: { step: number; total: number; beams: ScoredCanvas[]; changed: number[][] }): void;
+  onStep?(info: { step: number; total: number; beams: ScoredCanvas[]; changed: number[][]; candidates?: StepCandidates[][] }): void;
   decoder?: CanvasDecoder;
+  /** Per step and beam, the top `candidates` at every position the beam's parent offered (as GenerateHooks.candidates). */
+  candidates?: number;
 }
 
 interface Commit {
@@ -120,6 +122,7 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
   const cfg = opts.cfgScale ?? 0;
   if (!(Number.isFinite(cfg) && cfg >= 0)) throw new Error(`cfg_scale must be a number >= 0, got ${opts.cfgScale}`);
   if (isDynamic(opts.schedule)) throw new Error(`beam search needs a schedule with step counts (linear, cosine, loglinear, list), not "${opts.schedule.kind}"`);
+  const recordK = Math.max(0, Math.floor(hooks.candidates ?? 0));
   const m = model.manifest;
   const MASK = m.mask_token_id;
   if (start.maskId !== MASK) throw new Error(`the canvas uses mask id ${start.maskId} but the model's mask id is ${MASK}`);
@@ -163,6 +166,10 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         return out;
       };
       let children: Child[] = [];
+      // what each current beam was offered this step (the inspector's), by beam
+      const offered: StepCandidates[][] = beams.map(() => []);
+      let candidatesAt: ((j: number, pos: number) => StepCandidates) | null = null;
+      let lastRow: StepCandidates | null = null;
       if (k > 0 && masked(beams[0]).length > 0) {
         const union = [...new Set(beams.flatMap(masked))].sort((a, b) => a - b);
         const rowOf = new Map(union.map((p, r) => [p, r]));
@@ -177,12 +184,17 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         let optionAt: (j: number, pos: number) => Option;
         if (head) {
           const out = await unlessAborted(
-            head.run({ ids, batch, seq: S, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined }),
+            head.run({ ids, batch, seq: S, rows, want: "top", cfgScale: cfg > 0 ? cfg : undefined, ...(recordK > 0 ? { entropy: true } : {}) }),
             hooks.signal,
             step,
             total,
           );
           const K = out.k!;
+          candidatesAt = (j, pos) => {
+            const r = j * R + rowOf.get(pos)!;
+            const kc = Math.min(recordK, K);
+            return { position: pos - P, ids: Array.from(out.topIds!.subarray(r * K, r * K + kc)), probs: Array.from(out.topLogp!.subarray(r * K, r * K + kc), Math.exp), entropy: out.entropy ? out.entropy[r] : null };
+          };
           optionAt = (j, pos) => {
             const at = (j * R + rowOf.get(pos)!) * K;
             const d = decideFromTop(out.topIds!, out.topLogp!, at, step, pos, greedy);
@@ -196,13 +208,18 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
             const un = cfg > 0 ? logits.subarray(at + B * R * V, at + B * R * V + V) : null;
             guidedRow(row, logits.subarray(at, at + V), un, cfg);
             if (opts.logitsEosInf) row[m.eos_token_id] = -Infinity;
+            if (recordK > 0) lastRow = { position: pos - P, ...rowCandidates(row, recordK) };
             const d = decide(row, step, pos, greedy, scratch);
             return { pos, key: rankKey(d.score), alts: checked(d, topTokens(row, W)) };
           };
         }
         let order = 0;
         beams.forEach((beam, j) => {
-          const options: Option[] = masked(beam).map((pos) => optionAt(j, pos));
+          const options: Option[] = masked(beam).map((pos) => {
+            const o = optionAt(j, pos);
+            if (recordK > 0) offered[j].push(candidatesAt ? candidatesAt(j, pos) : lastRow!);
+            return o;
+          });
           const ranked = topK(options, options.length);
           const chosen = ranked.slice(0, k);
           const base = chosen.map((o) => ({ pos: o.pos, ...o.alts[0] }));
@@ -242,6 +259,7 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
       );
 
       const changed: number[][] = [];
+      const candidates = kept.map((ch) => offered[ch.parent]);
       beams = kept.map((ch) => {
         const parent = beams[ch.parent];
         const canvas = cloneCanvas(parent.canvas);
@@ -252,7 +270,7 @@ export async function beamSearch(model: LogitsModel, start: Canvas, opts: BeamOp
         changed.push(trace.positions);
         return { canvas, x, score: ch.score, greedy: ch.greedy };
       });
-      hooks.onStep?.({ step: step + 1, total, beams: beams.map(scored), changed });
+      hooks.onStep?.({ step: step + 1, total, beams: beams.map(scored), changed, ...(recordK > 0 ? { candidates } : {}) });
     }
   }
   return beams.map((b) => {
