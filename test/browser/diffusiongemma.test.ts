@@ -32,6 +32,9 @@ afterAll(async () => {
 
 it("shows the canvas settling: kept and re-drawn positions, entropies, the stop signals, two canvases on one timeline", async () => {
   const { page } = await h.open({ path: "example=diffusiongemma" });
+  // the model picker says what kind of model it is
+  const choices = node(page, "model").getByTestId("path-choices").locator('option[value="dg-tiny"]');
+  await expect.poll(() => choices.getAttribute("label")).toBe("diffusion-gemma-tiny · diffusion_gemma (uniform noise, canvas 8) · fp32");
   await node(page, "model").getByLabel("path").fill("dg-tiny");
   await node(page, "schedule").getByLabel("steps").fill("12");
   await node(page, "denoise").getByLabel("gen_length").fill("16");

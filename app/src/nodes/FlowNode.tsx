@@ -111,7 +111,7 @@ function InputRow({
             invalid={invalid}
             onChange={(next) => actions.setValue(nodeId, name, next)}
             browseFile={actions.browseFile}
-            suggestions={def.suggest === "models" ? suggestions.models.map((m) => ({ value: m.path, label: `${m.name} · ${m.family}${m.blockSize ? ` (blocks of ${m.blockSize})` : ""} · ${m.dtype}` })) : undefined}
+            suggestions={def.suggest === "models" ? suggestions.models.map((m) => ({ value: m.path, label: `${m.name} · ${m.family}${m.blockSize ? ` (blocks of ${m.blockSize})` : ""}${m.noise === "uniform" ? ` (uniform noise, canvas ${m.canvasLength})` : ""} · ${m.dtype}` })) : undefined}
           />
         ) : (
           sockets.length > 0 && (
