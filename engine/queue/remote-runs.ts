@@ -9,11 +9,12 @@
 import { randomUUID } from "node:crypto";
 import { Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import type { RunDetail, RunStatus, RunSummary } from "../server/protocol.js";
+import type { RunDetail, RunSummary } from "../server/protocol.js";
 import { DEFAULT_LIMITS } from "../limits.js";
 import { measureValue } from "../run/value-size.js";
 import type { NodeRegistry } from "../registry.js";
 import { QueueRefused, type QueueListener, type Runs, type SubmitOptions } from "../server/run-queue.js";
+import { ended, forgetRuns, logEvent, runDetail, runSummary, type RunRecordBase } from "../server/run-record.js";
 import { changesFrom, seedsOf } from "../server/run-label.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import type { RunEvent } from "../types.js";
@@ -40,33 +41,13 @@ export interface RemoteRunsOptions {
   registry?: NodeRegistry;
 }
 
-interface RunRecord {
-  id: string;
-  name: string | null;
-  graph: string | null;
-  seeds: Record<string, number>;
-  changes: string[];
-  warnings: number;
-  status: RunStatus;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  doc: WorkflowDoc;
-  overrides: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-  error: RunSummary["error"];
-  stats: unknown;
-  events: RunEvent[];
-  /** Measured size of doc, overrides and outputs, and of the events kept. */
-  bytes: number;
-  eventBytes: number;
+interface RunRecord extends RunRecordBase {
   worker: string | null;
   cancelRequested: boolean;
   /** The job is in BullMQ (enqueuing is asynchronous). */
   enqueued: Promise<void>;
 }
 
-const ENDED: RunStatus[] = ["finished", "failed", "cancelled"];
 
 export async function startRemoteRuns(options: RemoteRunsOptions): Promise<RemoteRuns> {
   const runs = new RemoteRuns(options);
@@ -180,7 +161,7 @@ export class RemoteRuns implements Runs {
   cancel(id: string): RunSummary | undefined {
     const record = this.runs.get(id);
     if (!record) return undefined;
-    if (ENDED.includes(record.status) || record.cancelRequested) return summary(record);
+    if (ended(record) || record.cancelRequested) return summary(record);
     record.cancelRequested = true;
     // Not started: cancelled at once, as in the local queue. Should a worker have taken it a
     // moment ago, the mark and the message below stop it at its first step, and its result is dropped.
@@ -217,15 +198,15 @@ export class RemoteRuns implements Runs {
 
   /** Forgets every ended run (kept in memory only with serve --redis); returns how many. */
   clearHistory(): number {
-    const ended = [...this.runs.values()].filter((r) => ENDED.includes(r.status));
-    for (const record of ended) this.runs.delete(record.id);
+    const done = [...this.runs.values()].filter(ended);
+    for (const record of done) this.runs.delete(record.id);
     this.changed();
-    return ended.length;
+    return done.length;
   }
 
   get(id: string): RunDetail | undefined {
     const record = this.runs.get(id);
-    return record && { ...summary(record), outputs: record.outputs, stats: record.stats, workflow: record.doc, overrides: record.overrides };
+    return record && runDetail(record, summary(record));
   }
 
   events(id: string): RunEvent[] | undefined {
@@ -237,7 +218,7 @@ export class RemoteRuns implements Runs {
   }
 
   async idle(): Promise<void> {
-    while ([...this.runs.values()].some((r) => !ENDED.includes(r.status))) await new Promise((r) => setTimeout(r, 50));
+    while ([...this.runs.values()].some((r) => !ended(r))) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Cancels this server's runs (as the local queue does), waits a little for workers to confirm, and disconnects. */
@@ -257,7 +238,7 @@ export class RemoteRuns implements Runs {
 
   private onLive(message: LiveMessage): void {
     const record = this.runs.get(message.job);
-    if (!record || ENDED.includes(record.status)) return;
+    if (!record || ended(record)) return;
     if (message.event.type === "run_started") this.started(record, message.worker);
     this.emit(record, message.event);
   }
@@ -285,7 +266,7 @@ export class RemoteRuns implements Runs {
 
   private async pollOnce(): Promise<void> {
     for (const record of this.runs.values()) {
-      if (ENDED.includes(record.status)) continue;
+      if (ended(record)) continue;
       const state = await this.queue.getJobState(record.id).catch(() => null);
       if (state === "active" && record.status === "queued") {
         const job = await Job.fromId(this.queue, record.id).catch(() => undefined);
@@ -306,7 +287,7 @@ export class RemoteRuns implements Runs {
       if (!job) return await this.settleWithoutJob(record);
       const state = await job.getState();
       if (state !== "completed" && state !== "failed") return;
-      if (!ENDED.includes(record.status)) {
+      if (!ended(record)) {
         const stored = await readResult(this.commands, jobId);
         record.worker ??= stored?.worker ?? job.processedBy ?? null;
         if (!record.startedAt && job.processedOn) record.startedAt = new Date(job.processedOn);
@@ -325,7 +306,7 @@ export class RemoteRuns implements Runs {
   /** A run whose job is gone: ended with the result its worker stored, if any (else, if cancelled, as cancelled). */
   private async settleWithoutJob(record: RunRecord): Promise<void> {
     const stored = await readResult(this.commands, record.id);
-    if (!ENDED.includes(record.status)) {
+    if (!ended(record)) {
       record.worker ??= stored?.worker ?? null;
       if (stored?.status === "finished") this.end(record, "finished", { outputs: stored.outputs, stats: stored.stats });
       else if (stored?.status === "failed") this.end(record, "failed", { error: stored.error ?? { nodeId: null, input: null, message: "failed" }, outputs: stored.outputs });
@@ -335,7 +316,7 @@ export class RemoteRuns implements Runs {
   }
 
   private end(record: RunRecord, status: "finished" | "failed" | "cancelled", result: { outputs?: Record<string, unknown>; stats?: unknown; error?: RunSummary["error"] } = {}): void {
-    if (ENDED.includes(record.status)) return;
+    if (ended(record)) return;
     record.status = status;
     record.finishedAt = new Date();
     record.outputs = result.outputs ?? {};
@@ -357,14 +338,7 @@ export class RemoteRuns implements Runs {
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
-    // As the local queue: outputs are the record's own (counted once), per-step progress is kept
-    // up to an eighth of the history budget per run.
-    const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
-    if (event.type !== "progress" || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
-      record.events.push(event);
-      record.eventBytes += bytes;
-    }
-    if (event.type === "warning") record.warnings++;
+    logEvent(record, event, this.maxHistoryBytes);
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -372,42 +346,10 @@ export class RemoteRuns implements Runs {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /** As the local queue: the event logs of all but the newest few, then the oldest ended runs past the count or byte budget. */
+  /** As the local queue (forgetRuns). */
   private forget(): void {
-    const kept = [...this.runs.values()];
-    for (const record of kept.slice(0, Math.max(0, kept.length - this.eventLogRuns))) {
-      if (ENDED.includes(record.status)) {
-        record.events = [];
-        record.eventBytes = 0;
-      }
-    }
-    let count = this.runs.size;
-    let bytes = 0;
-    for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
-    for (const record of kept) {
-      if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
-      if (!ENDED.includes(record.status)) continue;
-      this.runs.delete(record.id);
-      count--;
-      bytes -= record.bytes + record.eventBytes;
-    }
+    forgetRuns(this.runs, { eventLogRuns: this.eventLogRuns, historyLimit: this.historyLimit, maxHistoryBytes: this.maxHistoryBytes });
   }
 }
 
-function summary(record: RunRecord): RunSummary {
-  return {
-    id: record.id,
-    name: record.name,
-    status: record.status,
-    createdAt: record.createdAt.toISOString(),
-    startedAt: record.startedAt?.toISOString() ?? null,
-    finishedAt: record.finishedAt?.toISOString() ?? null,
-    error: record.error,
-    worker: record.worker,
-    graph: record.graph,
-    seeds: record.seeds,
-    changes: record.changes,
-    warnings: record.warnings,
-    ...(record.status === "running" && record.cancelRequested ? { cancelRequested: true } : {}),
-  };
-}
+const summary = (record: RunRecord): RunSummary => runSummary(record, { worker: record.worker, cancelRequested: record.cancelRequested });

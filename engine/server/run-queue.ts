@@ -10,7 +10,8 @@ import { WorkflowError, formatIssue } from "../workflow/issues.js";
 import { applyOverrides } from "../workflow/overrides.js";
 import type { WorkflowDoc } from "../workflow/schema.js";
 import { RunHistory, type StoredRun } from "./history.js";
-import type { RunDetail, RunStatus, RunSummary } from "./protocol.js";
+import type { RunDetail, RunSummary } from "./protocol.js";
+import { forgetRuns, logEvent, runDetail, runSummary, type RunRecordBase } from "./run-record.js";
 import { changesFrom, seedsOf } from "./run-label.js";
 
 export interface QueueOptions {
@@ -48,26 +49,7 @@ export interface SubmitOptions {
   front?: boolean;
 }
 
-interface RunRecord {
-  id: string;
-  name: string | null;
-  graph: string | null;
-  seeds: Record<string, number>;
-  changes: string[];
-  warnings: number;
-  status: RunStatus;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  doc: WorkflowDoc;
-  overrides: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-  error: RunSummary["error"];
-  stats: unknown;
-  events: RunEvent[];
-  /** Measured size of doc, overrides and outputs, and of the events kept. */
-  bytes: number;
-  eventBytes: number;
+interface RunRecord extends RunRecordBase {
   controller: AbortController;
 }
 
@@ -279,15 +261,7 @@ export class RunQueue {
   }
 
   private emit(record: RunRecord, event: RunEvent): void {
-    if (event.type === "warning") record.warnings++;
-    // The outputs in node_finished and run_finished are the record's own (counted once, above).
-    const bytes = event.type === "node_finished" || event.type === "run_finished" ? 256 : measureValue(event).data;
-    // Per-step progress and warnings (a node may warn per step) are kept up to an eighth of the budget.
-    const capped = event.type === "progress" || event.type === "warning";
-    if (!capped || record.eventBytes + bytes <= this.maxHistoryBytes / 8) {
-      record.events.push(event);
-      record.eventBytes += bytes;
-    }
+    logEvent(record, event, this.maxHistoryBytes);
     for (const listener of this.listeners) listener.event(event);
   }
 
@@ -295,31 +269,9 @@ export class RunQueue {
     for (const listener of this.listeners) listener.changed();
   }
 
-  /**
-   * Drops the oldest ended runs past the count or byte budget (here and in the history folder), and
-   * the in-memory event logs of all but the newest few (the history folder keeps theirs).
-   */
+  /** Forgets the oldest ended runs past the count or byte budget, here and in the history folder (forgetRuns). */
   private forget(): void {
-    const ended = (r: RunRecord) => r.status !== "queued" && r.status !== "running";
-    const kept = [...this.runs.values()];
-    for (const record of kept.slice(0, Math.max(0, kept.length - this.eventLogRuns))) {
-      if (ended(record)) {
-        record.events = [];
-        record.eventBytes = 0;
-      }
-    }
-    let count = this.runs.size;
-    let bytes = 0;
-    for (const r of this.runs.values()) bytes += r.bytes + r.eventBytes;
-    const dropped: string[] = [];
-    for (const record of [...this.runs.values()]) {
-      if (count <= this.historyLimit && bytes <= this.maxHistoryBytes) break;
-      if (!ended(record)) continue;
-      this.runs.delete(record.id);
-      dropped.push(record.id);
-      count--;
-      bytes -= record.bytes + record.eventBytes;
-    }
+    const dropped = forgetRuns(this.runs, { eventLogRuns: this.eventLogRuns, historyLimit: this.historyLimit, maxHistoryBytes: this.maxHistoryBytes });
     if (dropped.length) this.history?.remove(dropped);
   }
 }
@@ -350,23 +302,5 @@ function restore(stored: StoredRun): RunRecord {
   };
 }
 
-function summary(record: RunRecord): RunSummary {
-  return {
-    id: record.id,
-    name: record.name,
-    graph: record.graph,
-    seeds: record.seeds,
-    changes: record.changes,
-    warnings: record.warnings,
-    status: record.status,
-    createdAt: record.createdAt.toISOString(),
-    startedAt: record.startedAt?.toISOString() ?? null,
-    finishedAt: record.finishedAt?.toISOString() ?? null,
-    error: record.error,
-    ...(record.status === "running" && record.controller.signal.aborted ? { cancelRequested: true } : {}),
-  };
-}
-
-function detail(record: RunRecord): RunDetail {
-  return { ...summary(record), outputs: record.outputs, stats: record.stats, workflow: record.doc, overrides: record.overrides };
-}
+const summary = (record: RunRecord): RunSummary => runSummary(record, { cancelRequested: record.controller.signal.aborted });
+const detail = (record: RunRecord): RunDetail => runDetail(record, summary(record));
