@@ -106,7 +106,6 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
   const { signal, onStep } = hooks;
   const recordK = Math.max(0, Math.floor(hooks.candidates ?? 0));
   let stepCandidates: StepCandidates[] | undefined;
-  let candRow: Float32Array | null = null;
   const c = cloneCanvas(start);
   const P = c.promptIds.length;
   const G = c.tokens.length;
@@ -229,21 +228,18 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
       guidedRow(into, logits.subarray(r * V, (r + 1) * V), un, cfg);
       if (opts.logitsEosInf) into[m.eos_token_id] = -Infinity;
     };
-    if (recordK > 0) {
-      candRow ??= new Float32Array(V);
-      stepCandidates = candidates.map((pos, r) => {
-        prepare(r, candRow!);
-        return { position: pos - P, ...rowCandidates(candRow!, recordK) };
-      });
-    }
     // Done with the logits rows: their buffer goes back to the model for the next forward.
     const done = () => {
       fast?.recycle?.(logits.buffer as ArrayBuffer);
       return decisions;
     };
+    // Recording candidates (the inspector's) reads every row, so the rows are prepared once for both.
+    const recorded = (pos: number, prepared: Float32Array): StepCandidates => ({ position: pos - P, ...rowCandidates(prepared, recordK) });
     if (!boundable || commit >= R || !samplerTuning.boundRows) {
+      if (recordK > 0) stepCandidates = [];
       for (let r = 0; r < R; r++) {
         prepare(r, row);
+        if (recordK > 0) stepCandidates!.push(recorded(candidates[r], row));
         rank(candidates[r], decide(row, step, candidates[r], settings, scratch));
       }
       return done();
@@ -265,6 +261,7 @@ export async function generate(model: LogitsModel, start: Canvas, opts: SamplerO
       prepared[r] = 1;
       return into;
     };
+    if (recordK > 0) stepCandidates = candidates.map((pos, r) => recorded(pos, rowOf(r)));
     const bounds = candidates.map((pos, r) => {
       let bound: number;
       if (random) bound = rng.uniform(Stream.REMASK_RANDOM, step, pos, 0);
