@@ -139,9 +139,21 @@ export async function denoiseUniform(inputs: NodeInputs, ctx: ExecuteContext, mo
   if (inputs.confidence_threshold != null) o.confidenceThreshold = inputs.confidence_threshold as number;
   const problem = entropyBoundProblem(o);
   if (problem) {
-    const field = problem.split(" ")[0];
-    const input = field === "max_new_tokens" ? "gen_length" : field === "max_denoising_steps" ? "schedule" : field === "the" ? (inputs.t_min != null ? "t_min" : "t_max") : field;
-    return ctx.fail(input, problem);
+    // the node input each setting comes from (t_max < t_min is laid at the one the user set)
+    const tMaxOrMin = inputs.t_min != null ? "t_min" : "t_max";
+    const input: Record<keyof EntropyBoundOptions, string> = {
+      maxNewTokens: "gen_length",
+      maxDenoisingSteps: "schedule",
+      entropyBound: "entropy_bound",
+      tMin: "t_min",
+      tMax: tMaxOrMin,
+      stabilityThreshold: "stability_threshold",
+      confidenceThreshold: "confidence_threshold",
+      stopIds: "model",
+      pad: "model",
+      selfConditioning: "self_conditioning",
+    };
+    return ctx.fail(input[problem.field], problem.message);
   }
 
   // Continuing a canvas (after Remask, Replace Tokens): its tokens are pinned, its holes (-1) settled again.

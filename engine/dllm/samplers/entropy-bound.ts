@@ -225,13 +225,17 @@ export function entropyBoundDefaults(m: Pick<ModelManifest, "noise" | "decoding"
   };
 }
 
-export function entropyBoundProblem(o: EntropyBoundOptions): string | null {
-  if (!Number.isSafeInteger(o.maxNewTokens) || o.maxNewTokens <= 0) return `max_new_tokens must be a positive integer (got ${o.maxNewTokens})`;
-  if (!Number.isSafeInteger(o.maxDenoisingSteps) || o.maxDenoisingSteps <= 0) return `max_denoising_steps must be a positive integer (got ${o.maxDenoisingSteps})`;
-  if (!(o.entropyBound > 0)) return `entropy_bound must be > 0 (got ${o.entropyBound})`;
-  if (!(o.tMin >= 0) || !(o.tMax > o.tMin)) return `the temperature schedule needs 0 <= t_min < t_max (got t_min ${o.tMin}, t_max ${o.tMax})`;
-  if (!Number.isSafeInteger(o.stabilityThreshold) || o.stabilityThreshold < 0) return `stability_threshold must be an integer >= 0 (got ${o.stabilityThreshold})`;
-  if (!(o.confidenceThreshold > 0)) return `confidence_threshold must be > 0 (got ${o.confidenceThreshold})`;
+/** The first setting that cannot run, named by its field, or null. */
+export function entropyBoundProblem(o: EntropyBoundOptions): { field: keyof EntropyBoundOptions; message: string } | null {
+  const bad = (field: keyof EntropyBoundOptions, message: string) => ({ field, message });
+  if (!Number.isSafeInteger(o.maxNewTokens) || o.maxNewTokens <= 0) return bad("maxNewTokens", `max_new_tokens must be a positive integer (got ${o.maxNewTokens})`);
+  if (!Number.isSafeInteger(o.maxDenoisingSteps) || o.maxDenoisingSteps <= 0) return bad("maxDenoisingSteps", `max_denoising_steps must be a positive integer (got ${o.maxDenoisingSteps})`);
+  if (!(o.entropyBound > 0)) return bad("entropyBound", `entropy_bound must be > 0 (got ${o.entropyBound})`);
+  const schedule = `the temperature schedule needs 0 <= t_min < t_max (got t_min ${o.tMin}, t_max ${o.tMax})`;
+  if (!(o.tMin >= 0)) return bad("tMin", schedule);
+  if (!(o.tMax > o.tMin)) return bad("tMax", schedule);
+  if (!Number.isSafeInteger(o.stabilityThreshold) || o.stabilityThreshold < 0) return bad("stabilityThreshold", `stability_threshold must be an integer >= 0 (got ${o.stabilityThreshold})`);
+  if (!(o.confidenceThreshold > 0)) return bad("confidenceThreshold", `confidence_threshold must be > 0 (got ${o.confidenceThreshold})`);
   return null;
 }
 
@@ -256,7 +260,7 @@ export async function generateEntropyBound(
   pins: readonly (number | null)[] | null = null,
 ): Promise<EntropyBoundResult> {
   const problem = entropyBoundProblem(o);
-  if (problem) throw new Error(problem);
+  if (problem) throw new Error(problem.message);
   const L = model.canvasLength;
   const V = model.vocab;
   const N = o.maxDenoisingSteps;
