@@ -6,28 +6,23 @@ import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
-import { FIXTURES, tempDir } from "../convert/helpers.js";
+import { FIXTURES } from "../convert/helpers.js";
 import { laneTokens } from "./docs.js";
-import { autosavedWhen, node, nodeStatus, startHarness, type Harness } from "./harness.js";
+import { autosavedWhen, node, nodeStatus, startWithModels, type Harness } from "./harness.js";
 
-const tmp = tempDir();
-const saved = process.env.MASKFLOW_MODELS;
 let h: Harness;
 
 beforeAll(async () => {
-  process.env.MASKFLOW_MODELS = join(tmp.dir, "models");
-  const ckpt = join(tmp.dir, "checkpoint");
-  cpSync(join(FIXTURES, "diffusion-gemma-tiny"), ckpt, { recursive: true });
-  writeFileSync(join(ckpt, "chat_template.jinja"), "{{ bos_token }}{% for m in messages %}<|turn>{{ m.role }}\n{{ m.content }}<turn|>\n{% endfor %}{% if add_generation_prompt %}<|turn>model\n{% endif %}");
-  await convertCheckpoint(ckpt, { out: join(tmp.dir, "models", "dg-tiny"), dtype: "fp32", name: "diffusion-gemma-tiny" });
-  h = await startHarness();
+  h = await startWithModels(async (models) => {
+    const ckpt = join(models, "..", "checkpoint");
+    cpSync(join(FIXTURES, "diffusion-gemma-tiny"), ckpt, { recursive: true });
+    writeFileSync(join(ckpt, "chat_template.jinja"), "{{ bos_token }}{% for m in messages %}<|turn>{{ m.role }}\n{{ m.content }}<turn|>\n{% endfor %}{% if add_generation_prompt %}<|turn>model\n{% endif %}");
+    await convertCheckpoint(ckpt, { out: join(models, "dg-tiny"), dtype: "fp32", name: "diffusion-gemma-tiny" });
+  });
 }, 180_000);
 
 afterAll(async () => {
   await h?.close();
-  if (saved === undefined) delete process.env.MASKFLOW_MODELS;
-  else process.env.MASKFLOW_MODELS = saved;
-  tmp.cleanup();
 });
 
 it("shows the canvas settling: kept and re-drawn positions, entropies, the stop signals, two canvases on one timeline", async () => {

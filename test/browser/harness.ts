@@ -200,3 +200,26 @@ export async function openWorkflow(page: Page, doc: unknown, name = "test.maskfl
   writeFileSync(path, JSON.stringify(doc));
   await page.getByTestId("open-file").setInputFiles(path);
 }
+
+/**
+ * A harness whose server finds the model folders `convert(modelsDir)` writes there, as a user's
+ * `maskflow convert` output (MASKFLOW_MODELS, restored on close). Call in beforeAll.
+ */
+export async function startWithModels(convert: (modelsDir: string) => Promise<void>): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "maskflow-models-"));
+  const saved = process.env.MASKFLOW_MODELS;
+  process.env.MASKFLOW_MODELS = join(dir, "models");
+  const restore = () => {
+    if (saved === undefined) delete process.env.MASKFLOW_MODELS;
+    else process.env.MASKFLOW_MODELS = saved;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await convert(process.env.MASKFLOW_MODELS);
+    const h = await startHarness();
+    return { ...h, close: async () => { await h.close(); restore(); } };
+  } catch (err) {
+    restore();
+    throw err;
+  }
+}

@@ -3,24 +3,19 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
-import { FIXTURES, tempDir } from "../convert/helpers.js";
-import { node, nodeStatus, startHarness, type Harness } from "./harness.js";
+import { FIXTURES } from "../convert/helpers.js";
+import { node, nodeStatus, startWithModels, type Harness } from "./harness.js";
 
-const tmp = tempDir();
-const saved = process.env.MASKFLOW_MODELS;
 let h: Harness;
 
 beforeAll(async () => {
-  process.env.MASKFLOW_MODELS = join(tmp.dir, "models");
-  await convertCheckpoint(join(FIXTURES, "llada2-tiny"), { out: join(tmp.dir, "models", "llada2-tiny-int8"), dtype: "int8", name: "llada2-tiny" });
-  h = await startHarness();
+  h = await startWithModels(async (models) => {
+    await convertCheckpoint(join(FIXTURES, "llada2-tiny"), { out: join(models, "llada2-tiny-int8"), dtype: "int8", name: "llada2-tiny" });
+  });
 }, 180_000);
 
 afterAll(async () => {
   await h?.close();
-  if (saved === undefined) delete process.env.MASKFLOW_MODELS;
-  else process.env.MASKFLOW_MODELS = saved;
-  tmp.cleanup();
 });
 
 it("shows the blocks and every edit of LLaDA2.1's loop, old -> new, on the timeline", async () => {

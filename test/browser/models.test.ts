@@ -4,25 +4,20 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { convertCheckpoint } from "../../engine/dllm/convert/index.js";
-import { checkpointDir, tempDir } from "../convert/helpers.js";
-import { node, nodeStatus, startHarness, type Harness } from "./harness.js";
+import { checkpointDir } from "../convert/helpers.js";
+import { node, nodeStatus, startWithModels, type Harness } from "./harness.js";
 
-const tmp = tempDir();
-const saved = process.env.MASKFLOW_MODELS;
 let h: Harness;
 let converted: string;
 
 beforeAll(async () => {
-  process.env.MASKFLOW_MODELS = join(tmp.dir, "models");
-  converted = (await convertCheckpoint(checkpointDir("llada"), { out: join(tmp.dir, "models", "llada-tiny-int4"), dtype: "int4", name: "llada-tiny" })).dir;
-  h = await startHarness();
+  h = await startWithModels(async (models) => {
+    converted = (await convertCheckpoint(checkpointDir("llada"), { out: join(models, "llada-tiny-int4"), dtype: "int4", name: "llada-tiny" })).dir;
+  });
 }, 180_000);
 
 afterAll(async () => {
   await h?.close();
-  if (saved === undefined) delete process.env.MASKFLOW_MODELS;
-  else process.env.MASKFLOW_MODELS = saved;
-  tmp.cleanup();
 });
 
 it("Load Model offers the bundled and the converted models, and runs the one picked", async () => {
